@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The typed configuration: what the parser and schema produce from the text form
+// and what the dataplane compiles into a policy snapshot. Plain data, no DPDK.
+#pragma once
+
+#include "common/result.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qorgan::config {
+
+// An IPv4 or IPv6 address with a prefix length. Bytes are in network order;
+// an IPv4 address uses bytes[0..3] and leaves the rest zero.
+struct Prefix {
+    uint8_t family = 4; // 4 or 6
+    std::array<uint8_t, 16> bytes{};
+    uint8_t length = 0; // 0..32 or 0..128
+
+    bool operator==(const Prefix &) const = default;
+};
+
+// A bare address: a Prefix whose length is the full width.
+using Address = Prefix;
+
+// Regulation loops (R139-7, R139-8): every zone declares one.
+enum class Loop : uint8_t { inner, outer, internet, shielded };
+
+struct Zone {
+    std::string name;
+    Loop loop = Loop::inner;
+    Location where;
+};
+
+struct Interface {
+    std::string name;             // "inner0"; also the rule and route reference
+    std::string device;           // PCI address ("0000:00:04.0") or vdev ("net_af_packet0,iface=x")
+    std::vector<Prefix> addresses; // the gateway's own addresses with their subnet length
+    std::string zone;             // name of a zone in Config::zones
+    bool disabled = false;        // administratively down (R139-13)
+    uint16_t mtu = 1500;
+    Location where;
+};
+
+enum class Action : uint8_t { accept, drop, reject };
+
+struct PortRange {
+    uint16_t low = 0;
+    uint16_t high = 65535;
+    bool operator==(const PortRange &) const = default;
+};
+
+// Well-known protocol numbers used by the schema ("tcp" -> 6, ...).
+inline constexpr uint8_t proto_icmp = 1;
+inline constexpr uint8_t proto_tcp = 6;
+inline constexpr uint8_t proto_udp = 17;
+inline constexpr uint8_t proto_icmpv6 = 58;
+
+struct Rule {
+    uint32_t id = 0; // the number the admin gave; unique within its list
+    Action action = Action::drop;
+    bool log = false;
+    std::optional<uint8_t> protocol;         // empty: any protocol
+    std::vector<Prefix> sources;             // empty: any
+    std::vector<Prefix> destinations;        // empty: any
+    std::vector<PortRange> source_ports;      // TCP/UDP only; empty: any
+    std::vector<PortRange> destination_ports; // TCP/UDP only; empty: any
+    std::optional<uint8_t> icmp_type;        // ICMP/ICMPv6 only
+    std::optional<uint8_t> icmp_code;        // ICMP/ICMPv6 only, needs icmp_type
+    uint8_t family = 0;                      // 0: both, 4 or 6 (derived from prefixes/protocol)
+    std::string description;
+    Location where;
+};
+
+// Rules of one interface; evaluated first match in list order, default deny.
+struct InterfacePolicy {
+    std::string interface;
+    std::vector<Rule> ingress; // packets arriving on the interface
+    std::vector<Rule> egress;  // packets leaving through the interface
+    Location where;
+};
+
+struct Route {
+    Prefix prefix;               // destination network
+    std::optional<Address> via;  // next hop; empty for a device route
+    std::string interface;       // optional when via is set (resolved by connected routes)
+    Location where;
+};
+
+struct Timeouts {
+    uint32_t tcp_syn = 30;          // seconds: handshake not finished
+    uint32_t tcp_established = 3600;
+    uint32_t tcp_closing = 120;     // FIN seen
+    uint32_t tcp_closed = 10;       // RST or both FINs acknowledged
+    uint32_t udp = 60;              // one direction seen
+    uint32_t udp_stream = 180;      // both directions seen
+    uint32_t icmp = 30;
+    uint32_t other = 60;
+};
+
+struct Dataplane {
+    unsigned workers = 1;           // worker lcores
+    uint32_t max_flows = 262144;    // per worker; admission limit of the flow table
+    Timeouts timeouts;
+};
+
+struct Config {
+    std::vector<Interface> interfaces;
+    std::vector<Zone> zones;
+    std::vector<InterfacePolicy> policies;
+    std::vector<Route> routes;
+    Dataplane dataplane;
+};
+
+} // namespace qorgan::config

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Connection tracking owned by one worker: a bounded flow table (rte_hash, one
+// entry per direction), the TCP state machine with sequence-window checks,
+// UDP/ICMP pseudo-state and per-state timeouts. Never allocates after create().
+#pragma once
+
+#include "common/result.h"
+#include "config/model.h"
+#include "dataplane/flow_key.h"
+#include "dataplane/packet_meta.h"
+
+#include <cstdint>
+#include <memory>
+
+struct rte_hash;
+
+namespace qorgan::dp {
+
+enum class FlowState : uint8_t {
+    // TCP
+    tcp_syn_sent,     // SYN seen from the originator
+    tcp_syn_received, // SYN+ACK seen from the responder
+    tcp_established,  // handshake completed
+    tcp_fin_wait,     // one side sent FIN
+    tcp_closing,      // both sides sent FIN
+    tcp_time_wait,    // both FINs acknowledged
+    tcp_closed,       // RST seen
+    // others
+    udp_new,          // only the originator has sent
+    udp_stream,       // both directions seen
+    icmp,             // echo request/reply pairs
+    other,            // any other protocol
+};
+
+const char *flow_state_name(FlowState s);
+
+// One direction of a TCP connection as seen by the tracker (after Rooij / pf).
+struct TcpPeer {
+    uint32_t end = 0;    // highest seq + len sent
+    uint32_t maxend = 0; // highest ack + window the other side allowed
+    uint32_t maxwin = 1; // largest (scaled) window advertised
+    uint8_t wscale = 0;  // window scale announced in the SYN (0 if none)
+    uint8_t seen_syn = 0;
+    uint8_t seen_fin = 0;
+    uint8_t wscale_ok = 0; // set when this side sent the wscale option
+    uint32_t fin_seq = 0;  // seq + len of the FIN
+};
+
+// 0 = originator -> responder (the direction that created the flow), 1 = reply.
+enum class Dir : uint8_t { forward = 0, reply = 1 };
+
+struct Flow {
+    FlowKey key[2];          // key[0]: as the originator sent it; key[1]: the reply as it arrives
+    TcpPeer tcp[2];          // per direction
+    uint64_t packets[2] = {};
+    uint64_t bytes[2] = {};
+    uint64_t last_seen_ms = 0;
+    uint64_t created_ms = 0;
+    uint32_t policy_epoch = 0; // snapshot epoch the flow was admitted under
+    uint16_t in_port = 0;      // port the first packet arrived on
+    uint16_t out_port = 0;     // port the first packet left by
+    uint32_t rule_id = 0;      // ingress rule that admitted the flow (its config id)
+    FlowState state = FlowState::other;
+    uint8_t in_use = 0;
+};
+
+// What the tracker says of one packet of a known flow.
+enum class Track : uint8_t {
+    ok,            // fits the session: forward it
+    out_of_window, // TCP: does not fit the session; the caller re-evaluates it by the rules
+    invalid,       // TCP: a flag combination that no state admits (e.g. SYN+FIN)
+};
+
+struct FlowTableStats {
+    uint64_t created = 0;
+    uint64_t refused_full = 0; // admission limit reached (flow-table-full)
+    uint64_t expired = 0;
+    uint64_t removed = 0;
+    uint32_t active = 0;
+};
+
+class FlowTable {
+public:
+    // max_flows is the admission limit; the hash gets room for both keys of each flow.
+    // name must be unique in the process (rte_hash names are global).
+    static Result<std::unique_ptr<FlowTable>> create(const char *name, uint32_t max_flows,
+                                                     int socket_id,
+                                                     const config::Timeouts &timeouts);
+    ~FlowTable();
+    FlowTable(const FlowTable &) = delete;
+    FlowTable &operator=(const FlowTable &) = delete;
+
+    // Looks up n (<= 64) keys. flows[i] is the flow or nullptr; dirs[i] tells which of
+    // its keys matched.
+    void lookup_bulk(const FlowKey *const *keys, unsigned n, Flow **flows, Dir *dirs) const;
+    Flow *lookup(const FlowKey &key, Dir *dir) const;
+
+    // Admits a new flow for the packet described by meta (key[0] = flow_key_of(meta),
+    // key[1] = its reverse), tracking the first packet. Returns nullptr and counts a
+    // refusal when the table is full, or when either key is already present.
+    // For TCP the caller only creates flows for a SYN without ACK.
+    Flow *create(const PacketMeta &meta, const uint8_t *l4, uint32_t l4_len, uint64_t now_ms);
+
+    // Tracks one packet of a known flow: updates state, windows, counters, last_seen.
+    // l4 points at the TCP/UDP/ICMP header and l4_len counts to the end of the IP packet.
+    // payload_bytes is the whole IP packet length (for byte counters).
+    Track track(Flow &flow, Dir dir, const PacketMeta &meta, const uint8_t *l4, uint32_t l4_len,
+                uint32_t ip_bytes, uint64_t now_ms);
+
+    void remove(Flow &flow);
+
+    // Expires idle flows, examining at most `budget` slots from where the last call
+    // stopped. Returns how many were expired. Call once per loop iteration.
+    unsigned expire(uint64_t now_ms, unsigned budget);
+
+    // Seconds of idleness after which a flow in this state expires.
+    uint32_t timeout_of(FlowState s) const;
+
+    const FlowTableStats &stats() const { return _stats; }
+    uint32_t capacity() const { return _max_flows; }
+
+    // Walks live flows (for show commands and tests, not the hot path).
+    template <typename F>
+    void for_each(F &&f) const {
+        for (uint32_t i = 0; i < _max_flows; i++)
+            if (_flows[i].in_use)
+                f(_flows[i]);
+    }
+
+private:
+    FlowTable() = default;
+
+    rte_hash *_hash = nullptr;
+    Flow *_flows = nullptr;       // _max_flows entries, rte_zmalloc'd
+    uint32_t *_free = nullptr;    // stack of free flow indexes
+    uint32_t _free_top = 0;
+    uint32_t _max_flows = 0;
+    uint32_t _sweep_pos = 0;
+    config::Timeouts _timeouts;
+    FlowTableStats _stats;
+};
+
+} // namespace qorgan::dp
