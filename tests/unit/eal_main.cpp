@@ -6,6 +6,7 @@
 #include <rte_eal.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <unistd.h>
 
@@ -13,7 +14,7 @@ int main(int argc, char **argv) {
     testing::InitGoogleTest(&argc, argv);
     std::string prefix = "qorgan-unit-" + std::to_string(getpid());
     const char *eal_argv[] = {"unit",        "--no-huge", "-m",        "512",
-                              "--no-pci",    "--in-memory", "--file-prefix", prefix.c_str(),
+                              "--no-pci",    "--no-shconf", "--file-prefix", prefix.c_str(),
                               "--log-level", "*:warning",  "-l",        "0",
                               "--no-telemetry"};
     int eal_argc = sizeof(eal_argv) / sizeof(eal_argv[0]);
@@ -21,7 +22,10 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "rte_eal_init failed\n");
         return 1;
     }
+    std::string runtime_dir = rte_eal_get_runtime_dir();
     int rc = RUN_ALL_TESTS();
     rte_eal_cleanup();
+    std::error_code ec; // best effort: leave no per-test runtime folder behind
+    std::filesystem::remove_all(runtime_dir, ec);
     return rc;
 }
