@@ -36,11 +36,11 @@ struct Zone {
 };
 
 struct Interface {
-    std::string name;             // "inner0"; also the rule and route reference
-    std::string device;           // PCI address ("0000:00:04.0") or vdev ("net_af_packet0,iface=x")
+    std::string name;   // "inner0"; also the rule and route reference
+    std::string device; // PCI address ("0000:00:04.0") or vdev ("net_af_packet0,iface=x")
     std::vector<Prefix> addresses; // the gateway's own addresses with their subnet length
-    std::string zone;             // name of a zone in Config::zones
-    bool disabled = false;        // administratively down (R139-13)
+    std::string zone;              // name of a zone in Config::zones
+    bool disabled = false;         // administratively down (R139-13)
     uint16_t mtu = 1500;
     Location where;
 };
@@ -63,14 +63,14 @@ struct Rule {
     uint32_t id = 0; // the number the admin gave; unique within its list
     Action action = Action::drop;
     bool log = false;
-    std::optional<uint8_t> protocol;         // empty: any protocol
-    std::vector<Prefix> sources;             // empty: any
-    std::vector<Prefix> destinations;        // empty: any
+    std::optional<uint8_t> protocol;          // empty: any protocol
+    std::vector<Prefix> sources;              // empty: any
+    std::vector<Prefix> destinations;         // empty: any
     std::vector<PortRange> source_ports;      // TCP/UDP only; empty: any
     std::vector<PortRange> destination_ports; // TCP/UDP only; empty: any
-    std::optional<uint8_t> icmp_type;        // ICMP/ICMPv6 only
-    std::optional<uint8_t> icmp_code;        // ICMP/ICMPv6 only, needs icmp_type
-    uint8_t family = 0;                      // 0: both, 4 or 6 (derived from prefixes/protocol)
+    std::optional<uint8_t> icmp_type;         // ICMP/ICMPv6 only
+    std::optional<uint8_t> icmp_code;         // ICMP/ICMPv6 only, needs icmp_type
+    uint8_t family = 0;                       // 0: both, 4 or 6 (derived from prefixes/protocol)
     std::string description;
     Location where;
 };
@@ -84,26 +84,26 @@ struct InterfacePolicy {
 };
 
 struct Route {
-    Prefix prefix;               // destination network
-    std::optional<Address> via;  // next hop; empty for a device route
-    std::string interface;       // optional when via is set (resolved by connected routes)
+    Prefix prefix;              // destination network
+    std::optional<Address> via; // next hop; empty for a device route
+    std::string interface;      // optional when via is set (resolved by connected routes)
     Location where;
 };
 
 struct Timeouts {
-    uint32_t tcp_syn = 30;          // seconds: handshake not finished
+    uint32_t tcp_syn = 30; // seconds: handshake not finished
     uint32_t tcp_established = 3600;
-    uint32_t tcp_closing = 120;     // FIN seen
-    uint32_t tcp_closed = 10;       // RST or both FINs acknowledged
-    uint32_t udp = 60;              // one direction seen
-    uint32_t udp_stream = 180;      // both directions seen
+    uint32_t tcp_closing = 120; // FIN seen
+    uint32_t tcp_closed = 10;   // RST or both FINs acknowledged
+    uint32_t udp = 60;          // one direction seen
+    uint32_t udp_stream = 180;  // both directions seen
     uint32_t icmp = 30;
     uint32_t other = 60;
 };
 
 struct Dataplane {
-    unsigned workers = 1;           // worker lcores
-    uint32_t max_flows = 262144;    // per worker; admission limit of the flow table
+    unsigned workers = 1;        // worker lcores
+    uint32_t max_flows = 262144; // per worker; admission limit of the flow table
     Timeouts timeouts;
 };
 

@@ -26,10 +26,10 @@ enum class FlowState : uint8_t {
     tcp_time_wait,    // both FINs acknowledged
     tcp_closed,       // RST seen
     // others
-    udp_new,          // only the originator has sent
-    udp_stream,       // both directions seen
-    icmp,             // echo request/reply pairs
-    other,            // any other protocol
+    udp_new,    // only the originator has sent
+    udp_stream, // both directions seen
+    icmp,       // echo request/reply pairs
+    other,      // any other protocol
 };
 
 const char *flow_state_name(FlowState s);
@@ -50,8 +50,8 @@ struct TcpPeer {
 enum class Dir : uint8_t { forward = 0, reply = 1 };
 
 struct Flow {
-    FlowKey key[2];          // key[0]: as the originator sent it; key[1]: the reply as it arrives
-    TcpPeer tcp[2];          // per direction
+    FlowKey key[2]; // key[0]: as the originator sent it; key[1]: the reply as it arrives
+    TcpPeer tcp[2]; // per direction
     uint64_t packets[2] = {};
     uint64_t bytes[2] = {};
     uint64_t last_seen_ms = 0;
@@ -83,9 +83,8 @@ class FlowTable {
 public:
     // max_flows is the admission limit; the hash gets room for both keys of each flow.
     // name must be unique in the process (rte_hash names are global).
-    static Result<std::unique_ptr<FlowTable>> create(const char *name, uint32_t max_flows,
-                                                     int socket_id,
-                                                     const config::Timeouts &timeouts);
+    static Result<std::unique_ptr<FlowTable>>
+    create(const char *name, uint32_t max_flows, int socket_id, const config::Timeouts &timeouts);
     ~FlowTable();
     FlowTable(const FlowTable &) = delete;
     FlowTable &operator=(const FlowTable &) = delete;
@@ -129,10 +128,11 @@ public:
 
 private:
     FlowTable() = default;
+    void release(Flow &flow); // deletes both keys and frees the slot; no counter
 
     rte_hash *_hash = nullptr;
-    Flow *_flows = nullptr;       // _max_flows entries, rte_zmalloc'd
-    uint32_t *_free = nullptr;    // stack of free flow indexes
+    Flow *_flows = nullptr;    // _max_flows entries, rte_zmalloc'd
+    uint32_t *_free = nullptr; // stack of free flow indexes
     uint32_t _free_top = 0;
     uint32_t _max_flows = 0;
     uint32_t _sweep_pos = 0;

@@ -11,6 +11,7 @@ namespace qorgan::dp {
 #define QORGAN_DROP_REASONS(X)                                                                     \
     /* parse: L2 */                                                                                \
     X(eth_truncated, "eth-truncated")                                                              \
+    X(multi_segment, "multi-segment")                                                              \
     X(vlan_truncated, "vlan-truncated")                                                            \
     X(unsupported_ethertype, "unsupported-ethertype")                                              \
     X(arp_malformed, "arp-malformed")                                                              \
@@ -45,9 +46,12 @@ namespace qorgan::dp {
     X(tcp_no_session, "tcp-no-session")                                                            \
     X(tcp_out_of_window, "tcp-out-of-window")                                                      \
     X(flow_table_full, "flow-table-full")                                                          \
+    X(tcp_invalid, "tcp-invalid-state")                                                            \
     /* forwarding */                                                                               \
     X(no_route, "no-route")                                                                        \
     X(ttl_exceeded, "ttl-exceeded")                                                                \
+    X(mtu_exceeded, "mtu-exceeded")                                                                \
+    X(multicast, "multicast-unhandled")                                                            \
     X(neighbor_unresolved, "neighbor-unresolved")                                                  \
     X(port_down, "port-down")                                                                      \
     X(tx_full, "tx-full")                                                                          \

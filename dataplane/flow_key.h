@@ -13,11 +13,11 @@ namespace qorgan::dp {
 struct FlowKey {
     uint32_t src[4]; // network order; IPv4 uses [0], the rest zero
     uint32_t dst[4];
-    uint16_t sport;  // network order; ICMP echo: identifier in both
+    uint16_t sport; // network order; ICMP echo: identifier in both
     uint16_t dport;
     uint8_t proto;
-    uint8_t family;  // 4 or 6
-    uint16_t zero;   // always 0
+    uint8_t family; // 4 or 6
+    uint16_t zero;  // always 0
 
     bool operator==(const FlowKey &o) const { return std::memcmp(this, &o, sizeof(*this)) == 0; }
 

@@ -1,2 +1,385 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-int main() { return 0; }
+// qorgan-dataplane: starts EAL on the ports the configuration names, compiles the policy
+// snapshot, launches the workers and runs the slow path, link monitor and reloads on the
+// main lcore. SIGHUP reloads the configuration file; SIGTERM/SIGINT stop.
+#include "config/config.h"
+#include "dataplane/conntrack.h"
+#include "dataplane/mbuf_priv.h"
+#include "dataplane/ports.h"
+#include "dataplane/slowpath.h"
+#include "dataplane/snapshot.h"
+#include "dataplane/telemetry.h"
+#include "dataplane/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using namespace qorgan;
+using namespace qorgan::dp;
+
+namespace {
+
+volatile std::sig_atomic_t got_stop = 0;
+volatile std::sig_atomic_t got_reload = 0;
+
+void on_signal(int sig) {
+    if (sig == SIGHUP)
+        got_reload = 1;
+    else
+        got_stop = 1;
+}
+
+struct Options {
+    std::string config_path; // empty: the embedded default
+    std::string file_prefix = "qorgan";
+    std::string ready_file;
+    bool no_huge = false;
+    bool check = false;
+};
+
+void usage(FILE *out) {
+    std::fprintf(out,
+                 "usage: qorgan-dataplane [--config FILE] [--check] [--no-huge]\n"
+                 "                        [--file-prefix NAME] [--ready-file PATH]\n"
+                 "  --config FILE      configuration (default: the embedded lab config)\n"
+                 "  --check            load and validate the configuration, then exit\n"
+                 "  --no-huge          run without hugepages (also chosen when none are free)\n"
+                 "  --file-prefix NAME EAL runtime name; telemetry: dpdk-telemetry.py -f NAME\n"
+                 "  --ready-file PATH  written once the ports forward; removed at exit\n");
+}
+
+bool parse_options(int argc, char **argv, Options &o) {
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        auto value = [&](std::string &dst) {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "qorgan-dataplane: %s needs a value\n", a.c_str());
+                return false;
+            }
+            dst = argv[++i];
+            return true;
+        };
+        if (a == "--config") {
+            if (!value(o.config_path))
+                return false;
+        } else if (a == "--file-prefix") {
+            if (!value(o.file_prefix))
+                return false;
+        } else if (a == "--ready-file") {
+            if (!value(o.ready_file))
+                return false;
+        } else if (a == "--no-huge") {
+            o.no_huge = true;
+        } else if (a == "--check") {
+            o.check = true;
+        } else if (a == "-h" || a == "--help") {
+            usage(stdout);
+            std::exit(0);
+        } else {
+            std::fprintf(stderr, "qorgan-dataplane: unknown option '%s'\n", a.c_str());
+            usage(stderr);
+            return false;
+        }
+    }
+    return true;
+}
+
+Result<config::Config> load_config(const Options &o) {
+    if (o.config_path.empty())
+        return config::load_text(config::default_config_text(), "<default>");
+    return config::load_file(o.config_path);
+}
+
+// Free hugepage memory in MiB, from /proc/meminfo.
+uint64_t free_hugepage_mib() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t free_pages = 0, size_kb = 0, v;
+    while (in >> key >> v) {
+        if (key == "HugePages_Free:")
+            free_pages = v;
+        else if (key == "Hugepagesize:")
+            size_kb = v;
+        std::string rest;
+        std::getline(in, rest);
+    }
+    return free_pages * size_kb / 1024;
+}
+
+uint64_t now_ms() {
+    return rte_get_tsc_cycles() / (rte_get_tsc_hz() / 1000);
+}
+
+struct WorkerSlot {
+    std::unique_ptr<Worker> worker;
+    const std::atomic<bool> *stop;
+};
+
+int worker_main(void *arg) {
+    auto *slot = static_cast<WorkerSlot *>(arg);
+    return slot->worker->run(*slot->stop);
+}
+
+rte_ring *make_ring(const std::string &name, unsigned size, unsigned elem = 0) {
+    unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ;
+    if (elem)
+        return rte_ring_create_elem(name.c_str(), elem, size, static_cast<int>(rte_socket_id()),
+                                    flags);
+    return rte_ring_create(name.c_str(), size, static_cast<int>(rte_socket_id()), flags);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    Options opt;
+    if (!parse_options(argc, argv, opt))
+        return 2;
+    auto loaded = load_config(opt);
+    if (!loaded) {
+        std::fprintf(stderr, "qorgan-dataplane: %s\n", loaded.error().to_string().c_str());
+        return 1;
+    }
+    config::Config conf = std::move(loaded.value());
+    if (opt.check) {
+        std::printf("configuration OK: %zu interfaces, %zu policies, %zu routes\n",
+                    conf.interfaces.size(), conf.policies.size(), conf.routes.size());
+        return 0;
+    }
+    unsigned workers = conf.dataplane.workers;
+
+    // EAL arguments come from the configuration: the admin never writes them.
+    std::vector<std::string> eal = {"qorgan-dataplane", "--file-prefix", opt.file_prefix,
+                                    "--log-level", "*:notice"};
+    unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+    std::string lcores;
+    for (unsigned i = 0; i <= workers; i++)
+        lcores += (i ? "," : "") + std::to_string(i) + "@" + std::to_string(i % ncpu);
+    eal.insert(eal.end(), {"--lcores", lcores});
+    if (opt.no_huge || free_hugepage_mib() < 512) {
+        if (!opt.no_huge)
+            std::fprintf(stderr, "qorgan-dataplane: fewer than 512 MiB of hugepages free; "
+                                 "running with --no-huge (slower I/O)\n");
+        eal.insert(eal.end(), {"--no-huge", "-m", "1024"});
+    }
+    bool any_pci = false;
+    for (const auto &ifc : conf.interfaces) {
+        if (is_vdev(ifc.device)) {
+            std::string dev = ifc.device;
+            if (workers > 1 && dev.rfind("net_af_packet", 0) == 0 &&
+                dev.find("qpairs=") == std::string::npos)
+                dev += ",qpairs=" + std::to_string(workers);
+            eal.insert(eal.end(), {"--vdev", dev});
+        } else {
+            any_pci = true;
+            eal.insert(eal.end(), {"-a", device_name(ifc.device)});
+        }
+    }
+    if (!any_pci)
+        eal.push_back("--no-pci");
+    std::vector<char *> eal_argv;
+    for (auto &s : eal)
+        eal_argv.push_back(s.data());
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+        std::fprintf(stderr, "qorgan-dataplane: EAL start failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_signal);
+
+    int socket = static_cast<int>(rte_socket_id());
+    unsigned nports = static_cast<unsigned>(conf.interfaces.size());
+    unsigned nb_mbufs = std::max(8191u, nports * workers * 4096u + 4095u);
+    rte_mempool *pool = rte_pktmbuf_pool_create("qorgan_mbufs", nb_mbufs, 256, mbuf_priv_size,
+                                                RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (!pool) {
+        std::fprintf(stderr, "qorgan-dataplane: mbuf pool: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    auto ports_r = Ports::open(conf, workers, pool);
+    if (!ports_r) {
+        std::fprintf(stderr, "qorgan-dataplane: %s\n", ports_r.error().to_string().c_str());
+        rte_eal_cleanup();
+        return 1;
+    }
+    Ports ports = std::move(ports_r.value());
+    std::mutex ports_lock, snapshot_lock;
+
+    uint32_t epoch = 1;
+    auto snap_r = build_snapshot(conf, ports.bindings(), workers, epoch, socket);
+    if (!snap_r) {
+        std::fprintf(stderr, "qorgan-dataplane: %s\n", snap_r.error().to_string().c_str());
+        ports.stop_all();
+        rte_eal_cleanup();
+        return 1;
+    }
+    std::atomic<Snapshot *> active{snap_r.value().release()};
+
+    size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
+    auto *rcu =
+        static_cast<rte_rcu_qsbr *>(rte_zmalloc("qorgan_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+    rte_rcu_qsbr_init(rcu, workers);
+
+    NeighborTable neighbors(4096);
+    std::vector<std::unique_ptr<WorkerCounters>> counters;
+    std::vector<std::unique_ptr<FlowTable>> flows;
+    std::vector<WorkerSlot> slots(workers);
+    std::atomic<bool> stop{false};
+    SlowPathEnv spe;
+    auto main_counters = std::make_unique<WorkerCounters>();
+    spe.neighbors = &neighbors;
+    spe.pool = pool;
+    spe.counters = main_counters.get();
+    spe.log = stdout;
+    TelemetrySources tel;
+    tel.snapshot_lock = &snapshot_lock;
+    tel.active = &active;
+    tel.ports_lock = &ports_lock;
+    tel.ports = &ports;
+    tel.neighbors = &neighbors;
+    tel.counters.push_back(main_counters.get());
+
+    for (unsigned w = 0; w < workers; w++) {
+        auto ft = FlowTable::create(("qg_flows_" + std::to_string(w)).c_str(),
+                                    conf.dataplane.max_flows, socket, conf.dataplane.timeouts);
+        if (!ft) {
+            std::fprintf(stderr, "qorgan-dataplane: flow table: %s\n",
+                         ft.error().to_string().c_str());
+            return 1;
+        }
+        flows.push_back(std::move(ft.value()));
+        counters.push_back(std::make_unique<WorkerCounters>());
+        WorkerEnv env;
+        env.id = w;
+        for (const auto &st : ports.states())
+            if (st.admin_up)
+                env.rx_ports.push_back(st.port);
+        env.active = &active;
+        env.rcu = rcu;
+        env.neighbors = &neighbors;
+        env.to_main = make_ring("qg_to_main_" + std::to_string(w), 1024);
+        env.from_main = make_ring("qg_from_main_" + std::to_string(w), 1024);
+        env.log_ring = make_ring("qg_log_" + std::to_string(w), 4096, sizeof(RuleLog));
+        if (!env.to_main || !env.from_main || !env.log_ring) {
+            std::fprintf(stderr, "qorgan-dataplane: rings: %s\n", rte_strerror(rte_errno));
+            return 1;
+        }
+        env.counters = counters.back().get();
+        env.flows = flows.back().get();
+        env.port_up = ports.up();
+        env.pool = pool;
+        env.tsc_hz = rte_get_tsc_hz();
+        spe.from_workers.push_back(env.to_main);
+        spe.log_rings.push_back(env.log_ring);
+        if (w == 0)
+            spe.to_worker = env.from_main;
+        tel.counters.push_back(counters.back().get());
+        tel.flows.push_back(flows.back().get());
+        slots[w].worker = std::make_unique<Worker>(std::move(env));
+        slots[w].stop = &stop;
+    }
+    SlowPath slow(spe);
+    telemetry_register(&tel);
+
+    unsigned w = 0;
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (w < workers)
+            rte_eal_remote_launch(worker_main, &slots[w++], lcore);
+    }
+    std::printf("qorgan-dataplane: %u ports, %u workers, policy epoch %u: forwarding\n", nports,
+                workers, epoch);
+    std::fflush(stdout);
+    if (!opt.ready_file.empty()) {
+        std::ofstream(opt.ready_file) << getpid() << "\n";
+    }
+
+    uint64_t next_link_poll = 0, next_tick = 0;
+    while (!got_stop) {
+        uint64_t now = now_ms();
+        Snapshot *s = active.load(std::memory_order_acquire);
+        unsigned handled = slow.poll(*s, now);
+        if (now >= next_tick) {
+            slow.tick(*s, now);
+            next_tick = now + 100;
+        }
+        if (now >= next_link_poll) {
+            std::lock_guard<std::mutex> g(ports_lock);
+            ports.poll_links(stdout);
+            next_link_poll = now + 500;
+        }
+        if (got_reload) {
+            got_reload = 0;
+            auto nc = load_config(opt);
+            Result<std::unique_ptr<Snapshot>> ns =
+                nc ? build_snapshot(nc.value(), ports.bindings(), workers, epoch + 1, socket)
+                   : Result<std::unique_ptr<Snapshot>>(nc.error());
+            // Ports are fixed at start: a reload may change policy and routes, not devices.
+            if (ns && nc.value().interfaces.size() != conf.interfaces.size())
+                ns = Error{{}, "interfaces changed: restart the dataplane to change ports"};
+            for (size_t i = 0; ns && i < conf.interfaces.size(); i++)
+                if (nc.value().interfaces[i].name != conf.interfaces[i].name ||
+                    nc.value().interfaces[i].device != conf.interfaces[i].device ||
+                    nc.value().interfaces[i].disabled != conf.interfaces[i].disabled)
+                    ns = Error{nc.value().interfaces[i].where,
+                               "interfaces changed: restart the dataplane to change ports"};
+            if (!ns) {
+                std::printf("event reload-failed epoch=%u error=\"%s\"\n", epoch,
+                            ns.error().to_string().c_str());
+            } else {
+                Snapshot *old;
+                {
+                    std::lock_guard<std::mutex> g(snapshot_lock);
+                    old = active.exchange(ns.value().release(), std::memory_order_acq_rel);
+                }
+                // Workers drop references at their next quiescent report.
+                uint64_t token = rte_rcu_qsbr_start(rcu);
+                rte_rcu_qsbr_check(rcu, token, true);
+                slow.poll(*old, now); // log records that name the old epoch
+                {
+                    std::lock_guard<std::mutex> g(snapshot_lock);
+                    delete old;
+                }
+                epoch++;
+                std::printf("event reload epoch=%u\n", epoch);
+            }
+            std::fflush(stdout);
+        }
+        if (!handled)
+            usleep(200);
+    }
+
+    std::printf("qorgan-dataplane: stopping\n");
+    std::fflush(stdout);
+    stop.store(true);
+    rte_eal_mp_wait_lcore();
+    {
+        std::lock_guard<std::mutex> g(ports_lock);
+        ports.stop_all();
+    }
+    if (!opt.ready_file.empty())
+        unlink(opt.ready_file.c_str());
+    rte_eal_cleanup();
+    return 0;
+}

@@ -23,16 +23,16 @@ struct PacketMeta {
     uint16_t vlan_tci = 0;   // host order, 0 when untagged
     uint16_t ether_type = 0; // host order, after VLAN tags
     L3Kind l3 = L3Kind::none;
-    uint8_t proto = 0;       // final L4 protocol (after IPv6 extension headers)
-    uint8_t ttl = 0;         // IPv4 TTL or IPv6 hop limit
-    uint8_t flags = 0;       // meta_* bits
-    uint8_t tcp_flags = 0;   // TCP only
-    uint8_t icmp_type = 0;   // ICMP/ICMPv6 only
+    uint8_t proto = 0;     // final L4 protocol (after IPv6 extension headers)
+    uint8_t ttl = 0;       // IPv4 TTL or IPv6 hop limit
+    uint8_t flags = 0;     // meta_* bits
+    uint8_t tcp_flags = 0; // TCP only
+    uint8_t icmp_type = 0; // ICMP/ICMPv6 only
     uint8_t icmp_code = 0;
-    uint8_t in_port = 0;     // DPDK port id the frame arrived on
-    uint16_t sport = 0;      // network order; TCP/UDP ports, ICMP echo identifier in both
+    uint8_t in_port = 0; // DPDK port id the frame arrived on
+    uint16_t sport = 0;  // network order; TCP/UDP ports, ICMP echo identifier in both
     uint16_t dport = 0;
-    uint32_t src[4] = {};    // network order; IPv4 uses src[0]
+    uint32_t src[4] = {}; // network order; IPv4 uses src[0]
     uint32_t dst[4] = {};
 };
 

@@ -16,7 +16,7 @@ using Mac = std::array<uint8_t, 6>;
 
 // ARP ------------------------------------------------------------------------------
 struct ArpInfo {
-    uint16_t op;        // 1 request, 2 reply
+    uint16_t op; // 1 request, 2 reply
     Mac sender_mac;
     uint32_t sender_ip; // network order
     Mac target_mac;
@@ -30,12 +30,12 @@ uint32_t arp_build(uint8_t *buf, uint32_t cap, uint16_t op, const Mac &src_mac, 
 
 // IPv6 neighbour discovery -----------------------------------------------------------
 struct NdInfo {
-    uint8_t type;           // 135 NS, 136 NA
+    uint8_t type; // 135 NS, 136 NA
     uint8_t target[16];
-    bool has_lladdr;        // source (NS) or target (NA) link-layer address option
+    bool has_lladdr; // source (NS) or target (NA) link-layer address option
     Mac lladdr;
-    uint8_t src[16];        // IPv6 source of the packet
-    uint32_t na_flags;      // NA: R/S/O bits as on the wire (host order of the first word)
+    uint8_t src[16];   // IPv6 source of the packet
+    uint32_t na_flags; // NA: R/S/O bits as on the wire (host order of the first word)
 };
 // Validates an NS/NA (hop limit 255, code 0, checksum, length, options) and reads it.
 bool nd_read(const uint8_t *frame, uint32_t len, const PacketMeta &meta, NdInfo &out);
@@ -62,8 +62,8 @@ bool echo_reply_in_place(uint8_t *frame, uint32_t len, const PacketMeta &meta);
 // draw an error (RFC 1812 4.3.2.7 / RFC 4443 2.4(e)): ICMP errors, multicast or
 // broadcast destinations, non-first fragments, unspecified or multicast sources.
 uint32_t icmp_error_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
-                          const PacketMeta &meta, uint8_t type, uint8_t code,
-                          const Mac &our_mac, const uint8_t *src_ip);
+                          const PacketMeta &meta, uint8_t type, uint8_t code, const Mac &our_mac,
+                          const uint8_t *src_ip);
 // TCP RST answering the offending segment (RFC 9293 3.10.7.1): if it had ACK, seq = its
 // ack; otherwise seq 0 with ACK of seq + len (+1 for SYN, +1 for FIN). Sent back to the
 // offender from the address it targeted. Returns 0 if the segment itself was a RST.

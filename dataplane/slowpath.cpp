@@ -1,1 +1,332 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// ARP/ND answers, neighbour learning and next-hop resolution on the main lcore.
+#include "dataplane/slowpath.h"
+
+#include "dataplane/mbuf_priv.h"
+#include "dataplane/pkt_build.h"
+#include "dataplane/worker.h"
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <arpa/inet.h>
+#include <cstring>
+
+namespace qorgan::dp {
+
+namespace {
+constexpr size_t max_pending = 256;
+constexpr uint8_t max_tries = 3;
+constexpr uint64_t retry_ms = 1000;
+
+const char *action_name(uint8_t a) {
+    switch (static_cast<config::Action>(a)) {
+    case config::Action::accept:
+        return "accept";
+    case config::Action::drop:
+        return "drop";
+    case config::Action::reject:
+        return "reject";
+    }
+    return "?";
+}
+} // namespace
+
+SlowPath::SlowPath(SlowPathEnv env) : _env(std::move(env)), _pending(max_pending) {}
+
+SlowPath::~SlowPath() {
+    for (auto &p : _pending)
+        for (unsigned i = 0; i < p.n; i++)
+            rte_pktmbuf_free(p.held[i]);
+}
+
+uint64_t SlowPath::held() const {
+    uint64_t n = 0;
+    for (const auto &p : _pending)
+        n += p.n;
+    return n;
+}
+
+void SlowPath::drop(rte_mbuf *m, DropReason r) {
+    _env.counters->drop(r);
+    rte_pktmbuf_free(m);
+}
+
+void SlowPath::send(uint16_t port, rte_mbuf *m) {
+    MbufPriv *p = priv_of(m);
+    p->kind = SlowKind::transmit;
+    p->out_port = port;
+    if (rte_ring_sp_enqueue(_env.to_worker, m) != 0) {
+        drop(m, DropReason::slowpath_ring_full);
+        return;
+    }
+    _env.counters->local_replies.add();
+}
+
+unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
+    unsigned total = 0;
+    rte_mbuf *pkts[burst_size];
+    for (rte_ring *r : _env.from_workers) {
+        unsigned n =
+            rte_ring_sc_dequeue_burst(r, reinterpret_cast<void **>(pkts), burst_size, nullptr);
+        for (unsigned i = 0; i < n; i++)
+            handle(s, pkts[i], now_ms);
+        total += n;
+    }
+    RuleLog recs[burst_size];
+    for (rte_ring *r : _env.log_rings) {
+        unsigned n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(RuleLog), burst_size, nullptr);
+        for (unsigned i = 0; i < n; i++)
+            print_log(s, recs[i]);
+        total += n;
+    }
+    if (total && _env.log)
+        std::fflush(_env.log);
+    return total;
+}
+
+void SlowPath::print_log(const Snapshot &s, const RuleLog &r) {
+    if (!_env.log)
+        return;
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    int af = r.family == 6 ? AF_INET6 : AF_INET;
+    inet_ntop(af, r.src, src, sizeof(src));
+    inet_ntop(af, r.dst, dst, sizeof(dst));
+    const char *ifname = r.iface < s.ifaces.size() && r.epoch == s.epoch
+                             ? s.ifaces[r.iface].conf->name.c_str()
+                             : "?";
+    std::fprintf(_env.log,
+                 "rule-log iface=%s dir=%s rule=%u action=%s proto=%u src=%s sport=%u dst=%s "
+                 "dport=%u\n",
+                 ifname, r.dir == 0 ? "ingress" : "egress", r.rule_id, action_name(r.action),
+                 r.proto, src, ntohs(r.sport), dst, ntohs(r.dport));
+}
+
+void SlowPath::handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {
+    switch (priv_of(m)->kind) {
+    case SlowKind::arp:
+        handle_arp(s, m);
+        return;
+    case SlowKind::nd:
+        handle_nd(s, m);
+        return;
+    case SlowKind::resolve:
+        handle_resolve(s, m, now_ms);
+        return;
+    case SlowKind::transmit:
+        break;
+    }
+    drop(m, DropReason::local_unhandled);
+}
+
+void SlowPath::handle_arp(const Snapshot &s, rte_mbuf *m) {
+    const PacketMeta &meta = priv_of(m)->meta;
+    const IfaceState *in = s.iface_by_port(meta.in_port);
+    ArpInfo a{};
+    if (!in || !arp_read(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), meta, a)) {
+        drop(m, DropReason::arp_malformed);
+        return;
+    }
+    bool ours = false;
+    for (const auto &addr : in->conf->addresses)
+        if (addr.family == 4 && std::memcmp(addr.bytes.data(), &a.target_ip, 4) == 0)
+            ours = true;
+    uint8_t sender[4];
+    std::memcpy(sender, &a.sender_ip, 4);
+    Mac known;
+    bool have = _env.neighbors->lookup(in->port, 4, sender, known);
+    // Learn from frames aimed at us, and refresh entries we already hold (RFC 826).
+    if ((ours || have) && a.sender_ip != 0) {
+        _env.neighbors->learn(in->port, 4, sender, a.sender_mac);
+        learned(in->port, 4, sender);
+    }
+    if (!ours || a.op != 1) {
+        drop(m, DropReason::local_unhandled);
+        return;
+    }
+    // Answer in the same mbuf.
+    uint8_t *buf = rte_pktmbuf_mtod(m, uint8_t *);
+    uint32_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+    uint32_t len = arp_build(buf, cap, 2, in->mac, a.target_ip, a.sender_mac, a.sender_ip);
+    if (len == 0) {
+        drop(m, DropReason::local_unhandled);
+        return;
+    }
+    rte_pktmbuf_reset(m);
+    rte_pktmbuf_append(m, static_cast<uint16_t>(len));
+    send(in->port, m);
+}
+
+void SlowPath::handle_nd(const Snapshot &s, rte_mbuf *m) {
+    const PacketMeta &meta = priv_of(m)->meta;
+    const IfaceState *in = s.iface_by_port(meta.in_port);
+    NdInfo nd{};
+    if (!in || !nd_read(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), meta, nd)) {
+        drop(m, DropReason::nd_malformed);
+        return;
+    }
+    bool ours = false;
+    for (const auto &addr : in->conf->addresses)
+        if (addr.family == 6 && std::memcmp(addr.bytes.data(), nd.target, 16) == 0)
+            ours = true;
+    static const uint8_t unspecified[16] = {};
+    bool from_unspecified = std::memcmp(nd.src, unspecified, 16) == 0;
+    if (nd.type == 136) {
+        // Advertisement: learn the target's link-layer address.
+        if (nd.has_lladdr) {
+            Mac known;
+            bool have = _env.neighbors->lookup(in->port, 6, nd.target, known);
+            bool wanted = false;
+            for (const auto &p : _pending)
+                if (p.used && p.port == in->port && p.family == 6 &&
+                    std::memcmp(p.ip, nd.target, 16) == 0)
+                    wanted = true;
+            if (have || wanted) {
+                _env.neighbors->learn(in->port, 6, nd.target, nd.lladdr);
+                learned(in->port, 6, nd.target);
+            }
+        }
+        drop(m, DropReason::local_unhandled);
+        return;
+    }
+    // Solicitation.
+    if (!ours || from_unspecified) { // not ours, or duplicate address detection
+        drop(m, DropReason::local_unhandled);
+        return;
+    }
+    if (!nd.has_lladdr) {
+        drop(m, DropReason::nd_malformed);
+        return;
+    }
+    _env.neighbors->learn(in->port, 6, nd.src, nd.lladdr);
+    learned(in->port, 6, nd.src);
+    uint8_t *buf = rte_pktmbuf_mtod(m, uint8_t *);
+    uint32_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+    uint8_t target[16], src[16];
+    Mac dst_mac = nd.lladdr;
+    std::memcpy(target, nd.target, 16);
+    std::memcpy(src, nd.src, 16);
+    uint32_t len = nd_build_na(buf, cap, in->mac, target, dst_mac, src, true);
+    if (len == 0) {
+        drop(m, DropReason::local_unhandled);
+        return;
+    }
+    rte_pktmbuf_reset(m);
+    rte_pktmbuf_append(m, static_cast<uint16_t>(len));
+    send(in->port, m);
+}
+
+void SlowPath::handle_resolve(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {
+    MbufPriv *p = priv_of(m);
+    Mac mac;
+    if (_env.neighbors->lookup(p->out_port, p->nh_family, p->nh_ip, mac)) {
+        std::memcpy(rte_pktmbuf_mtod(m, uint8_t *), mac.data(), 6);
+        send(p->out_port, m);
+        return;
+    }
+    unsigned n = p->nh_family == 4 ? 4 : 16;
+    Pending *slot = nullptr;
+    Pending *free_slot = nullptr;
+    for (auto &e : _pending) {
+        if (e.used && e.port == p->out_port && e.family == p->nh_family &&
+            std::memcmp(e.ip, p->nh_ip, n) == 0)
+            slot = &e;
+        else if (!e.used && !free_slot)
+            free_slot = &e;
+    }
+    if (!slot) {
+        if (!free_slot) {
+            drop(m, DropReason::neighbor_unresolved);
+            return;
+        }
+        slot = free_slot;
+        *slot = Pending{};
+        slot->used = true;
+        slot->port = p->out_port;
+        slot->family = p->nh_family;
+        std::memcpy(slot->ip, p->nh_ip, n);
+        slot->next_try_ms = now_ms;
+    }
+    if (slot->n == RTE_DIM(slot->held)) {
+        drop(m, DropReason::neighbor_unresolved);
+        return;
+    }
+    slot->held[slot->n++] = m;
+    if (slot->tries == 0) {
+        solicit(s, *slot);
+        slot->tries = 1;
+        slot->next_try_ms = now_ms + retry_ms;
+    }
+}
+
+void SlowPath::solicit(const Snapshot &s, Pending &p) {
+    const IfaceState *out = s.iface_by_port(p.port);
+    if (!out)
+        return;
+    rte_mbuf *m = rte_pktmbuf_alloc(_env.pool);
+    if (!m) {
+        _env.counters->drop(DropReason::mbuf_exhausted);
+        return;
+    }
+    uint8_t *buf = rte_pktmbuf_mtod(m, uint8_t *);
+    uint32_t cap = rte_pktmbuf_tailroom(m);
+    uint32_t len = 0;
+    if (p.family == 4 && out->has4) {
+        uint32_t target;
+        std::memcpy(&target, p.ip, 4);
+        // Source: our address on the subnet that holds the target, else the first one.
+        uint32_t src = out->addr4;
+        for (const auto &a : out->conf->addresses) {
+            if (a.family != 4)
+                continue;
+            uint32_t mine, mask = a.length ? htonl(~0u << (32 - a.length)) : 0;
+            std::memcpy(&mine, a.bytes.data(), 4);
+            if ((mine & mask) == (target & mask))
+                src = mine;
+        }
+        len = arp_build(buf, cap, 1, out->mac, src, Mac{}, target);
+    } else if (p.family == 6 && out->has6) {
+        len = nd_build_ns(buf, cap, out->mac, out->addr6, p.ip);
+    }
+    if (len == 0) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    rte_pktmbuf_append(m, static_cast<uint16_t>(len));
+    send(p.port, m);
+}
+
+void SlowPath::learned(uint16_t port, uint8_t family, const uint8_t *ip) {
+    unsigned n = family == 4 ? 4 : 16;
+    for (auto &p : _pending) {
+        if (!p.used || p.port != port || p.family != family || std::memcmp(p.ip, ip, n) != 0)
+            continue;
+        Mac mac;
+        if (!_env.neighbors->lookup(port, family, ip, mac))
+            return;
+        for (unsigned i = 0; i < p.n; i++) {
+            std::memcpy(rte_pktmbuf_mtod(p.held[i], uint8_t *), mac.data(), 6);
+            send(port, p.held[i]);
+        }
+        p = Pending{};
+    }
+}
+
+void SlowPath::tick(const Snapshot &s, uint64_t now_ms) {
+    for (auto &p : _pending) {
+        if (!p.used || now_ms < p.next_try_ms)
+            continue;
+        if (p.tries >= max_tries) {
+            for (unsigned i = 0; i < p.n; i++)
+                drop(p.held[i], DropReason::neighbor_unresolved);
+            p = Pending{};
+            continue;
+        }
+        solicit(s, p);
+        p.tries++;
+        p.next_try_ms = now_ms + retry_ms;
+    }
+}
+
+} // namespace qorgan::dp

@@ -1,1 +1,102 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// Compiles a configuration into a Snapshot: ACLs per interface and direction, routes,
+// rule counters per worker.
+#include "dataplane/snapshot.h"
+
+#include <cstring>
+
+namespace qorgan::dp {
+
+uint64_t Snapshot::rule_hits(uint32_t slot) const {
+    uint64_t n = 0;
+    for (const auto &w : rule_counters)
+        n += w[slot].hits.get();
+    return n;
+}
+
+uint64_t Snapshot::rule_bytes(uint32_t slot) const {
+    uint64_t n = 0;
+    for (const auto &w : rule_counters)
+        n += w[slot].bytes.get();
+    return n;
+}
+
+Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
+                                                 const std::vector<PortBinding> &ports,
+                                                 unsigned workers, uint32_t epoch, int socket_id) {
+    auto s = std::make_unique<Snapshot>();
+    s->epoch = epoch;
+    s->conf = conf;
+    s->iface_of_port.fill(-1);
+    s->ifaces.resize(s->conf.interfaces.size());
+
+    std::vector<RouteInterface> rifs;
+    for (size_t i = 0; i < s->conf.interfaces.size(); i++) {
+        const config::Interface &ic = s->conf.interfaces[i];
+        IfaceState &st = s->ifaces[i];
+        st.conf = &ic;
+        const PortBinding *b = nullptr;
+        for (const auto &p : ports)
+            if (p.name == ic.name)
+                b = &p;
+        if (!b)
+            return Error{ic.where, "interfaces " + ic.name + ": no port is bound to it"};
+        if (b->port >= RTE_MAX_ETHPORTS)
+            return Error{ic.where, "interfaces " + ic.name + ": port id out of range"};
+        st.port = b->port;
+        st.mac = b->mac;
+        s->iface_of_port[b->port] = static_cast<int16_t>(i);
+        for (const auto &a : ic.addresses) {
+            if (a.family == 4 && !st.has4) {
+                std::memcpy(&st.addr4, a.bytes.data(), 4);
+                st.has4 = true;
+            } else if (a.family == 6 && !st.has6) {
+                std::memcpy(st.addr6, a.bytes.data(), 16);
+                st.has6 = true;
+            }
+        }
+        rifs.push_back(RouteInterface{&ic, b->port});
+    }
+
+    for (const auto &pol : s->conf.policies) {
+        IfaceState *st = nullptr;
+        for (auto &i : s->ifaces)
+            if (i.conf->name == pol.interface)
+                st = &i;
+        if (!st)
+            return Error{pol.where, "policy " + pol.interface + ": no such interface"};
+        const std::vector<config::Rule> *lists[2] = {&pol.ingress, &pol.egress};
+        for (int d = 0; d < 2; d++) {
+            auto rs = RuleSet::compile(*lists[d], socket_id);
+            if (!rs)
+                return Error{rs.error().where, "policy " + pol.interface +
+                                                   (d == 0 ? " ingress: " : " egress: ") +
+                                                   rs.error().message};
+            st->rules[d] = std::move(rs.value());
+        }
+    }
+    // Interfaces without a policy block still get (empty, default-deny) rule sets.
+    for (auto &st : s->ifaces) {
+        for (int d = 0; d < 2; d++) {
+            if (!st.rules[d]) {
+                auto rs = RuleSet::compile({}, socket_id);
+                if (!rs)
+                    return rs.error();
+                st.rules[d] = std::move(rs.value());
+            }
+            st.rule_base[d] = s->rule_count;
+            s->rule_count += static_cast<uint32_t>(st.rules[d]->rules().size());
+        }
+    }
+
+    auto routes = RouteTable::build(s->conf, rifs, socket_id);
+    if (!routes)
+        return routes.error();
+    s->routes = std::move(routes.value());
+
+    for (unsigned w = 0; w < workers; w++)
+        s->rule_counters.emplace_back(new RuleCounter[s->rule_count + 1]);
+    return s;
+}
+
+} // namespace qorgan::dp

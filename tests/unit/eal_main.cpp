@@ -13,10 +13,10 @@
 int main(int argc, char **argv) {
     testing::InitGoogleTest(&argc, argv);
     std::string prefix = "qorgan-unit-" + std::to_string(getpid());
-    const char *eal_argv[] = {"unit",        "--no-huge", "-m",        "512",
-                              "--no-pci",    "--no-shconf", "--file-prefix", prefix.c_str(),
-                              "--log-level", "*:warning",  "-l",        "0",
-                              "--no-telemetry"};
+    const char *eal_argv[] = {
+        "unit",          "--no-huge",    "-m",          "512",       "--no-pci", "--no-shconf",
+        "--file-prefix", prefix.c_str(), "--log-level", "*:warning", "-l",       "0",
+        "--no-telemetry"};
     int eal_argc = sizeof(eal_argv) / sizeof(eal_argv[0]);
     if (rte_eal_init(eal_argc, const_cast<char **>(eal_argv)) < 0) {
         std::fprintf(stderr, "rte_eal_init failed\n");

@@ -1,2 +1,598 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// The worker pipeline end to end on net_ring ports: frames go in as mbufs, and what the
+// ports transmit is read back from their TX rings. Covers R128-g (stateful filtering per
+// interface and direction, default deny), routing, ARP/ND, rejects and TTL handling.
+#include "config/config.h"
+#include "dataplane/mbuf_priv.h"
+#include "dataplane/parse.h"
+#include "dataplane/pkt_build.h"
+#include "dataplane/ports.h"
+#include "dataplane/slowpath.h"
+#include "dataplane/worker.h"
+#include "frames.h"
+
 #include <gtest/gtest.h>
+
+#include <rte_cycles.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include <arpa/inet.h>
+
+using namespace qorgan;
+using namespace qorgan::dp;
+using qorgan::test::build_frame;
+using qorgan::test::FrameSpec;
+
+namespace {
+
+constexpr const char *interfaces_text = R"(
+interfaces {
+    inner0 { device "net_ring_inner"; address 198.18.1.1/24; address 2001:db8:1::1/64; zone inner; }
+    dmz0 { device "net_ring_dmz"; address 198.18.3.1/24; address 2001:db8:3::1/64; zone dmz; }
+    inet0 { device "net_ring_inet"; address 203.0.113.1/24; address 2001:db8:100::1/64; zone internet; }
+}
+zones { inner { loop inner; } dmz { loop shielded; } internet { loop internet; } }
+dataplane { max-flows 1024; }
+)";
+
+constexpr const char *policy_text = R"(
+policy {
+    inner0 {
+        ingress {
+            rule 10 { protocol tcp; destination 198.18.3.0/24; destination-port 80; action accept; }
+            rule 11 { protocol tcp; destination 2001:db8:3::/64; destination-port 80; action accept; }
+            rule 12 { protocol udp; destination 198.18.3.10; destination-port 53; action accept; }
+            rule 20 { protocol tcp; destination-port 8080; action reject; }
+            rule 21 { protocol udp; destination-port 9; action reject; }
+            rule 30 { protocol icmp; icmp-type echo-request; action accept; }
+            rule 31 { protocol icmpv6; icmp-type echo-request; action accept; }
+            rule 40 { protocol tcp; destination-port 23; action drop; log; }
+        }
+        egress { rule 1000 { action accept; } }
+    }
+    dmz0 { egress { rule 1000 { action accept; } } }
+    inet0 { egress { rule 1000 { action accept; } } }
+}
+)";
+
+const Mac host_mac{0x02, 0, 0, 0, 0, 0x11};
+const Mac server_mac{0x02, 0, 0, 0, 0, 0x33};
+
+struct RingPort {
+    rte_ring *rx = nullptr;
+    rte_ring *tx = nullptr;
+    uint16_t port = 0;
+};
+
+// Ports and pool live for the whole suite: a started ethdev cannot be re-created cheaply.
+rte_mempool *pool = nullptr;
+RingPort rings[3];
+Ports *ports = nullptr;
+
+config::Config load(const std::string &policy) {
+    auto c = config::load_text(std::string(interfaces_text) + policy, "pipeline.conf");
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().to_string());
+    return c.value();
+}
+
+std::array<uint8_t, 16> addr(int family, const char *s) {
+    std::array<uint8_t, 16> a{};
+    inet_pton(family == 4 ? AF_INET : AF_INET6, s, a.data());
+    return a;
+}
+
+class Pipeline : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        pool = rte_pktmbuf_pool_create("pl_pool", 4095, 0, mbuf_priv_size,
+                                       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+        ASSERT_NE(pool, nullptr);
+        // rte_eth_from_rings names the port "net_ring_" + name.
+        const char *names[3] = {"inner", "dmz", "inet"};
+        for (int i = 0; i < 3; i++) {
+            std::string n = std::string("pl_") + names[i];
+            rings[i].rx = rte_ring_create((n + "_rx").c_str(), 1024, 0, 0);
+            rings[i].tx = rte_ring_create((n + "_tx").c_str(), 1024, 0, 0);
+            ASSERT_NE(rings[i].rx, nullptr);
+            int id = rte_eth_from_rings(names[i], &rings[i].rx, 1, &rings[i].tx, 1, 0);
+            ASSERT_GE(id, 0);
+            rings[i].port = static_cast<uint16_t>(id);
+        }
+        auto p = Ports::open(load(""), 1, pool);
+        ASSERT_TRUE(p.ok()) << p.error().to_string();
+        ports = new Ports(std::move(p.value()));
+    }
+
+    void SetUp() override { install(policy_text, 1); }
+
+    void install(const std::string &policy, uint32_t epoch) {
+        conf = load(policy);
+        auto s = build_snapshot(conf, ports->bindings(), 1, epoch, 0);
+        ASSERT_TRUE(s.ok()) << s.error().to_string();
+        snap = std::move(s.value());
+        if (flows)
+            return;
+        auto f = FlowTable::create(("pl_flows_" + std::to_string(serial++)).c_str(), 1024, 0,
+                                   conf.dataplane.timeouts);
+        ASSERT_TRUE(f.ok());
+        flows = std::move(f.value());
+        std::string id = std::to_string(serial++);
+        to_main = rte_ring_create(("pl_tm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        from_main = rte_ring_create(("pl_fm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        log_ring = rte_ring_create_elem(("pl_lg" + id).c_str(), sizeof(RuleLog), 256, 0,
+                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+        rcu = static_cast<rte_rcu_qsbr *>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
+        rte_rcu_qsbr_init(rcu, 1);
+        active.store(snap.get());
+        WorkerEnv env;
+        env.id = 0;
+        env.active = &active;
+        env.rcu = rcu;
+        env.neighbors = &neighbors;
+        env.to_main = to_main;
+        env.from_main = from_main;
+        env.log_ring = log_ring;
+        env.counters = &counters;
+        env.flows = flows.get();
+        env.port_up = ports->up();
+        env.pool = pool;
+        env.tsc_hz = rte_get_tsc_hz();
+        worker = std::make_unique<Worker>(env);
+        SlowPathEnv se;
+        se.neighbors = &neighbors;
+        se.from_workers = {to_main};
+        se.log_rings = {log_ring};
+        se.to_worker = from_main;
+        se.pool = pool;
+        se.counters = &main_counters;
+        se.log = log_file = tmpfile();
+        slow = std::make_unique<SlowPath>(se);
+    }
+
+    void TearDown() override {
+        slow.reset();
+        worker.reset();
+        flows.reset();
+        for (auto &r : rings)
+            drain(r.tx);
+        rte_ring_free(to_main);
+        rte_ring_free(from_main);
+        rte_ring_free(log_ring);
+        rte_free(rcu);
+        if (log_file)
+            fclose(log_file);
+    }
+
+    static void drain(rte_ring *r) {
+        void *m;
+        while (rte_ring_dequeue(r, &m) == 0)
+            rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+    }
+
+    // Feeds one frame arriving on port index `in`, runs the slow path, and flushes.
+    void send(int in, const std::vector<uint8_t> &frame) {
+        rte_mbuf *m = rte_pktmbuf_alloc(pool);
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+                    frame.size());
+        worker->process(*snap, rings[in].port, &m, 1, now);
+        settle();
+    }
+
+    void settle() {
+        worker->flush();
+        slow->poll(*snap, now);
+        slow->tick(*snap, now);
+        worker->drain_main();
+        worker->flush();
+    }
+
+    // Frames transmitted on port index `out` since the last call.
+    std::vector<std::vector<uint8_t>> sent(int out) {
+        std::vector<std::vector<uint8_t>> v;
+        void *p;
+        while (rte_ring_dequeue(rings[out].tx, &p) == 0) {
+            auto *m = static_cast<rte_mbuf *>(p);
+            const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+            v.emplace_back(d, d + rte_pktmbuf_data_len(m));
+            rte_pktmbuf_free(m);
+        }
+        return v;
+    }
+
+    uint64_t drops(DropReason r) const {
+        return counters.drops[static_cast<unsigned>(r)].get() +
+               main_counters.drops[static_cast<unsigned>(r)].get();
+    }
+
+    // Rule counter slot of (interface index, direction, rule id).
+    uint64_t hits(size_t iface, Direction d, uint32_t id) const {
+        const IfaceState &st = snap->ifaces[iface];
+        const auto &rules = st.rules[static_cast<int>(d)]->rules();
+        for (size_t i = 0; i < rules.size(); i++)
+            if (rules[i].id == id)
+                return snap->rule_hits(st.rule_base[static_cast<int>(d)] +
+                                       static_cast<uint32_t>(i));
+        ADD_FAILURE() << "no rule " << id;
+        return 0;
+    }
+
+    void learn(int port_index, int family, const char *ip, const Mac &mac) {
+        auto a = addr(family, ip);
+        neighbors.learn(rings[port_index].port, static_cast<uint8_t>(family), a.data(), mac);
+    }
+
+    Mac port_mac(int i) const { return ports->states()[static_cast<size_t>(i)].mac; }
+
+    static PacketMeta parsed(const std::vector<uint8_t> &f) {
+        PacketMeta m{};
+        auto r = parse_frame(f.data(), static_cast<uint32_t>(f.size()), m);
+        EXPECT_FALSE(r.has_value()) << "transmitted frame does not parse: " << drop_reason_name(*r);
+        return m;
+    }
+
+    config::Config conf;
+    std::unique_ptr<Snapshot> snap;
+    std::atomic<Snapshot *> active{nullptr};
+    std::unique_ptr<FlowTable> flows;
+    NeighborTable neighbors{256};
+    WorkerCounters counters;
+    WorkerCounters main_counters;
+    rte_ring *to_main = nullptr, *from_main = nullptr, *log_ring = nullptr;
+    rte_rcu_qsbr *rcu = nullptr;
+    std::unique_ptr<Worker> worker;
+    std::unique_ptr<SlowPath> slow;
+    FILE *log_file = nullptr;
+    uint64_t now = 1000000;
+    static inline unsigned serial = 0;
+};
+
+FrameSpec to_dmz() {
+    FrameSpec f;
+    f.dst_mac = {}; // set by the caller to the gateway's MAC
+    return f;
+}
+
+} // namespace
+
+TEST_F(Pipeline, ArpRequestForGatewayIsAnsweredAndSenderLearned) {
+    uint8_t buf[64];
+    uint32_t gw = addr(4, "198.18.1.1")[0] | 0, host = 0;
+    std::memcpy(&gw, addr(4, "198.18.1.1").data(), 4);
+    std::memcpy(&host, addr(4, "198.18.1.11").data(), 4);
+    uint32_t n = arp_build(buf, sizeof(buf), 1, host_mac, host, Mac{}, gw);
+    ASSERT_GT(n, 0u);
+    send(0, std::vector<uint8_t>(buf, buf + n));
+    auto out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m{};
+    ASSERT_FALSE(parse_frame(out[0].data(), static_cast<uint32_t>(out[0].size()), m));
+    ArpInfo a{};
+    ASSERT_TRUE(arp_read(out[0].data(), static_cast<uint32_t>(out[0].size()), m, a));
+    EXPECT_EQ(a.op, 2);
+    EXPECT_EQ(a.sender_ip, gw);
+    EXPECT_EQ(a.sender_mac, port_mac(0));
+    EXPECT_EQ(a.target_mac, host_mac);
+    Mac learned;
+    EXPECT_TRUE(neighbors.lookup(rings[0].port, 4, addr(4, "198.18.1.11").data(), learned));
+    EXPECT_EQ(learned, host_mac);
+}
+
+TEST_F(Pipeline, ArpForSomeoneElseIsNotAnswered) {
+    uint8_t buf[64];
+    uint32_t other, host;
+    std::memcpy(&other, addr(4, "198.18.1.99").data(), 4);
+    std::memcpy(&host, addr(4, "198.18.1.11").data(), 4);
+    uint32_t n = arp_build(buf, sizeof(buf), 1, host_mac, host, Mac{}, other);
+    send(0, std::vector<uint8_t>(buf, buf + n));
+    EXPECT_TRUE(sent(0).empty());
+}
+
+TEST_F(Pipeline, NeighborSolicitationForGatewayIsAnswered) {
+    uint8_t buf[128];
+    auto host = addr(6, "2001:db8:1::11");
+    auto gw = addr(6, "2001:db8:1::1");
+    uint32_t n = nd_build_ns(buf, sizeof(buf), host_mac, host.data(), gw.data());
+    ASSERT_GT(n, 0u);
+    send(0, std::vector<uint8_t>(buf, buf + n));
+    auto out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m = parsed(out[0]);
+    NdInfo nd{};
+    ASSERT_TRUE(nd_read(out[0].data(), static_cast<uint32_t>(out[0].size()), m, nd));
+    EXPECT_EQ(nd.type, 136);
+    EXPECT_EQ(std::memcmp(nd.target, gw.data(), 16), 0);
+    EXPECT_TRUE(nd.has_lladdr);
+    EXPECT_EQ(nd.lladdr, port_mac(0));
+}
+
+TEST_F(Pipeline, AllowedFlowIsRoutedRewrittenAndRepliesPassWithoutARule) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    learn(0, 4, "198.18.1.11", host_mac);
+    FrameSpec syn = to_dmz();
+    syn.dst_mac = port_mac(0);
+    send(0, build_frame(syn));
+    auto out = sent(1);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m = parsed(out[0]);
+    EXPECT_EQ(m.ttl, 63);
+    EXPECT_EQ(std::memcmp(out[0].data(), server_mac.data(), 6), 0);
+    EXPECT_EQ(std::memcmp(out[0].data() + 6, port_mac(1).data(), 6), 0);
+    EXPECT_EQ(hits(0, Direction::ingress, 10), 1u);
+    EXPECT_EQ(flows->stats().active, 1u);
+
+    // The SYN+ACK from the server: no rule on dmz0 ingress, passes as the flow's reply.
+    FrameSpec synack;
+    synack.src_mac = server_mac;
+    synack.dst_mac = port_mac(1);
+    synack.src = "198.18.3.10";
+    synack.dst = "198.18.1.11";
+    synack.sport = 80;
+    synack.dport = 40000;
+    synack.tcp_flags = 0x12;
+    synack.seq = 5000;
+    synack.ack = 1001;
+    send(1, build_frame(synack));
+    auto back = sent(0);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(std::memcmp(back[0].data(), host_mac.data(), 6), 0);
+
+    // The handshake's ACK and data go through without touching rule 10 again.
+    FrameSpec ack = syn;
+    ack.tcp_flags = 0x10;
+    ack.seq = 1001;
+    ack.ack = 5001;
+    ack.payload = 100;
+    send(0, build_frame(ack));
+    EXPECT_EQ(sent(1).size(), 1u);
+    EXPECT_EQ(hits(0, Direction::ingress, 10), 1u);
+    EXPECT_EQ(drops(DropReason::default_deny), 0u);
+}
+
+TEST_F(Pipeline, UnsolicitedInboundIsDroppedByDefault) {
+    learn(0, 4, "198.18.1.11", host_mac);
+    FrameSpec f;
+    f.src_mac = server_mac;
+    f.dst_mac = port_mac(2);
+    f.src = "203.0.113.10";
+    f.dst = "198.18.1.11";
+    f.dport = 22;
+    send(2, build_frame(f));
+    EXPECT_TRUE(sent(0).empty());
+    EXPECT_EQ(drops(DropReason::default_deny), 1u);
+    EXPECT_EQ(flows->stats().active, 0u);
+}
+
+TEST_F(Pipeline, StrayAckWithoutSessionIsDroppedEvenIfARuleAccepts) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    f.tcp_flags = 0x10;
+    send(0, build_frame(f));
+    EXPECT_TRUE(sent(1).empty());
+    EXPECT_EQ(drops(DropReason::tcp_no_session), 1u);
+}
+
+TEST_F(Pipeline, OutOfWindowSegmentGoesBackThroughTheRules) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    learn(0, 4, "198.18.1.11", host_mac);
+    FrameSpec syn;
+    syn.dst_mac = port_mac(0);
+    send(0, build_frame(syn));
+    FrameSpec synack;
+    synack.src_mac = server_mac;
+    synack.dst_mac = port_mac(1);
+    synack.src = "198.18.3.10";
+    synack.dst = "198.18.1.11";
+    synack.sport = 80;
+    synack.dport = 40000;
+    synack.tcp_flags = 0x12;
+    synack.seq = 5000;
+    synack.ack = 1001;
+    synack.window = 1000;
+    send(1, build_frame(synack));
+    sent(0);
+    sent(1);
+    FrameSpec wild = syn;
+    wild.tcp_flags = 0x10;
+    wild.seq = 1001 + 0x40000000u; // far beyond the window the server offered
+    wild.ack = 5001;
+    send(0, build_frame(wild));
+    EXPECT_TRUE(sent(1).empty());
+    EXPECT_EQ(drops(DropReason::tcp_out_of_window), 1u);
+    EXPECT_EQ(hits(0, Direction::ingress, 10), 2u); // re-evaluated by the rules
+}
+
+TEST_F(Pipeline, RejectAnswersTcpWithRstAndUdpWithUnreachable) {
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    f.dst = "203.0.113.10";
+    f.dport = 8080;
+    send(0, build_frame(f));
+    auto out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m = parsed(out[0]);
+    EXPECT_EQ(m.proto, 6);
+    EXPECT_TRUE(m.tcp_flags & 0x04); // RST
+    EXPECT_EQ(m.dst[0], parsed(build_frame(f)).src[0]);
+    EXPECT_TRUE(sent(2).empty());
+    EXPECT_EQ(drops(DropReason::rule_reject), 1u);
+
+    FrameSpec u;
+    u.dst_mac = port_mac(0);
+    u.dst = "203.0.113.10";
+    u.proto = 17;
+    u.dport = 9;
+    send(0, build_frame(u));
+    out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    m = parsed(out[0]);
+    EXPECT_EQ(m.proto, 1);
+    EXPECT_EQ(m.icmp_type, 3);
+    EXPECT_EQ(m.icmp_code, 13); // communication administratively prohibited
+}
+
+TEST_F(Pipeline, DropRuleCountsEveryPacketAndLogs) {
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    f.dst = "203.0.113.10";
+    f.dport = 23;
+    for (int i = 0; i < 5; i++) {
+        f.sport = static_cast<uint16_t>(30000 + i);
+        send(0, build_frame(f));
+    }
+    EXPECT_EQ(hits(0, Direction::ingress, 40), 5u);
+    EXPECT_EQ(drops(DropReason::rule_drop), 5u);
+    std::fflush(log_file);
+    std::rewind(log_file);
+    char line[256];
+    int lines = 0;
+    while (std::fgets(line, sizeof(line), log_file))
+        if (std::strstr(line, "rule-log iface=inner0 dir=ingress rule=40 action=drop proto=6 "
+                              "src=198.18.1.11"))
+            lines++;
+    EXPECT_EQ(lines, 5);
+}
+
+TEST_F(Pipeline, TtlOneDrawsTimeExceeded) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    f.ttl = 1;
+    send(0, build_frame(f));
+    EXPECT_TRUE(sent(1).empty());
+    auto out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m = parsed(out[0]);
+    EXPECT_EQ(m.icmp_type, 11);
+    EXPECT_EQ(drops(DropReason::ttl_exceeded), 1u);
+
+    FrameSpec f6;
+    f6.family = 6;
+    f6.src = "2001:db8:1::11";
+    f6.dst = "2001:db8:3::10";
+    f6.dst_mac = port_mac(0);
+    f6.ttl = 1;
+    send(0, build_frame(f6));
+    out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    m = parsed(out[0]);
+    EXPECT_EQ(m.proto, 58);
+    EXPECT_EQ(m.icmp_type, 3);
+}
+
+TEST_F(Pipeline, EchoToGatewayIsAnsweredOnlyWhenRulesAllow) {
+    FrameSpec p;
+    p.dst_mac = port_mac(0);
+    p.proto = 1;
+    p.dst = "198.18.1.1";
+    send(0, build_frame(p));
+    auto out = sent(0);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m = parsed(out[0]);
+    EXPECT_EQ(m.icmp_type, 0);
+
+    // From the Internet side no rule admits ping to the gateway: default deny.
+    FrameSpec q = p;
+    q.dst_mac = port_mac(2);
+    q.src = "203.0.113.10";
+    q.dst = "203.0.113.1";
+    send(2, build_frame(q));
+    EXPECT_TRUE(sent(2).empty());
+    EXPECT_EQ(drops(DropReason::default_deny), 1u);
+}
+
+TEST_F(Pipeline, UnknownNextHopIsResolvedAndTheHeldPacketReleased) {
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    f.dst = "198.18.3.20";
+    send(0, build_frame(f));
+    // The gateway asks who has 198.18.3.20 on dmz0 and holds the SYN.
+    auto out = sent(1);
+    ASSERT_EQ(out.size(), 1u);
+    PacketMeta m = parsed(out[0]);
+    ArpInfo a{};
+    ASSERT_TRUE(arp_read(out[0].data(), static_cast<uint32_t>(out[0].size()), m, a));
+    EXPECT_EQ(a.op, 1);
+    EXPECT_EQ(slow->held(), 1u);
+    // The answer releases it.
+    uint8_t buf[64];
+    uint32_t n = arp_build(buf, sizeof(buf), 2, server_mac, a.target_ip, port_mac(1), a.sender_ip);
+    send(1, std::vector<uint8_t>(buf, buf + n));
+    out = sent(1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(std::memcmp(out[0].data(), server_mac.data(), 6), 0);
+    EXPECT_EQ(parsed(out[0]).proto, 6);
+    EXPECT_EQ(slow->held(), 0u);
+}
+
+TEST_F(Pipeline, UnansweredResolutionGivesUpAndCounts) {
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    f.dst = "198.18.3.21";
+    send(0, build_frame(f));
+    for (int i = 0; i < 5; i++) {
+        now += 1100;
+        settle();
+    }
+    auto out = sent(1);
+    EXPECT_EQ(out.size(), 3u); // three ARP requests, no data
+    EXPECT_EQ(drops(DropReason::neighbor_unresolved), 1u);
+    EXPECT_EQ(slow->held(), 0u);
+}
+
+TEST_F(Pipeline, MalformedFramesAreCountedByReason) {
+    FrameSpec f;
+    f.dst_mac = port_mac(0);
+    auto frame = build_frame(f);
+    frame.resize(14 + 12); // cut inside the IPv4 header
+    send(0, frame);
+    auto bad_ihl = build_frame(f);
+    bad_ihl[14] = 0x44;
+    send(0, bad_ihl);
+    EXPECT_EQ(drops(DropReason::ipv4_truncated), 1u);
+    EXPECT_EQ(drops(DropReason::ipv4_bad_ihl), 1u);
+    EXPECT_TRUE(sent(1).empty());
+}
+
+TEST_F(Pipeline, PolicyChangeRechecksExistingFlows) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    learn(0, 4, "198.18.1.11", host_mac);
+    FrameSpec u;
+    u.dst_mac = port_mac(0);
+    u.proto = 17;
+    u.dport = 53;
+    send(0, build_frame(u));
+    ASSERT_EQ(sent(1).size(), 1u);
+    ASSERT_EQ(flows->stats().active, 1u);
+    // A new policy without rule 12: the flow's next packet is re-checked and refused.
+    std::string without = policy_text;
+    without.erase(without.find("rule 12"), without.find("rule 20") - without.find("rule 12"));
+    auto old = std::move(snap);
+    install(without, 2);
+    active.store(snap.get());
+    send(0, build_frame(u));
+    EXPECT_TRUE(sent(1).empty());
+    EXPECT_EQ(drops(DropReason::default_deny), 1u);
+    EXPECT_EQ(counters.flow_rechecks.get(), 1u);
+    EXPECT_EQ(flows->stats().active, 0u);
+}
+
+TEST_F(Pipeline, Ipv6FlowIsForwarded) {
+    learn(1, 6, "2001:db8:3::10", server_mac);
+    FrameSpec f;
+    f.family = 6;
+    f.src = "2001:db8:1::11";
+    f.dst = "2001:db8:3::10";
+    f.dst_mac = port_mac(0);
+    send(0, build_frame(f));
+    auto out = sent(1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(parsed(out[0]).ttl, 63);
+    EXPECT_EQ(hits(0, Direction::ingress, 11), 1u);
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The private area of every mbuf in the dataplane's pool: the parsed metadata and what
+// the slow path needs to know about a frame handed to it.
+#pragma once
+
+#include "dataplane/packet_meta.h"
+
+#include <rte_mbuf.h>
+
+namespace qorgan::dp {
+
+enum class SlowKind : uint8_t {
+    arp,     // worker -> main: an ARP frame for one of our interfaces
+    nd,      // worker -> main: an IPv6 NS/NA for us
+    resolve, // worker -> main: a forwarded frame whose next hop has no MAC yet
+    transmit // main -> worker: send as is on out_port
+};
+
+struct MbufPriv {
+    PacketMeta meta;
+    uint16_t out_port;
+    SlowKind kind;
+    uint8_t nh_family;
+    uint8_t nh_ip[16]; // next hop to resolve (network order; IPv4 in [0..3])
+};
+
+inline constexpr uint16_t mbuf_priv_size = (sizeof(MbufPriv) + 7) & ~7u;
+
+inline MbufPriv *priv_of(rte_mbuf *m) {
+    return static_cast<MbufPriv *>(rte_mbuf_to_priv(m));
+}
+
+} // namespace qorgan::dp

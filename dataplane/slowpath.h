@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The main lcore's share of packet work: answers ARP and neighbour solicitations for the
+// gateway's addresses, learns neighbours, resolves next hops for frames the workers could
+// not send yet (holding a few per neighbour), and prints rule-log records. Runs off the
+// hot path; it sends frames through a worker's transmit ring, never on a queue itself.
+#pragma once
+
+#include "dataplane/counters.h"
+#include "dataplane/neighbors.h"
+#include "dataplane/snapshot.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ring;
+
+namespace qorgan::dp {
+
+struct SlowPathEnv {
+    NeighborTable *neighbors = nullptr;
+    std::vector<rte_ring *> from_workers; // worker -> main frames
+    std::vector<rte_ring *> log_rings;    // worker -> main RuleLog records
+    rte_ring *to_worker = nullptr;        // frames to transmit (worker 0's from_main ring)
+    rte_mempool *pool = nullptr;
+    WorkerCounters *counters = nullptr; // the main lcore's own counters
+    FILE *log = nullptr;                // rule-log and event lines
+};
+
+class SlowPath {
+public:
+    explicit SlowPath(SlowPathEnv env);
+    ~SlowPath();
+
+    // Handles what the workers sent; returns the number of items handled.
+    unsigned poll(const Snapshot &s, uint64_t now_ms);
+    // Retries resolutions and gives up on stale ones; call every few milliseconds.
+    void tick(const Snapshot &s, uint64_t now_ms);
+
+    // Handles one frame (exposed for tests).
+    void handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms);
+
+    uint64_t held() const;
+
+private:
+    struct Pending {
+        bool used = false;
+        uint16_t port = 0;
+        uint8_t family = 0;
+        uint8_t ip[16]{};
+        uint8_t tries = 0;
+        uint64_t next_try_ms = 0;
+        uint8_t n = 0;
+        rte_mbuf *held[4]{};
+    };
+
+    void handle_arp(const Snapshot &s, rte_mbuf *m);
+    void handle_nd(const Snapshot &s, rte_mbuf *m);
+    void handle_resolve(const Snapshot &s, rte_mbuf *m, uint64_t now_ms);
+    void learned(uint16_t port, uint8_t family, const uint8_t *ip);
+    void solicit(const Snapshot &s, Pending &p);
+    void send(uint16_t port, rte_mbuf *m);
+    void print_log(const Snapshot &s, const struct RuleLog &r);
+    void drop(rte_mbuf *m, DropReason r);
+
+    SlowPathEnv _env;
+    std::vector<Pending> _pending; // bounded: the admission limit of held resolutions
+};
+
+} // namespace qorgan::dp

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The policy snapshot: everything the workers consult, compiled from one configuration
+// and never changed afterwards. Published by an atomic pointer swap and reclaimed after
+// an RCU grace period (rte_rcu_qsbr), so no packet ever sees half a policy.
+#pragma once
+
+#include "common/result.h"
+#include "config/model.h"
+#include "dataplane/acl.h"
+#include "dataplane/counters.h"
+#include "dataplane/pkt_build.h"
+#include "dataplane/routes.h"
+
+#include <rte_config.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qorgan::dp {
+
+enum class Direction : uint8_t { ingress = 0, egress = 1 };
+
+// How configuration interfaces map onto started DPDK ports (from Ports, or from a test).
+struct PortBinding {
+    std::string name; // interface name
+    uint16_t port = 0;
+    Mac mac{};
+};
+
+struct IfaceState {
+    const config::Interface *conf = nullptr;
+    uint16_t port = 0;
+    Mac mac{};
+    bool has4 = false;
+    bool has6 = false;
+    uint32_t addr4 = 0;  // first IPv4 address, network order: source of our ICMP errors
+    uint8_t addr6[16]{}; // first IPv6 address
+    std::unique_ptr<RuleSet> rules[2]; // by Direction
+    uint32_t rule_base[2] = {0, 0};    // offset of this list in the rule counters
+};
+
+struct Snapshot {
+    uint32_t epoch = 0;
+    config::Config conf;
+    std::vector<IfaceState> ifaces;                      // same order as conf.interfaces
+    std::array<int16_t, RTE_MAX_ETHPORTS> iface_of_port; // -1: not ours
+    std::unique_ptr<RouteTable> routes;
+    uint32_t rule_count = 0;
+    std::vector<std::unique_ptr<RuleCounter[]>> rule_counters; // one array per worker
+
+    const IfaceState *iface_by_port(uint16_t port) const {
+        if (port >= iface_of_port.size() || iface_of_port[port] < 0)
+            return nullptr;
+        return &ifaces[static_cast<size_t>(iface_of_port[port])];
+    }
+    // Sum over workers of one rule's counters.
+    uint64_t rule_hits(uint32_t slot) const;
+    uint64_t rule_bytes(uint32_t slot) const;
+};
+
+// Compiles conf into a snapshot. Every interface must have a binding (disabled ones too).
+Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
+                                                 const std::vector<PortBinding> &ports,
+                                                 unsigned workers, uint32_t epoch, int socket_id);
+
+} // namespace qorgan::dp

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// A worker lcore: polls its queue on every port and runs each burst to completion
+// through parse -> local delivery or flow lookup -> rules -> route -> rules -> rewrite.
+// It owns its flow table and counters; it shares only the read-only snapshot, the
+// neighbour cache (read) and its rings to and from the main lcore.
+#pragma once
+
+#include "dataplane/conntrack.h"
+#include "dataplane/counters.h"
+#include "dataplane/neighbors.h"
+#include "dataplane/snapshot.h"
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ring;
+struct rte_rcu_qsbr;
+
+namespace qorgan::dp {
+
+inline constexpr unsigned burst_size = 32;
+inline constexpr unsigned max_ports = 32;
+
+// A rule-log record, sent by value through the log ring (64 bytes).
+struct RuleLog {
+    uint32_t rule_id;
+    uint16_t iface; // index into the snapshot's interfaces
+    uint8_t dir;    // Direction
+    uint8_t action; // config::Action
+    uint8_t family;
+    uint8_t proto;
+    uint16_t sport; // network order
+    uint16_t dport;
+    uint16_t pad;
+    uint32_t src[4];
+    uint32_t dst[4];
+    uint32_t epoch;
+    uint32_t pad2[3];
+};
+static_assert(sizeof(RuleLog) == 64);
+
+struct WorkerEnv {
+    unsigned id = 0;                // also the queue index on every port and the RCU id
+    std::vector<uint16_t> rx_ports; // ports polled
+    std::atomic<Snapshot *> *active = nullptr;
+    rte_rcu_qsbr *rcu = nullptr;
+    NeighborTable *neighbors = nullptr;
+    rte_ring *to_main = nullptr;   // mbufs for the slow path (SP/SC)
+    rte_ring *from_main = nullptr; // mbufs to transmit (SP/SC)
+    rte_ring *log_ring = nullptr;  // RuleLog elements (SP/SC)
+    WorkerCounters *counters = nullptr;
+    FlowTable *flows = nullptr;
+    const std::atomic<uint8_t> *port_up = nullptr; // max_ports entries: admin up and link up
+    rte_mempool *pool = nullptr;                   // for the packets the worker generates
+    uint64_t tsc_hz = 0;
+};
+
+class Worker {
+public:
+    explicit Worker(WorkerEnv env);
+
+    // The lcore loop; returns when stop becomes true.
+    int run(const std::atomic<bool> &stop);
+
+    // One burst received on `port`. Every mbuf is consumed: queued for transmission,
+    // handed to the main lcore, or freed with its drop counted.
+    void process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t n, uint64_t now_ms);
+    // Sends the frames handed over by the main lcore.
+    void drain_main();
+    // Transmits what process() and drain_main() queued.
+    void flush();
+
+    const WorkerEnv &env() const { return _env; }
+
+private:
+    void handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    void handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    void forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint16_t hop,
+                 uint64_t now_ms);
+    // Runs one interface's rule list; returns the matching rule's index + 1, or 0.
+    uint32_t classify(const IfaceState &ifc, Direction d, const PacketMeta &meta) const;
+    // Counts a rule decision and logs it when the rule asks to.
+    void account_rule(const Snapshot &s, const IfaceState &ifc, Direction d, uint32_t match,
+                      const PacketMeta &meta, uint32_t bytes);
+    void reject(const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    void send_time_exceeded(const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    bool recheck_flow(const Snapshot &s, Flow &f);
+    void to_slowpath(rte_mbuf *m);
+    void tx(uint16_t port, rte_mbuf *m);
+    void drop(rte_mbuf *m, DropReason r);
+    bool icmp_token(uint64_t now_ms);
+
+    WorkerEnv _env;
+    struct TxQueue {
+        uint16_t n = 0;
+        rte_mbuf *pkts[2 * burst_size];
+    };
+    TxQueue _tx[max_ports];
+    // Token bucket for generated ICMP errors and resets (RFC 1812 4.3.2.8 / RFC 4443 2.4(f)).
+    uint64_t _icmp_tokens = 0;
+    uint64_t _icmp_last_ms = 0;
+};
+
+} // namespace qorgan::dp
