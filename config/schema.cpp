@@ -1,1 +1,937 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// The schema: walks the generic tree, validates every statement and builds the typed
+// Config; also load_text/load_file and the address formatting of config.h.
+#include "config/schema.h"
+
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace qorgan::config {
+
+namespace {
+
+constexpr std::size_t max_name_length = 31;
+
+Error fail(const Location &at, const std::string &path, const std::string &what,
+           const std::string &expected) {
+    return Error{at, path + ": " + what + "; expected " + expected};
+}
+
+std::string quoted(std::string_view s) {
+    return "'" + std::string(s) + "'";
+}
+
+std::string one_of(const std::vector<std::string> &names) {
+    std::string out = "one of ";
+    for (std::size_t i = 0; i < names.size(); ++i)
+        out += (i ? ", " : "") + names[i];
+    return out;
+}
+
+std::string join_path(const std::string &path, std::string_view word) {
+    return path.empty() ? std::string(word) : path + " " + std::string(word);
+}
+
+// Checks the statement's shape: `words` words (the last may be a list when `values`),
+// then ';' or, when `block`, a block. `form` shows the right shape in messages.
+Status check_shape(const Node &n, const std::string &path, const std::string &form,
+                   std::size_t words, bool values, bool block) {
+    if (n.list && !values)
+        return fail(n.list->where, path, "a list is not allowed here", quoted(form));
+    std::size_t need = (values && n.list) ? words - 1 : words;
+    if (n.words.size() > need)
+        return fail(n.words[need].where, path, "unexpected " + quoted(n.words[need].text),
+                    quoted(form));
+    if (n.words.size() < need)
+        return fail(n.where, path, "missing value", quoted(form));
+    if (block && !n.has_block)
+        return fail(n.where, path, "missing block", quoted(form));
+    if (!block && n.has_block)
+        return fail(n.where, path, "unexpected block", quoted(form));
+    return Ok{};
+}
+
+// The one value of `key value;`.
+Result<const Word *> scalar(const Node &n, const std::string &path, const std::string &form) {
+    if (auto s = check_shape(n, path, form, 2, false, false); !s)
+        return s.error();
+    return &n.words[1];
+}
+
+// The values of `key value;` or `key [ v1 v2 ];`.
+Result<std::vector<const Word *>> values(const Node &n, const std::string &path,
+                                         const std::string &form) {
+    if (auto s = check_shape(n, path, form, 2, true, false); !s)
+        return s.error();
+    std::vector<const Word *> out;
+    if (n.list)
+        for (const Word &w : n.list->items)
+            out.push_back(&w);
+    else
+        out.push_back(&n.words[1]);
+    return out;
+}
+
+Status unknown(const Node &n, const std::string &path, const std::vector<std::string> &allowed) {
+    return fail(n.where, join_path(path, n.keyword()), "unknown statement", one_of(allowed));
+}
+
+// Remembers which statements a block already had, to refuse a second one.
+class Once {
+public:
+    Status note(const std::string &key, const Node &n, const std::string &path) {
+        auto [it, fresh] = _seen.emplace(key, n.where);
+        if (fresh)
+            return Ok{};
+        return fail(n.where, path, "duplicate statement (first at " + it->second.to_string() + ")",
+                    quoted(key) + " at most once here");
+    }
+    bool has(const std::string &key) const { return _seen.count(key) != 0; }
+
+private:
+    std::map<std::string, Location> _seen;
+};
+
+bool all_digits(std::string_view s) {
+    if (s.empty())
+        return false;
+    for (char c : s)
+        if (c < '0' || c > '9')
+            return false;
+    return true;
+}
+
+// Decimal digits only; false on overflow past 19 digits.
+bool to_number(std::string_view s, uint64_t &out) {
+    if (!all_digits(s) || s.size() > 19)
+        return false;
+    out = 0;
+    for (char c : s)
+        out = out * 10 + uint64_t(c - '0');
+    return true;
+}
+
+Result<uint64_t> number(const Word &w, const std::string &path, uint64_t lo, uint64_t hi) {
+    std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    if (!all_digits(w.text))
+        return fail(w.where, path, quoted(w.text) + " is not a number", range);
+    uint64_t v = 0;
+    if (!to_number(w.text, v) || v < lo || v > hi)
+        return fail(w.where, path, w.text + " is out of range", range);
+    return v;
+}
+
+Status check_name(const Word &w, const std::string &path) {
+    const std::string &s = w.text;
+    bool ok = !s.empty() && s.size() <= max_name_length &&
+              ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'));
+    for (char c : s)
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-');
+    if (ok)
+        return Ok{};
+    return fail(w.where, path, quoted(s) + " is not a valid name",
+                "a letter, then letters, digits, '_' or '-' (at most " +
+                    std::to_string(max_name_length) + ")");
+}
+
+enum class PrefixStatus { ok, bad_address, bad_length };
+
+PrefixStatus parse_prefix_text(std::string_view text, Prefix &out, bool &had_length) {
+    std::size_t slash = text.find('/');
+    std::string_view addr = text.substr(0, slash);
+    if (addr.size() > 45)
+        return PrefixStatus::bad_address;
+    std::string a(addr);
+    Prefix p;
+    p.family = a.find(':') != std::string::npos ? 6 : 4;
+    if (inet_pton(p.family == 6 ? AF_INET6 : AF_INET, a.c_str(), p.bytes.data()) != 1)
+        return PrefixStatus::bad_address;
+    uint64_t max = p.family == 6 ? 128 : 32;
+    had_length = slash != std::string_view::npos;
+    uint64_t len = max;
+    if (had_length) {
+        std::string_view l = text.substr(slash + 1);
+        if (l.size() > 3 || !to_number(l, len) || len > max)
+            return PrefixStatus::bad_length;
+    }
+    p.length = uint8_t(len);
+    out = p;
+    return PrefixStatus::ok;
+}
+
+enum class Length { required, optional, forbidden };
+
+// An address or prefix value; `network` refuses host bits (rules and routes).
+Result<Prefix> read_prefix(const Word &w, const std::string &path, Length length, bool network) {
+    Prefix p;
+    bool had_length = false;
+    switch (parse_prefix_text(w.text, p, had_length)) {
+    case PrefixStatus::bad_address:
+        return fail(w.where, path, quoted(w.text) + " is not an IPv4 or IPv6 address",
+                    "e.g. 198.18.1.0/24 or 2001:db8::/32");
+    case PrefixStatus::bad_length:
+        return fail(w.where, path, quoted(w.text) + " has an invalid prefix length",
+                    "0..32 for IPv4 or 0..128 for IPv6");
+    case PrefixStatus::ok:
+        break;
+    }
+    if (length == Length::required && !had_length)
+        return fail(w.where, path, quoted(w.text) + " has no prefix length",
+                    "the address with its subnet length, e.g. 198.18.1.1/24");
+    if (length == Length::forbidden && had_length)
+        return fail(w.where, path, quoted(w.text) + " has a prefix length",
+                    "a bare address, e.g. 203.0.113.254");
+    if (network && network_of(p) != p)
+        return Error{w.where, path + ": " + w.text + " has host bits set; did you mean " +
+                                  format_prefix(network_of(p)) + "?"};
+    return p;
+}
+
+Result<PortRange> read_port(const Word &w, const std::string &path) {
+    std::string_view s = w.text;
+    std::size_t dash = s.find('-');
+    std::string_view lo = s.substr(0, dash);
+    std::string_view hi = dash == std::string_view::npos ? lo : s.substr(dash + 1);
+    uint64_t l = 0, h = 0;
+    if (!to_number(lo, l) || !to_number(hi, h) || l > 65535 || h > 65535)
+        return fail(w.where, path, quoted(w.text) + " is not a port or port range",
+                    "N or N-M with ports 0..65535");
+    if (l > h)
+        return fail(w.where, path, quoted(w.text) + " is an empty range", "N-M with N <= M");
+    return PortRange{uint16_t(l), uint16_t(h)};
+}
+
+struct Named {
+    const char *name;
+    uint8_t value;
+};
+
+constexpr Named protocols[] = {
+    {"tcp", proto_tcp}, {"udp", proto_udp}, {"icmp", proto_icmp}, {"icmpv6", proto_icmpv6}};
+
+constexpr Named icmp4_types[] = {
+    {"echo-reply", 0},           {"dest-unreachable", 3},
+    {"source-quench", 4},        {"redirect", 5},
+    {"echo-request", 8},         {"router-advertisement", 9},
+    {"router-solicitation", 10}, {"time-exceeded", 11},
+    {"parameter-problem", 12},   {"timestamp-request", 13},
+    {"timestamp-reply", 14},
+};
+
+constexpr Named icmp6_types[] = {
+    {"dest-unreachable", 1},
+    {"packet-too-big", 2},
+    {"time-exceeded", 3},
+    {"parameter-problem", 4},
+    {"echo-request", 128},
+    {"echo-reply", 129},
+    {"router-solicitation", 133},
+    {"router-advertisement", 134},
+    {"neighbor-solicitation", 135},
+    {"neighbor-advertisement", 136},
+    {"redirect", 137},
+};
+
+// A name from `table` or a number 0..255.
+template <std::size_t N>
+std::optional<uint8_t> name_or_byte(std::string_view s, const Named (&table)[N]) {
+    for (const Named &n : table)
+        if (s == n.name)
+            return n.value;
+    uint64_t v = 0;
+    if (to_number(s, v) && v <= 255)
+        return uint8_t(v);
+    return std::nullopt;
+}
+
+template <std::size_t N>
+std::string names_of(const Named (&table)[N]) {
+    std::string out;
+    for (const Named &n : table)
+        out += std::string(out.empty() ? "" : ", ") + n.name;
+    return out;
+}
+
+bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// "0000:00:04.0" or "00:04.0", normalised to lower case with a domain; empty if not PCI.
+std::string pci_identity(std::string_view s) {
+    std::string full = s.size() == 7 ? "0000:" + std::string(s) : std::string(s);
+    if (full.size() != 12 || full[4] != ':' || full[7] != ':' || full[10] != '.')
+        return {};
+    for (std::size_t i = 0; i < full.size(); ++i) {
+        if (i == 4 || i == 7 || i == 10)
+            continue;
+        if (!is_hex(full[i]))
+            return {};
+        if (full[i] >= 'A' && full[i] <= 'F')
+            full[i] = char(full[i] - 'A' + 'a');
+    }
+    if (full[11] > '7')
+        return {};
+    return full;
+}
+
+// "net_<driver>[,args]": the identity is the vdev name before the first comma.
+std::string vdev_identity(std::string_view s) {
+    if (s.size() < 5 || s.substr(0, 4) != "net_")
+        return {};
+    for (char c : s)
+        if (c <= ' ' || c > '~' || c == '"' || c == '\'')
+            return {};
+    std::string_view name = s.substr(0, s.find(','));
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return {};
+    return std::string(name);
+}
+
+const std::string interface_form = "<name> { device \"<pci-or-vdev>\"; zone <zone>; }";
+const std::string rule_form = "rule <1..4294967295> { ...; action accept|drop|reject; }";
+
+class Builder {
+public:
+    Result<Config> run(const Node &root) {
+        if (auto s = top(root); !s)
+            return s.error();
+        if (auto s = references(); !s)
+            return s.error();
+        return std::move(_cfg);
+    }
+
+private:
+    struct Reference {
+        std::string name;
+        Location where;
+        std::string path;
+    };
+
+    Status top(const Node &root) {
+        Once once;
+        for (const Node &n : root.children) {
+            std::string key(n.keyword());
+            std::string path = key;
+            Status s = Ok{};
+            if (key == "interfaces")
+                s = section(n, path, "interfaces { <name> { ... } }", once, &Builder::interfaces);
+            else if (key == "zones")
+                s = section(n, path, "zones { <name> { loop <loop>; } }", once, &Builder::zones);
+            else if (key == "policy")
+                s = section(n, path, "policy { <interface> { ingress { ... } } }", once,
+                            &Builder::policies);
+            else if (key == "routes")
+                s = section(n, path, "routes { route <prefix> { ... } }", once, &Builder::routes);
+            else if (key == "dataplane")
+                s = section(n, path, "dataplane { workers <n>; ... }", once, &Builder::dataplane);
+            else
+                s = unknown(n, "", {"interfaces", "zones", "policy", "routes", "dataplane"});
+            if (!s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    Status section(const Node &n, const std::string &path, const std::string &form, Once &once,
+                   Status (Builder::*body)(const Node &, const std::string &)) {
+        if (auto s = check_shape(n, path, form, 1, false, true); !s)
+            return s;
+        if (auto s = once.note(path, n, path); !s)
+            return s;
+        return (this->*body)(n, path);
+    }
+
+    Status interfaces(const Node &n, const std::string &path) {
+        Once names;
+        for (const Node &c : n.children) {
+            std::string p = join_path(path, c.keyword());
+            if (auto s = check_shape(c, p, interface_form, 1, false, true); !s)
+                return s;
+            if (auto s = check_name(c.words[0], p); !s)
+                return s;
+            if (auto s = names.note(c.words[0].text, c, p); !s)
+                return s;
+            if (auto s = interface(c, p); !s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    Status interface(const Node &n, const std::string &path) {
+        Interface ifc;
+        ifc.name = n.words[0].text;
+        ifc.where = n.where;
+        Once once;
+        const Word *mtu_word = nullptr;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "address")
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+            if (key == "device") {
+                auto w = scalar(c, p, "device \"<pci-or-vdev>\";");
+                if (!w)
+                    return w.error();
+                if (auto s = device(**w, p, ifc.name); !s)
+                    return s;
+                ifc.device = (*w)->text;
+            } else if (key == "address") {
+                auto ws = values(c, p, "address <address>/<length>;");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto a = read_prefix(*w, p, Length::required, false);
+                    if (!a)
+                        return a.error();
+                    ifc.addresses.push_back(*a);
+                }
+            } else if (key == "zone") {
+                auto w = scalar(c, p, "zone <zone>;");
+                if (!w)
+                    return w.error();
+                ifc.zone = (*w)->text;
+                _zone_refs.push_back({ifc.zone, (*w)->where, p});
+            } else if (key == "mtu") {
+                auto w = scalar(c, p, "mtu <576..9000>;");
+                if (!w)
+                    return w.error();
+                auto v = number(**w, p, 576, 9000);
+                if (!v)
+                    return v.error();
+                ifc.mtu = uint16_t(*v);
+                mtu_word = *w;
+            } else if (key == "disable") {
+                if (auto s = check_shape(c, p, "disable;", 1, false, false); !s)
+                    return s;
+                ifc.disabled = true;
+            } else {
+                return unknown(c, path, {"device", "address", "zone", "mtu", "disable"});
+            }
+        }
+        if (!once.has("device"))
+            return fail(n.where, path, "missing 'device'", "'device \"<pci-or-vdev>\";'");
+        if (!once.has("zone"))
+            return fail(n.where, path, "missing 'zone'", "'zone <zone>;'");
+        if (mtu_word && ifc.mtu < 1280)
+            for (const Prefix &a : ifc.addresses)
+                if (a.family == 6)
+                    return fail(mtu_word->where, path + " mtu",
+                                mtu_word->text + " is too small for IPv6 address " +
+                                    format_prefix(a),
+                                "1280..9000 on an interface with IPv6");
+        _cfg.interfaces.push_back(std::move(ifc));
+        return Ok{};
+    }
+
+    Status device(const Word &w, const std::string &path, const std::string &ifname) {
+        std::string id = pci_identity(w.text);
+        if (id.empty())
+            id = vdev_identity(w.text);
+        if (id.empty())
+            return fail(w.where, path, quoted(w.text) + " is not a PCI address or DPDK vdev",
+                        "e.g. 0000:00:04.0 or \"net_af_packet0,iface=eth1\"");
+        auto [it, fresh] = _devices.emplace(id, std::make_pair(ifname, w.where));
+        if (!fresh)
+            return fail(w.where, path,
+                        quoted(id) + " is already used by interface " + it->second.first + " (at " +
+                            it->second.second.to_string() + ")",
+                        "a device of its own");
+        return Ok{};
+    }
+
+    Status zones(const Node &n, const std::string &path) {
+        Once names;
+        for (const Node &c : n.children) {
+            std::string p = join_path(path, c.keyword());
+            if (auto s = check_shape(c, p, "<name> { loop <loop>; }", 1, false, true); !s)
+                return s;
+            if (auto s = check_name(c.words[0], p); !s)
+                return s;
+            if (auto s = names.note(c.words[0].text, c, p); !s)
+                return s;
+            if (auto s = zone(c, p); !s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    Status zone(const Node &n, const std::string &path) {
+        Zone z;
+        z.name = n.words[0].text;
+        z.where = n.where;
+        Once once;
+        const std::string loops = "inner, outer, internet or shielded";
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "loop")
+                return unknown(c, path, {"loop"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            auto w = scalar(c, p, "loop inner|outer|internet|shielded;");
+            if (!w)
+                return w.error();
+            const std::string &v = (*w)->text;
+            if (v == "inner")
+                z.loop = Loop::inner;
+            else if (v == "outer")
+                z.loop = Loop::outer;
+            else if (v == "internet")
+                z.loop = Loop::internet;
+            else if (v == "shielded")
+                z.loop = Loop::shielded;
+            else
+                return fail((*w)->where, p, quoted(v) + " is not a loop", loops);
+        }
+        if (!once.has("loop"))
+            return fail(n.where, path, "missing 'loop'", "'loop " + loops + ";'");
+        _cfg.zones.push_back(std::move(z));
+        return Ok{};
+    }
+
+    Status policies(const Node &n, const std::string &path) {
+        Once names;
+        for (const Node &c : n.children) {
+            std::string p = join_path(path, c.keyword());
+            if (auto s = check_shape(c, p, "<interface> { ingress { ... } egress { ... } }", 1,
+                                     false, true);
+                !s)
+                return s;
+            if (auto s = names.note(c.words[0].text, c, p); !s)
+                return s;
+            InterfacePolicy pol;
+            pol.interface = c.words[0].text;
+            pol.where = c.where;
+            _interface_refs.push_back({pol.interface, c.words[0].where, p});
+            Once once;
+            for (const Node &d : c.children) {
+                std::string key(d.keyword());
+                std::string dp = join_path(p, key);
+                std::vector<Rule> *list = nullptr;
+                if (key == "ingress")
+                    list = &pol.ingress;
+                else if (key == "egress")
+                    list = &pol.egress;
+                else
+                    return unknown(d, p, {"ingress", "egress"});
+                if (auto s = check_shape(d, dp, key + " { rule <id> { ... } }", 1, false, true); !s)
+                    return s;
+                if (auto s = once.note(key, d, dp); !s)
+                    return s;
+                if (auto s = rules(d, dp, *list); !s)
+                    return s;
+            }
+            _cfg.policies.push_back(std::move(pol));
+        }
+        return Ok{};
+    }
+
+    Status rules(const Node &n, const std::string &path, std::vector<Rule> &out) {
+        std::map<uint32_t, Location> ids;
+        for (const Node &c : n.children) {
+            if (c.keyword() != "rule")
+                return unknown(c, path, {"rule"});
+            std::string p = join_path(path, "rule");
+            if (auto s = check_shape(c, p, rule_form, 2, false, true); !s)
+                return s;
+            auto id = number(c.words[1], p, 1, 4294967295u);
+            if (!id)
+                return id.error();
+            p = join_path(p, c.words[1].text);
+            auto [it, fresh] = ids.emplace(uint32_t(*id), c.where);
+            if (!fresh)
+                return fail(c.where, p,
+                            "duplicate rule id (first at " + it->second.to_string() + ")",
+                            "ids unique within " + std::string(n.keyword()));
+            Rule r;
+            r.id = uint32_t(*id);
+            r.where = c.where;
+            if (auto s = rule(c, p, r); !s)
+                return s;
+            out.push_back(std::move(r));
+        }
+        return Ok{};
+    }
+
+    Status rule(const Node &n, const std::string &path, Rule &r) {
+        Once once;
+        const Node *protocol_node = nullptr;
+        const Node *ports_node = nullptr;
+        const Node *type_node = nullptr;
+        const Node *code_node = nullptr;
+        const Word *type_word = nullptr;
+        struct Seen {
+            Prefix prefix;
+            const Word *word;
+            std::string key;
+        };
+        std::vector<Seen> prefixes;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            bool repeatable = key == "source" || key == "destination" || key == "source-port" ||
+                              key == "destination-port";
+            if (!repeatable)
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+            if (key == "description") {
+                auto w = scalar(c, p, "description \"<text>\";");
+                if (!w)
+                    return w.error();
+                r.description = (*w)->text;
+            } else if (key == "protocol") {
+                auto w = scalar(c, p, "protocol tcp|udp|icmp|icmpv6|<0..255>;");
+                if (!w)
+                    return w.error();
+                auto v = name_or_byte((*w)->text, protocols);
+                if (!v)
+                    return fail((*w)->where, p, quoted((*w)->text) + " is not a protocol",
+                                "tcp, udp, icmp, icmpv6 or 0..255");
+                r.protocol = *v;
+                protocol_node = &c;
+            } else if (key == "source" || key == "destination") {
+                auto ws = values(c, p, key + " <prefix>; or " + key + " [ <prefix> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto a = read_prefix(*w, p, Length::optional, true);
+                    if (!a)
+                        return a.error();
+                    if (!prefixes.empty() && prefixes.front().prefix.family != a->family)
+                        return fail(w->where, p,
+                                    w->text + " is IPv" + std::to_string(a->family) + " but " +
+                                        prefixes.front().key + " " + prefixes.front().word->text +
+                                        " is IPv" + std::to_string(prefixes.front().prefix.family),
+                                    "one address family per rule");
+                    prefixes.push_back({*a, w, key});
+                    (key == "source" ? r.sources : r.destinations).push_back(*a);
+                }
+            } else if (key == "source-port" || key == "destination-port") {
+                auto ws = values(c, p, key + " <N|N-M>; or " + key + " [ <N|N-M> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto range = read_port(*w, p);
+                    if (!range)
+                        return range.error();
+                    (key == "source-port" ? r.source_ports : r.destination_ports).push_back(*range);
+                }
+                if (!ports_node)
+                    ports_node = &c;
+            } else if (key == "icmp-type") {
+                auto w = scalar(c, p, "icmp-type <name|0..255>;");
+                if (!w)
+                    return w.error();
+                type_node = &c;
+                type_word = *w;
+            } else if (key == "icmp-code") {
+                auto w = scalar(c, p, "icmp-code <0..255>;");
+                if (!w)
+                    return w.error();
+                auto v = number(**w, p, 0, 255);
+                if (!v)
+                    return v.error();
+                r.icmp_code = uint8_t(*v);
+                code_node = &c;
+            } else if (key == "action") {
+                auto w = scalar(c, p, "action accept|drop|reject;");
+                if (!w)
+                    return w.error();
+                const std::string &v = (*w)->text;
+                if (v == "accept")
+                    r.action = Action::accept;
+                else if (v == "drop")
+                    r.action = Action::drop;
+                else if (v == "reject")
+                    r.action = Action::reject;
+                else
+                    return fail((*w)->where, p, quoted(v) + " is not an action",
+                                "accept, drop or reject");
+            } else if (key == "log") {
+                if (auto s = check_shape(c, p, "log;", 1, false, false); !s)
+                    return s;
+                r.log = true;
+            } else {
+                return unknown(c, path,
+                               {"description", "protocol", "source", "destination", "source-port",
+                                "destination-port", "icmp-type", "icmp-code", "action", "log"});
+            }
+        }
+        if (!once.has("action"))
+            return fail(n.where, path, "missing 'action'", "'action accept|drop|reject;'");
+        if (!prefixes.empty())
+            r.family = prefixes.front().prefix.family;
+        bool icmp = r.protocol == proto_icmp || r.protocol == proto_icmpv6;
+        if (icmp) {
+            uint8_t fam = r.protocol == proto_icmp ? 4 : 6;
+            if (r.family != 0 && r.family != fam)
+                return fail(protocol_node->words[1].where, path + " protocol",
+                            protocol_node->words[1].text + " is for IPv" + std::to_string(fam) +
+                                " but " + prefixes.front().key + " " + prefixes.front().word->text +
+                                " is IPv" + std::to_string(r.family),
+                            fam == 4 ? "icmpv6 with IPv6 prefixes" : "icmp with IPv4 prefixes");
+            r.family = fam;
+        }
+        if (ports_node && r.protocol != proto_tcp && r.protocol != proto_udp)
+            return fail(ports_node->where, path + " " + ports_node->words[0].text,
+                        "ports need protocol tcp or udp", "'protocol tcp;' or 'protocol udp;'");
+        if (type_node) {
+            if (!icmp)
+                return fail(type_node->where, path + " icmp-type",
+                            "icmp-type needs protocol icmp or icmpv6",
+                            "'protocol icmp;' or 'protocol icmpv6;'");
+            bool v4 = r.protocol == proto_icmp;
+            auto v = v4 ? name_or_byte(type_word->text, icmp4_types)
+                        : name_or_byte(type_word->text, icmp6_types);
+            if (!v)
+                return fail(
+                    type_word->where, path + " icmp-type",
+                    quoted(type_word->text) + " is not an " + (v4 ? "icmp" : "icmpv6") + " type",
+                    "0..255 or one of " + (v4 ? names_of(icmp4_types) : names_of(icmp6_types)));
+            r.icmp_type = *v;
+        }
+        if (code_node && !type_node)
+            return fail(code_node->where, path + " icmp-code", "icmp-code needs an icmp-type",
+                        "'icmp-type <name|0..255>;' in this rule");
+        return Ok{};
+    }
+
+    Status routes(const Node &n, const std::string &path) {
+        std::map<std::string, Location> seen;
+        for (const Node &c : n.children) {
+            if (c.keyword() != "route")
+                return unknown(c, path, {"route"});
+            std::string p = join_path(path, "route");
+            if (auto s = check_shape(c, p, "route <prefix> { via <address>; interface <name>; }", 2,
+                                     false, true);
+                !s)
+                return s;
+            auto prefix = read_prefix(c.words[1], p, Length::optional, true);
+            if (!prefix)
+                return prefix.error();
+            p = join_path(p, c.words[1].text);
+            auto [it, fresh] = seen.emplace(format_prefix(*prefix), c.where);
+            if (!fresh)
+                return fail(c.where, p, "duplicate route (first at " + it->second.to_string() + ")",
+                            "one route per prefix");
+            Route r;
+            r.prefix = *prefix;
+            r.where = c.where;
+            Once once;
+            for (const Node &d : c.children) {
+                std::string key(d.keyword());
+                std::string dp = join_path(p, key);
+                if (key != "via" && key != "interface")
+                    return unknown(d, p, {"via", "interface"});
+                if (auto s = once.note(key, d, dp); !s)
+                    return s;
+                auto w = scalar(d, dp, key == "via" ? "via <address>;" : "interface <name>;");
+                if (!w)
+                    return w.error();
+                if (key == "interface") {
+                    r.interface = (*w)->text;
+                    _interface_refs.push_back({r.interface, (*w)->where, dp});
+                    continue;
+                }
+                auto via = read_prefix(**w, dp, Length::forbidden, false);
+                if (!via)
+                    return via.error();
+                if (via->family != r.prefix.family)
+                    return fail((*w)->where, dp,
+                                "next hop " + (*w)->text + " is IPv" + std::to_string(via->family) +
+                                    " but the route is IPv" + std::to_string(r.prefix.family),
+                                "an IPv" + std::to_string(r.prefix.family) + " next hop");
+                r.via = *via;
+            }
+            if (!r.via && r.interface.empty())
+                return fail(c.where, p, "missing 'via' or 'interface'",
+                            "'via <address>;' and/or 'interface <name>;'");
+            _cfg.routes.push_back(std::move(r));
+        }
+        return Ok{};
+    }
+
+    Status dataplane(const Node &n, const std::string &path) {
+        Once once;
+        Dataplane &dp = _cfg.dataplane;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "workers" && key != "max-flows" && key != "timeouts")
+                return unknown(c, path, {"workers", "max-flows", "timeouts"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (key == "timeouts") {
+                if (auto s =
+                        check_shape(c, p, "timeouts { <kind> <seconds>; ... }", 1, false, true);
+                    !s)
+                    return s;
+                if (auto s = timeouts(c, p); !s)
+                    return s;
+                continue;
+            }
+            bool workers = key == "workers";
+            auto w = scalar(c, p, workers ? "workers <1..64>;" : "max-flows <1024..16777216>;");
+            if (!w)
+                return w.error();
+            auto v = workers ? number(**w, p, 1, 64) : number(**w, p, 1024, 16777216);
+            if (!v)
+                return v.error();
+            if (workers)
+                dp.workers = unsigned(*v);
+            else
+                dp.max_flows = uint32_t(*v);
+        }
+        return Ok{};
+    }
+
+    Status timeouts(const Node &n, const std::string &path) {
+        Timeouts &t = _cfg.dataplane.timeouts;
+        const std::pair<const char *, uint32_t *> fields[] = {
+            {"tcp-syn", &t.tcp_syn},
+            {"tcp-established", &t.tcp_established},
+            {"tcp-closing", &t.tcp_closing},
+            {"tcp-closed", &t.tcp_closed},
+            {"udp", &t.udp},
+            {"udp-stream", &t.udp_stream},
+            {"icmp", &t.icmp},
+            {"other", &t.other},
+        };
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            uint32_t *field = nullptr;
+            std::vector<std::string> allowed;
+            for (const auto &[name, ptr] : fields) {
+                allowed.push_back(name);
+                if (key == name)
+                    field = ptr;
+            }
+            if (!field)
+                return unknown(c, path, allowed);
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            auto w = scalar(c, p, key + " <1..604800>;");
+            if (!w)
+                return w.error();
+            auto v = number(**w, p, 1, 604800);
+            if (!v)
+                return v.error();
+            *field = uint32_t(*v);
+        }
+        return Ok{};
+    }
+
+    // Zones and interfaces may be named before they are defined: check them last.
+    Status references() {
+        std::vector<std::string> zones, interfaces;
+        for (const Zone &z : _cfg.zones)
+            zones.push_back(z.name);
+        for (const Interface &i : _cfg.interfaces)
+            interfaces.push_back(i.name);
+        auto check = [](const Reference &r, const std::vector<std::string> &names,
+                        const std::string &what, const std::string &section) -> Status {
+            for (const std::string &n : names)
+                if (n == r.name)
+                    return Ok{};
+            return fail(r.where, r.path, "no " + what + " named " + quoted(r.name),
+                        names.empty() ? "a" + std::string(what[0] == 'i' ? "n " : " ") + what +
+                                            " defined under '" + section + "'"
+                                      : one_of(names));
+        };
+        for (const Reference &r : _zone_refs)
+            if (auto s = check(r, zones, "zone", "zones"); !s)
+                return s;
+        for (const Reference &r : _interface_refs)
+            if (auto s = check(r, interfaces, "interface", "interfaces"); !s)
+                return s;
+        return Ok{};
+    }
+
+    Config _cfg;
+    std::vector<Reference> _zone_refs;
+    std::vector<Reference> _interface_refs;
+    std::map<std::string, std::pair<std::string, Location>> _devices;
+};
+
+} // namespace
+
+std::optional<Prefix> parse_prefix(std::string_view text) {
+    Prefix p;
+    bool had_length = false;
+    if (parse_prefix_text(text, p, had_length) != PrefixStatus::ok)
+        return std::nullopt;
+    return p;
+}
+
+Prefix network_of(const Prefix &p) {
+    Prefix n = p;
+    std::size_t width = p.family == 6 ? 16 : 4;
+    for (std::size_t i = 0; i < width; ++i) {
+        int keep = int(p.length) - int(i * 8);
+        if (keep >= 8)
+            continue;
+        n.bytes[i] = keep <= 0 ? 0 : uint8_t(n.bytes[i] & uint8_t(0xff << (8 - keep)));
+    }
+    return n;
+}
+
+Result<Config> build_config(const Node &root) {
+    return Builder().run(root);
+}
+
+Result<Config> load_text(std::string_view text, const std::string &filename) {
+    auto tree = parse_tree(text, filename);
+    if (!tree)
+        return tree.error();
+    return build_config(*tree);
+}
+
+Result<Config> load_file(const std::string &path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return Error{Location{path}, std::string("cannot open: ") + std::strerror(errno)};
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            ::close(fd);
+            return Error{Location{path}, std::string("cannot read: ") + std::strerror(e)};
+        }
+        if (n == 0)
+            break;
+        text.append(buf, std::size_t(n));
+    }
+    ::close(fd);
+    return load_text(text, path);
+}
+
+std::string format_address(const Prefix &p) {
+    char buf[INET6_ADDRSTRLEN] = {}; // large enough for either family: inet_ntop cannot fail
+    inet_ntop(p.family == 6 ? AF_INET6 : AF_INET, p.bytes.data(), buf, sizeof buf);
+    return buf;
+}
+
+std::string format_prefix(const Prefix &p) {
+    return format_address(p) + "/" + std::to_string(p.length);
+}
+
+} // namespace qorgan::config

@@ -1,2 +1,700 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// Config schema: the default config, family derivation, and every schema error message
+// ("file:line:col: path: what; expected ...") with its location.
+#include "config/config.h"
+#include "config/schema.h"
+
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+using namespace qorgan;
+using namespace qorgan::config;
+
+namespace {
+
+Prefix P(const char *text) {
+    auto p = parse_prefix(text);
+    EXPECT_TRUE(p.has_value()) << text;
+    return p.value_or(Prefix{});
+}
+
+const Interface *find_interface(const Config &c, const std::string &name) {
+    for (const Interface &i : c.interfaces)
+        if (i.name == name)
+            return &i;
+    return nullptr;
+}
+
+const InterfacePolicy *find_policy(const Config &c, const std::string &name) {
+    for (const InterfacePolicy &p : c.policies)
+        if (p.interface == name)
+            return &p;
+    return nullptr;
+}
+
+const Rule *find_rule(const std::vector<Rule> &rules, uint32_t id) {
+    for (const Rule &r : rules)
+        if (r.id == id)
+            return &r;
+    return nullptr;
+}
+
+std::string lines(const std::vector<std::string> &ls, const std::string &indent) {
+    std::string out;
+    for (const std::string &l : ls)
+        out += indent + l + "\n";
+    return out;
+}
+
+// Interface inner0 holding `ls`, one per line from line 3 at column 9, and zone inner.
+std::string iface(const std::vector<std::string> &ls) {
+    return "interfaces {\n    inner0 {\n" + lines(ls, "        ") +
+           "    }\n}\nzones {\n    inner { loop inner; }\n}\n";
+}
+
+const std::string one_interface = "interfaces {\n"
+                                  "    inner0 { device \"net_af_packet0\"; zone inner; }\n"
+                                  "}\n"
+                                  "zones {\n"
+                                  "    inner { loop inner; }\n"
+                                  "}\n";
+
+// Rule 10 of inner0 ingress holding `ls`, one per line from line 11 at column 17.
+std::string rule(const std::vector<std::string> &ls) {
+    return one_interface + "policy {\n    inner0 {\n        ingress {\n            rule 10 {\n" +
+           lines(ls, "                ") + "            }\n        }\n    }\n}\n";
+}
+
+// The body `ls` of `section` after the one-interface config, from line 8 at column 5.
+std::string section(const std::string &name, const std::vector<std::string> &ls) {
+    return one_interface + name + " {\n" + lines(ls, "    ") + "}\n";
+}
+
+Config load_ok(const std::string &text) {
+    auto c = load_text(text, "lab.conf");
+    EXPECT_TRUE(c.ok()) << c.error().to_string() << "\n" << text;
+    return c ? *c : Config{};
+}
+
+struct ErrorCase {
+    const char *name;
+    std::string text;
+    std::string error;
+};
+
+// Test names carry the case; print only its name on failure.
+void PrintTo(const ErrorCase &c, std::ostream *os) {
+    *os << c.name;
+}
+
+class ConfigSchemaError : public testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ConfigSchemaError, Message) {
+    auto c = load_text(GetParam().text, "lab.conf");
+    ASSERT_FALSE(c.ok()) << GetParam().text;
+    EXPECT_EQ(c.error().to_string(), GetParam().error) << GetParam().text;
+}
+
+const std::string dev = "device \"net_af_packet0\";";
+const std::string zone = "zone inner;";
+const std::string accept = "action accept;";
+
+const ErrorCase error_cases[] = {
+    // Statement shapes.
+    {"ShapeListNotAllowed", iface({dev, zone, "mtu [ 1500 ];"}),
+     "lab.conf:5:13: interfaces inner0 mtu: a list is not allowed here; expected 'mtu "
+     "<576..9000>;'"},
+    {"ShapeExtraValue", iface({dev, zone, "mtu 1500 9000;"}),
+     "lab.conf:5:18: interfaces inner0 mtu: unexpected '9000'; expected 'mtu <576..9000>;'"},
+    {"ShapeExtraValueBeforeList", rule({"source 198.18.1.0/24 [ 10.0.0.0/8 ];", accept}),
+     "lab.conf:11:24: policy inner0 ingress rule 10 source: unexpected '198.18.1.0/24'; "
+     "expected 'source <prefix>; or source [ <prefix> ... ];'"},
+    {"ShapeMissingValue", iface({dev, zone, "mtu;"}),
+     "lab.conf:5:9: interfaces inner0 mtu: missing value; expected 'mtu <576..9000>;'"},
+    {"ShapeMissingBlock", "interfaces;\n",
+     "lab.conf:1:1: interfaces: missing block; expected 'interfaces { <name> { ... } }'"},
+    {"ShapeUnexpectedBlock", iface({dev, zone, "disable { }"}),
+     "lab.conf:5:9: interfaces inner0 disable: unexpected block; expected 'disable;'"},
+    {"ShapeFlagWithValue", rule({accept, "log yes;"}),
+     "lab.conf:12:21: policy inner0 ingress rule 10 log: unexpected 'yes'; expected 'log;'"},
+    {"ShapeSectionWithValue", one_interface + "dataplane fast { }\n",
+     "lab.conf:7:11: dataplane: unexpected 'fast'; expected 'dataplane { workers <n>; ... }'"},
+    {"ShapeInterfaceNoBlock", "interfaces {\n    inner0;\n}\n",
+     "lab.conf:2:5: interfaces inner0: missing block; expected '<name> { device "
+     "\"<pci-or-vdev>\"; zone <zone>; }'"},
+    {"ShapeZoneNoBlock", "zones {\n    inner;\n}\n",
+     "lab.conf:2:5: zones inner: missing block; expected '<name> { loop <loop>; }'"},
+    {"ShapePolicyNoBlock", one_interface + "policy {\n    inner0;\n}\n",
+     "lab.conf:8:5: policy inner0: missing block; expected '<interface> { ingress { ... } "
+     "egress { ... } }'"},
+    {"ShapeIngressNoBlock", one_interface + "policy {\n    inner0 { ingress; }\n}\n",
+     "lab.conf:8:14: policy inner0 ingress: missing block; expected 'ingress { rule <id> { ... "
+     "} }'"},
+    {"ShapeRuleNoId", one_interface + "policy {\n    inner0 { egress { rule { } } }\n}\n",
+     "lab.conf:8:23: policy inner0 egress rule: missing value; expected 'rule <1..4294967295> "
+     "{ ...; action accept|drop|reject; }'"},
+    {"ShapeRouteNoBlock", section("routes", {"route 0.0.0.0/0;"}),
+     "lab.conf:8:5: routes route: missing block; expected 'route <prefix> { via <address>; "
+     "interface <name>; }'"},
+    {"ShapeTimeoutsNoBlock", section("dataplane", {"timeouts;"}),
+     "lab.conf:8:5: dataplane timeouts: missing block; expected 'timeouts { <kind> <seconds>; "
+     "... }'"},
+    {"ShapeDescription", rule({"description a b;", accept}),
+     "lab.conf:11:31: policy inner0 ingress rule 10 description: unexpected 'b'; expected "
+     "'description \"<text>\";'"},
+    {"ShapeProtocol", rule({"protocol;", accept}),
+     "lab.conf:11:17: policy inner0 ingress rule 10 protocol: missing value; expected "
+     "'protocol tcp|udp|icmp|icmpv6|<0..255>;'"},
+    {"ShapePorts", rule({"protocol tcp;", "destination-port;", accept}),
+     "lab.conf:12:17: policy inner0 ingress rule 10 destination-port: missing value; expected "
+     "'destination-port <N|N-M>; or destination-port [ <N|N-M> ... ];'"},
+    {"ShapeIcmpType", rule({"protocol icmp;", "icmp-type [ 8 ];", accept}),
+     "lab.conf:12:27: policy inner0 ingress rule 10 icmp-type: a list is not allowed here; "
+     "expected 'icmp-type <name|0..255>;'"},
+    {"ShapeIcmpCode", rule({"protocol icmp;", "icmp-type 3;", "icmp-code;", accept}),
+     "lab.conf:13:17: policy inner0 ingress rule 10 icmp-code: missing value; expected "
+     "'icmp-code <0..255>;'"},
+    {"ShapeAction", rule({"action;"}),
+     "lab.conf:11:17: policy inner0 ingress rule 10 action: missing value; expected 'action "
+     "accept|drop|reject;'"},
+    {"ShapeDevice", iface({"device;", zone}),
+     "lab.conf:3:9: interfaces inner0 device: missing value; expected 'device "
+     "\"<pci-or-vdev>\";'"},
+    {"ShapeAddress", iface({dev, zone, "address;"}),
+     "lab.conf:5:9: interfaces inner0 address: missing value; expected 'address "
+     "<address>/<length>;'"},
+    {"ShapeZone", iface({dev, "zone;"}),
+     "lab.conf:4:9: interfaces inner0 zone: missing value; expected 'zone <zone>;'"},
+    {"ShapeLoop", "zones {\n    inner { loop; }\n}\n",
+     "lab.conf:2:13: zones inner loop: missing value; expected 'loop "
+     "inner|outer|internet|shielded;'"},
+    {"ShapeVia", section("routes", {"route 0.0.0.0/0 { via; }"}),
+     "lab.conf:8:23: routes route 0.0.0.0/0 via: missing value; expected 'via <address>;'"},
+    {"ShapeWorkers", section("dataplane", {"workers;"}),
+     "lab.conf:8:5: dataplane workers: missing value; expected 'workers <1..64>;'"},
+    {"ShapeTimeoutValue", section("dataplane", {"timeouts { udp; }"}),
+     "lab.conf:8:16: dataplane timeouts udp: missing value; expected 'udp <1..604800>;'"},
+
+    // Unknown statements list what is allowed.
+    {"UnknownTopLevel", "interface { }\n",
+     "lab.conf:1:1: interface: unknown statement; expected one of interfaces, zones, policy, "
+     "routes, dataplane"},
+    {"UnknownInInterface", iface({dev, zone, "speed 1000;"}),
+     "lab.conf:5:9: interfaces inner0 speed: unknown statement; expected one of device, "
+     "address, zone, mtu, disable"},
+    {"UnknownInZone", "zones {\n    inner { loop inner; trust high; }\n}\n",
+     "lab.conf:2:25: zones inner trust: unknown statement; expected one of loop"},
+    {"UnknownInPolicy", one_interface + "policy {\n    inner0 { forward { } }\n}\n",
+     "lab.conf:8:14: policy inner0 forward: unknown statement; expected one of ingress, egress"},
+    {"UnknownInRuleList", one_interface + "policy {\n    inner0 { ingress { term 1 { } } }\n}\n",
+     "lab.conf:8:24: policy inner0 ingress term: unknown statement; expected one of rule"},
+    {"UnknownInRule", rule({"then accept;"}),
+     "lab.conf:11:17: policy inner0 ingress rule 10 then: unknown statement; expected one of "
+     "description, protocol, source, destination, source-port, destination-port, icmp-type, "
+     "icmp-code, action, log"},
+    {"UnknownInRoutes", section("routes", {"static 0.0.0.0/0 { }"}),
+     "lab.conf:8:5: routes static: unknown statement; expected one of route"},
+    {"UnknownInRoute", section("routes", {"route 0.0.0.0/0 { metric 5; }"}),
+     "lab.conf:8:23: routes route 0.0.0.0/0 metric: unknown statement; expected one of via, "
+     "interface"},
+    {"UnknownInDataplane", section("dataplane", {"lcores 2;"}),
+     "lab.conf:8:5: dataplane lcores: unknown statement; expected one of workers, max-flows, "
+     "timeouts"},
+    {"UnknownTimeout", section("dataplane", {"timeouts { sctp 5; }"}),
+     "lab.conf:8:16: dataplane timeouts sctp: unknown statement; expected one of tcp-syn, "
+     "tcp-established, tcp-closing, tcp-closed, udp, udp-stream, icmp, other"},
+
+    // Duplicates.
+    {"DuplicateSection", one_interface + "zones { }\n",
+     "lab.conf:7:1: zones: duplicate statement (first at lab.conf:4:1); expected 'zones' at "
+     "most once here"},
+    {"DuplicateInterface",
+     "interfaces {\n    inner0 { device \"net_af_packet0\"; zone inner; }\n"
+     "    inner0 { device \"net_af_packet1\"; zone inner; }\n}\n",
+     "lab.conf:3:5: interfaces inner0: duplicate statement (first at lab.conf:2:5); expected "
+     "'inner0' at most once here"},
+    {"DuplicateScalar", iface({dev, zone, "mtu 1500;", "mtu 9000;"}),
+     "lab.conf:6:9: interfaces inner0 mtu: duplicate statement (first at lab.conf:5:9); "
+     "expected 'mtu' at most once here"},
+    {"DuplicateZone", "zones {\n    a { loop inner; }\n    a { loop outer; }\n}\n",
+     "lab.conf:3:5: zones a: duplicate statement (first at lab.conf:2:5); expected 'a' at most "
+     "once here"},
+    {"DuplicateLoop", "zones {\n    a { loop inner; loop outer; }\n}\n",
+     "lab.conf:2:21: zones a loop: duplicate statement (first at lab.conf:2:9); expected 'loop' "
+     "at most once here"},
+    {"DuplicatePolicy", one_interface + "policy {\n    inner0 { }\n    inner0 { }\n}\n",
+     "lab.conf:9:5: policy inner0: duplicate statement (first at lab.conf:8:5); expected "
+     "'inner0' at most once here"},
+    {"DuplicateIngress", one_interface + "policy {\n    inner0 { ingress { } ingress { } }\n}\n",
+     "lab.conf:8:26: policy inner0 ingress: duplicate statement (first at lab.conf:8:14); "
+     "expected 'ingress' at most once here"},
+    {"DuplicateAction", rule({accept, "action drop;"}),
+     "lab.conf:12:17: policy inner0 ingress rule 10 action: duplicate statement (first at "
+     "lab.conf:11:17); expected 'action' at most once here"},
+    {"DuplicateRuleId",
+     one_interface + "policy {\n    inner0 { egress {\n        rule 10 { action drop; }\n"
+                     "        rule 010 { action accept; }\n    } }\n}\n",
+     "lab.conf:10:9: policy inner0 egress rule 010: duplicate rule id (first at lab.conf:9:9); "
+     "expected ids unique within egress"},
+    {"DuplicateVia", section("routes", {"route 0.0.0.0/0 { via 1.1.1.1; via 1.1.1.2; }"}),
+     "lab.conf:8:36: routes route 0.0.0.0/0 via: duplicate statement (first at lab.conf:8:23); "
+     "expected 'via' at most once here"},
+    {"DuplicateRoute",
+     section("routes", {"route 10.0.0.0/8 { via 1.1.1.1; }", "route 10.0.0.0/8 { via 1.1.1.2; }"}),
+     "lab.conf:9:5: routes route 10.0.0.0/8: duplicate route (first at lab.conf:8:5); expected "
+     "one route per prefix"},
+    {"DuplicateWorkers", section("dataplane", {"workers 1;", "workers 2;"}),
+     "lab.conf:9:5: dataplane workers: duplicate statement (first at lab.conf:8:5); expected "
+     "'workers' at most once here"},
+    {"DuplicateTimeout", section("dataplane", {"timeouts { udp 5; udp 6; }"}),
+     "lab.conf:8:23: dataplane timeouts udp: duplicate statement (first at lab.conf:8:16); "
+     "expected 'udp' at most once here"},
+
+    // Numbers.
+    {"MtuNotNumber", iface({dev, zone, "mtu jumbo;"}),
+     "lab.conf:5:13: interfaces inner0 mtu: 'jumbo' is not a number; expected 576..9000"},
+    {"MtuOutOfRange", iface({dev, zone, "mtu 9001;"}),
+     "lab.conf:5:13: interfaces inner0 mtu: 9001 is out of range; expected 576..9000"},
+    {"MtuHugeNumber", iface({dev, zone, "mtu 123456789012345678901234567890;"}),
+     "lab.conf:5:13: interfaces inner0 mtu: 123456789012345678901234567890 is out of range; "
+     "expected 576..9000"},
+    {"MtuTooSmallForIpv6", iface({dev, zone, "address 2001:db8::1/64;", "mtu 1000;"}),
+     "lab.conf:6:13: interfaces inner0 mtu: 1000 is too small for IPv6 address "
+     "2001:db8::1/64; expected 1280..9000 on an interface with IPv6"},
+    {"RuleIdZero",
+     one_interface + "policy {\n    inner0 { egress { rule 0 { action drop; } } }\n}\n",
+     "lab.conf:8:28: policy inner0 egress rule: 0 is out of range; expected 1..4294967295"},
+    {"RuleIdTooBig",
+     one_interface + "policy {\n    inner0 { egress { rule 4294967296 { action drop; } } }\n}\n",
+     "lab.conf:8:28: policy inner0 egress rule: 4294967296 is out of range; expected "
+     "1..4294967295"},
+    {"IcmpCodeOutOfRange", rule({"protocol icmp;", "icmp-type 3;", "icmp-code 256;", accept}),
+     "lab.conf:13:27: policy inner0 ingress rule 10 icmp-code: 256 is out of range; expected "
+     "0..255"},
+    {"WorkersOutOfRange", section("dataplane", {"workers 65;"}),
+     "lab.conf:8:13: dataplane workers: 65 is out of range; expected 1..64"},
+    {"MaxFlowsOutOfRange", section("dataplane", {"max-flows 1023;"}),
+     "lab.conf:8:15: dataplane max-flows: 1023 is out of range; expected 1024..16777216"},
+    {"TimeoutZero", section("dataplane", {"timeouts { tcp-syn 0; }"}),
+     "lab.conf:8:24: dataplane timeouts tcp-syn: 0 is out of range; expected 1..604800"},
+
+    // Names and devices.
+    {"InterfaceBadName", "interfaces {\n    0inner { }\n}\n",
+     "lab.conf:2:5: interfaces 0inner: '0inner' is not a valid name; expected a letter, then "
+     "letters, digits, '_' or '-' (at most 31)"},
+    {"ZoneBadName", "zones {\n    \"in ner\" { loop inner; }\n}\n",
+     "lab.conf:2:5: zones in ner: 'in ner' is not a valid name; expected a letter, then letters, "
+     "digits, '_' or '-' (at most 31)"},
+    {"DeviceNotPciOrVdev", iface({"device eth0;", zone}),
+     "lab.conf:3:16: interfaces inner0 device: 'eth0' is not a PCI address or DPDK vdev; "
+     "expected e.g. 0000:00:04.0 or \"net_af_packet0,iface=eth1\""},
+    {"DeviceBadPciFunction", iface({"device 0000:00:04.8;", zone}),
+     "lab.conf:3:16: interfaces inner0 device: '0000:00:04.8' is not a PCI address or DPDK "
+     "vdev; expected e.g. 0000:00:04.0 or \"net_af_packet0,iface=eth1\""},
+    {"DeviceDuplicateVdev",
+     "interfaces {\n    a { device \"net_af_packet0,iface=x\"; zone z; }\n"
+     "    b { device \"net_af_packet0,iface=y\"; zone z; }\n}\n",
+     "lab.conf:3:16: interfaces b device: 'net_af_packet0' is already used by interface a (at "
+     "lab.conf:2:16); expected a device of its own"},
+    {"DeviceDuplicatePci",
+     "interfaces {\n    a { device 0000:00:0A.0; zone z; }\n"
+     "    b { device 00:0a.0; zone z; }\n}\n",
+     "lab.conf:3:16: interfaces b device: '0000:00:0a.0' is already used by interface a (at "
+     "lab.conf:2:16); expected a device of its own"},
+    {"InterfaceMissingDevice", iface({zone}),
+     "lab.conf:2:5: interfaces inner0: missing 'device'; expected 'device \"<pci-or-vdev>\";'"},
+    {"InterfaceMissingZone", iface({dev}),
+     "lab.conf:2:5: interfaces inner0: missing 'zone'; expected 'zone <zone>;'"},
+    {"ZoneBadLoop", "zones {\n    inner { loop dmz; }\n}\n",
+     "lab.conf:2:18: zones inner loop: 'dmz' is not a loop; expected inner, outer, internet or "
+     "shielded"},
+    {"ZoneMissingLoop", "zones {\n    inner { }\n}\n",
+     "lab.conf:2:5: zones inner: missing 'loop'; expected 'loop inner, outer, internet or "
+     "shielded;'"},
+
+    // References.
+    {"ZoneReferenceUnknown", iface({dev, "zone outer;"}),
+     "lab.conf:4:14: interfaces inner0 zone: no zone named 'outer'; expected one of inner"},
+    {"ZoneReferenceNoZones", "interfaces {\n    inner0 { device net_x0; zone inner; }\n}\n",
+     "lab.conf:2:34: interfaces inner0 zone: no zone named 'inner'; expected a zone defined "
+     "under 'zones'"},
+    {"PolicyInterfaceUnknown", one_interface + "policy {\n    outer0 { }\n}\n",
+     "lab.conf:8:5: policy outer0: no interface named 'outer0'; expected one of inner0"},
+    {"PolicyNoInterfaces", "policy {\n    outer0 { }\n}\n",
+     "lab.conf:2:5: policy outer0: no interface named 'outer0'; expected an interface defined "
+     "under 'interfaces'"},
+    {"RouteInterfaceUnknown", section("routes", {"route 10.0.0.0/8 { interface eth0; }"}),
+     "lab.conf:8:34: routes route 10.0.0.0/8 interface: no interface named 'eth0'; expected "
+     "one of inner0"},
+
+    // Addresses and prefixes.
+    {"AddressNotAnAddress", iface({dev, zone, "address 198.18.1/24;"}),
+     "lab.conf:5:17: interfaces inner0 address: '198.18.1/24' is not an IPv4 or IPv6 address; "
+     "expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+    {"AddressBadLength", iface({dev, zone, "address 2001:db8::1/129;"}),
+     "lab.conf:5:17: interfaces inner0 address: '2001:db8::1/129' has an invalid prefix length; "
+     "expected 0..32 for IPv4 or 0..128 for IPv6"},
+    {"AddressNoLength", iface({dev, zone, "address [ 198.18.1.1/24 198.18.9.1 ];"}),
+     "lab.conf:5:33: interfaces inner0 address: '198.18.9.1' has no prefix length; expected "
+     "the address with its subnet length, e.g. 198.18.1.1/24"},
+    {"RuleHostBits", rule({"source 198.18.1.1/24;", accept}),
+     "lab.conf:11:24: policy inner0 ingress rule 10 source: 198.18.1.1/24 has host bits set; "
+     "did you mean 198.18.1.0/24?"},
+    {"RuleHostBitsIpv6", rule({"destination [ 2001:db8::/32 2001:db8:1::1/48 ];", accept}),
+     "lab.conf:11:45: policy inner0 ingress rule 10 destination: 2001:db8:1::1/48 has host bits "
+     "set; did you mean 2001:db8:1::/48?"},
+    {"RouteHostBits", section("routes", {"route 203.0.113.1/24 { via 203.0.113.254; }"}),
+     "lab.conf:8:11: routes route: 203.0.113.1/24 has host bits set; did you mean "
+     "203.0.113.0/24?"},
+    {"RouteBadPrefix", section("routes", {"route default { via 203.0.113.254; }"}),
+     "lab.conf:8:11: routes route: 'default' is not an IPv4 or IPv6 address; expected e.g. "
+     "198.18.1.0/24 or 2001:db8::/32"},
+    {"RouteViaWithLength", section("routes", {"route 0.0.0.0/0 { via 203.0.113.254/24; }"}),
+     "lab.conf:8:27: routes route 0.0.0.0/0 via: '203.0.113.254/24' has a prefix length; "
+     "expected a bare address, e.g. 203.0.113.254"},
+    {"RouteViaBadAddress", section("routes", {"route 0.0.0.0/0 { via gw; }"}),
+     "lab.conf:8:27: routes route 0.0.0.0/0 via: 'gw' is not an IPv4 or IPv6 address; expected "
+     "e.g. 198.18.1.0/24 or 2001:db8::/32"},
+    {"RouteViaWrongFamily", section("routes", {"route ::/0 { via 203.0.113.254; }"}),
+     "lab.conf:8:22: routes route ::/0 via: next hop 203.0.113.254 is IPv4 but the route is "
+     "IPv6; expected an IPv6 next hop"},
+    {"RouteNoViaNoInterface", section("routes", {"route ::/0 { }"}),
+     "lab.conf:8:5: routes route ::/0: missing 'via' or 'interface'; expected 'via <address>;' "
+     "and/or 'interface <name>;'"},
+
+    // Rules.
+    {"RuleMissingAction", rule({"protocol tcp;"}),
+     "lab.conf:10:13: policy inner0 ingress rule 10: missing 'action'; expected 'action "
+     "accept|drop|reject;'"},
+    {"RuleBadAction", rule({"action permit;"}),
+     "lab.conf:11:24: policy inner0 ingress rule 10 action: 'permit' is not an action; expected "
+     "accept, drop or reject"},
+    {"RuleIdNotNumber", one_interface + "policy {\n    inner0 { egress { rule ten { } } }\n}\n",
+     "lab.conf:8:28: policy inner0 egress rule: 'ten' is not a number; expected 1..4294967295"},
+    {"RuleBadProtocol", rule({"protocol 256;", accept}),
+     "lab.conf:11:26: policy inner0 ingress rule 10 protocol: '256' is not a protocol; expected "
+     "tcp, udp, icmp, icmpv6 or 0..255"},
+    {"RuleMixedFamilies", rule({"source 198.18.1.0/24;", "destination 2001:db8::/32;", accept}),
+     "lab.conf:12:29: policy inner0 ingress rule 10 destination: 2001:db8::/32 is IPv6 but "
+     "source 198.18.1.0/24 is IPv4; expected one address family per rule"},
+    {"RuleIcmpWithIpv6Prefix", rule({"destination 2001:db8::/32;", "protocol icmp;", accept}),
+     "lab.conf:12:26: policy inner0 ingress rule 10 protocol: icmp is for IPv4 but destination "
+     "2001:db8::/32 is IPv6; expected icmpv6 with IPv6 prefixes"},
+    {"RuleIcmpv6WithIpv4Prefix", rule({"protocol 58;", "source 10.0.0.0/8;", accept}),
+     "lab.conf:11:26: policy inner0 ingress rule 10 protocol: 58 is for IPv6 but source "
+     "10.0.0.0/8 is IPv4; expected icmp with IPv4 prefixes"},
+    {"RulePortsWithoutProtocol", rule({"destination-port 80;", accept}),
+     "lab.conf:11:17: policy inner0 ingress rule 10 destination-port: ports need protocol tcp "
+     "or udp; expected 'protocol tcp;' or 'protocol udp;'"},
+    {"RulePortsWithIcmp", rule({"protocol icmp;", "source-port [ 1 2 ];", accept}),
+     "lab.conf:12:17: policy inner0 ingress rule 10 source-port: ports need protocol tcp or "
+     "udp; expected 'protocol tcp;' or 'protocol udp;'"},
+    {"RuleBadPort", rule({"protocol tcp;", "destination-port [ 80 http ];", accept}),
+     "lab.conf:12:39: policy inner0 ingress rule 10 destination-port: 'http' is not a port or "
+     "port range; expected N or N-M with ports 0..65535"},
+    {"RulePortTooBig", rule({"protocol tcp;", "destination-port 1-65536;", accept}),
+     "lab.conf:12:34: policy inner0 ingress rule 10 destination-port: '1-65536' is not a port or "
+     "port range; expected N or N-M with ports 0..65535"},
+    {"RulePortRangeEmpty", rule({"protocol udp;", "source-port 2000-1000;", accept}),
+     "lab.conf:12:29: policy inner0 ingress rule 10 source-port: '2000-1000' is an empty range; "
+     "expected N-M with N <= M"},
+    {"RuleIcmpTypeWithoutIcmp", rule({"protocol tcp;", "icmp-type 8;", accept}),
+     "lab.conf:12:17: policy inner0 ingress rule 10 icmp-type: icmp-type needs protocol icmp or "
+     "icmpv6; expected 'protocol icmp;' or 'protocol icmpv6;'"},
+    {"RuleIcmpTypeUnknown", rule({"protocol icmp;", "icmp-type packet-too-big;", accept}),
+     "lab.conf:12:27: policy inner0 ingress rule 10 icmp-type: 'packet-too-big' is not an icmp "
+     "type; expected 0..255 or one of echo-reply, dest-unreachable, source-quench, redirect, "
+     "echo-request, router-advertisement, router-solicitation, time-exceeded, "
+     "parameter-problem, timestamp-request, timestamp-reply"},
+    {"RuleIcmpv6TypeUnknown", rule({"protocol icmpv6;", "icmp-type source-quench;", accept}),
+     "lab.conf:12:27: policy inner0 ingress rule 10 icmp-type: 'source-quench' is not an icmpv6 "
+     "type; expected 0..255 or one of dest-unreachable, packet-too-big, time-exceeded, "
+     "parameter-problem, echo-request, echo-reply, router-solicitation, router-advertisement, "
+     "neighbor-solicitation, neighbor-advertisement, redirect"},
+    {"RuleIcmpCodeWithoutType", rule({"protocol icmp;", "icmp-code 0;", accept}),
+     "lab.conf:12:17: policy inner0 ingress rule 10 icmp-code: icmp-code needs an icmp-type; "
+     "expected 'icmp-type <name|0..255>;' in this rule"},
+
+    // Errors of the tree come through load_text unchanged.
+    {"TreeError", "interfaces {\n",
+     "lab.conf:2:1: unexpected end of file: 1 block still open "
+     "(opened at lab.conf:1:1)"},
+};
+
+INSTANTIATE_TEST_SUITE_P(All, ConfigSchemaError, testing::ValuesIn(error_cases),
+                         [](const testing::TestParamInfo<ErrorCase> &info) {
+                             return std::string(info.param.name);
+                         });
+
+} // namespace
+
+TEST(ConfigSchema, DefaultConfigLoads) {
+    auto c = load_text(default_config_text(), "default.conf");
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    ASSERT_EQ(c->interfaces.size(), 4u);
+    const char *names[] = {"inner0", "outer0", "dmz0", "inet0"};
+    const char *devices[] = {"net_af_packet0,iface=dp-inner", "net_af_packet1,iface=dp-outer",
+                             "net_af_packet2,iface=dp-dmz", "net_af_packet3,iface=dp-inet"};
+    const char *v4[] = {"198.18.1.1/24", "198.18.2.1/24", "198.18.3.1/24", "203.0.113.1/24"};
+    const char *v6[] = {"2001:db8:1::1/64", "2001:db8:2::1/64", "2001:db8:3::1/64",
+                        "2001:db8:100::1/64"};
+    const char *zones[] = {"inner", "outer", "dmz", "internet"};
+    for (int i = 0; i < 4; ++i) {
+        const Interface &ifc = c->interfaces[std::size_t(i)];
+        EXPECT_EQ(ifc.name, names[i]);
+        EXPECT_EQ(ifc.device, devices[i]);
+        ASSERT_EQ(ifc.addresses.size(), 2u);
+        EXPECT_EQ(format_prefix(ifc.addresses[0]), v4[i]);
+        EXPECT_EQ(format_prefix(ifc.addresses[1]), v6[i]);
+        EXPECT_EQ(ifc.zone, zones[i]);
+        EXPECT_EQ(ifc.mtu, 1500);
+        EXPECT_FALSE(ifc.disabled);
+    }
+    ASSERT_EQ(c->zones.size(), 4u);
+    EXPECT_EQ(c->zones[0].loop, Loop::inner);
+    EXPECT_EQ(c->zones[1].loop, Loop::outer);
+    EXPECT_EQ(c->zones[2].name, "dmz");
+    EXPECT_EQ(c->zones[2].loop, Loop::shielded);
+    EXPECT_EQ(c->zones[3].loop, Loop::internet);
+    ASSERT_EQ(c->policies.size(), 4u);
+    for (const InterfacePolicy &p : c->policies) {
+        ASSERT_FALSE(p.egress.empty()) << p.interface;
+        EXPECT_EQ(p.egress.back().id, 1000u);
+        EXPECT_EQ(p.egress.back().action, Action::accept);
+        for (const Rule &r : p.ingress)
+            EXPECT_FALSE(r.description.empty()) << p.interface << " rule " << r.id;
+    }
+    ASSERT_EQ(c->routes.size(), 1u);
+    EXPECT_EQ(format_prefix(c->routes[0].prefix), "198.51.100.0/24");
+    ASSERT_TRUE(c->routes[0].via.has_value());
+    EXPECT_EQ(format_address(*c->routes[0].via), "203.0.113.254");
+    EXPECT_EQ(c->dataplane.workers, 1u);
+    EXPECT_EQ(c->dataplane.max_flows, 262144u);
+}
+
+TEST(ConfigSchema, DefaultPolicyRules) {
+    auto c = load_text(default_config_text(), "default.conf");
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    const InterfacePolicy *inner = find_policy(*c, "inner0");
+    ASSERT_NE(inner, nullptr);
+    const Rule *web = find_rule(inner->ingress, 10);
+    ASSERT_NE(web, nullptr);
+    EXPECT_EQ(web->protocol, proto_tcp);
+    EXPECT_EQ(web->destinations, std::vector<Prefix>{P("198.18.3.0/24")});
+    EXPECT_EQ(web->destination_ports, (std::vector<PortRange>{{80, 80}, {443, 443}}));
+    EXPECT_EQ(web->family, 4);
+    EXPECT_EQ(web->action, Action::accept);
+    const Rule *ping6 = find_rule(inner->ingress, 21);
+    ASSERT_NE(ping6, nullptr);
+    EXPECT_EQ(ping6->protocol, proto_icmpv6);
+    EXPECT_EQ(ping6->icmp_type, 128);
+    EXPECT_EQ(ping6->family, 6);
+    // R139-7: inner never reaches outer, checked before any accept.
+    EXPECT_EQ(inner->ingress.front().destinations, std::vector<Prefix>{P("198.18.2.0/24")});
+    EXPECT_EQ(inner->ingress.front().action, Action::drop);
+
+    const InterfacePolicy *outer = find_policy(*c, "outer0");
+    ASSERT_NE(outer, nullptr);
+    const Rule *rst = find_rule(outer->ingress, 60);
+    ASSERT_NE(rst, nullptr);
+    EXPECT_EQ(rst->action, Action::reject);
+    EXPECT_EQ(rst->destination_ports, (std::vector<PortRange>{{8080, 8080}}));
+    EXPECT_EQ(rst->family, 0);
+    const Rule *telnet = find_rule(outer->ingress, 70);
+    ASSERT_NE(telnet, nullptr);
+    EXPECT_EQ(telnet->action, Action::drop);
+    EXPECT_TRUE(telnet->log);
+    const Rule *iperf6 = find_rule(outer->ingress, 33);
+    ASSERT_NE(iperf6, nullptr);
+    EXPECT_EQ(iperf6->protocol, proto_udp);
+    EXPECT_EQ(iperf6->destinations, std::vector<Prefix>{P("2001:db8:100::10")});
+    EXPECT_EQ(iperf6->destinations[0].length, 128);
+
+    const InterfacePolicy *inet = find_policy(*c, "inet0");
+    ASSERT_NE(inet, nullptr);
+    ASSERT_EQ(inet->egress.size(), 3u);
+    EXPECT_EQ(inet->egress[0].sources, std::vector<Prefix>{P("198.18.1.0/24")});
+    EXPECT_EQ(inet->egress[0].action, Action::drop);
+    EXPECT_TRUE(inet->egress[0].log);
+    EXPECT_EQ(inet->egress[1].sources, std::vector<Prefix>{P("2001:db8:1::/64")});
+    const Rule *ping = find_rule(inet->ingress, 20);
+    ASSERT_NE(ping, nullptr);
+    EXPECT_EQ(ping->destinations, std::vector<Prefix>{P("203.0.113.1/32")});
+    EXPECT_EQ(ping->icmp_type, 8);
+}
+
+TEST(ConfigSchema, FamilyDerivation) {
+    Config c = load_ok(one_interface + "policy {\n    inner0 { ingress {\n"
+                                       "        rule 1 { action accept; }\n"
+                                       "        rule 2 { source 10.0.0.0/8; action accept; }\n"
+                                       "        rule 3 { destination ::/0; action accept; }\n"
+                                       "        rule 4 { protocol icmp; action accept; }\n"
+                                       "        rule 5 { protocol icmpv6; action accept; }\n"
+                                       "        rule 6 { protocol tcp; action accept; }\n"
+                                       "        rule 7 { protocol 1; source 0.0.0.0/0; action "
+                                       "drop; }\n"
+                                       "    } }\n}\n");
+    const auto &rules = c.policies.at(0).ingress;
+    ASSERT_EQ(rules.size(), 7u);
+    const uint8_t expected[] = {0, 4, 6, 4, 6, 0, 4};
+    for (std::size_t i = 0; i < 7; ++i)
+        EXPECT_EQ(rules[i].family, expected[i]) << "rule " << rules[i].id;
+}
+
+TEST(ConfigSchema, RuleFieldsAndOrder) {
+    Config c = load_ok(rule({"description \"say \\\"hi\\\"\";", "protocol udp;",
+                             "source [ 198.18.1.0/24 198.18.9.7 ];", "source 10.0.0.0/8;",
+                             "source-port 1024-65535;", "destination-port [ 53 5353-5354 ];",
+                             "action reject;", "log;"}) +
+                       "");
+    const Rule &r = c.policies.at(0).ingress.at(0);
+    EXPECT_EQ(r.id, 10u);
+    EXPECT_EQ(r.description, "say \"hi\"");
+    EXPECT_EQ(r.protocol, proto_udp);
+    EXPECT_EQ(r.sources,
+              (std::vector<Prefix>{P("198.18.1.0/24"), P("198.18.9.7/32"), P("10.0.0.0/8")}));
+    EXPECT_TRUE(r.destinations.empty());
+    EXPECT_EQ(r.source_ports, (std::vector<PortRange>{{1024, 65535}}));
+    EXPECT_EQ(r.destination_ports, (std::vector<PortRange>{{53, 53}, {5353, 5354}}));
+    EXPECT_EQ(r.action, Action::reject);
+    EXPECT_TRUE(r.log);
+    EXPECT_EQ(r.family, 4);
+    EXPECT_EQ(r.where.to_string(), "lab.conf:10:13");
+}
+
+TEST(ConfigSchema, RulesKeepListOrder) {
+    Config c = load_ok(one_interface + "policy {\n    inner0 { egress {\n"
+                                       "        rule 30 { action drop; }\n"
+                                       "        rule 4294967295 { action accept; }\n"
+                                       "        rule 1 { action reject; }\n    } }\n}\n");
+    const auto &rules = c.policies.at(0).egress;
+    ASSERT_EQ(rules.size(), 3u);
+    EXPECT_EQ(rules[0].id, 30u);
+    EXPECT_EQ(rules[1].id, 4294967295u);
+    EXPECT_EQ(rules[2].id, 1u);
+    EXPECT_TRUE(c.policies.at(0).ingress.empty());
+}
+
+TEST(ConfigSchema, IcmpTypesAndCodes) {
+    Config c = load_ok(one_interface + "policy {\n    inner0 { ingress {\n"
+                                       "        rule 1 { protocol icmp; icmp-type time-exceeded; "
+                                       "icmp-code 1; action accept; }\n"
+                                       "        rule 2 { protocol icmpv6; icmp-type "
+                                       "neighbor-solicitation; action accept; }\n"
+                                       "        rule 3 { protocol icmpv6; icmp-type 200; "
+                                       "icmp-code 255; action accept; }\n"
+                                       "    } }\n}\n");
+    const auto &rules = c.policies.at(0).ingress;
+    EXPECT_EQ(rules[0].icmp_type, 11);
+    EXPECT_EQ(rules[0].icmp_code, 1);
+    EXPECT_EQ(rules[1].icmp_type, 135);
+    EXPECT_FALSE(rules[1].icmp_code.has_value());
+    EXPECT_EQ(rules[2].icmp_type, 200);
+    EXPECT_EQ(rules[2].icmp_code, 255);
+}
+
+TEST(ConfigSchema, InterfaceAddressKeepsHostBits) {
+    Config c = load_ok(iface({dev, zone, "address [ 198.18.1.1/24 2001:db8:1::1/64 ];",
+                              "address 10.1.2.3/8;", "mtu 1280;", "disable;"}));
+    const Interface *i = find_interface(c, "inner0");
+    ASSERT_NE(i, nullptr);
+    ASSERT_EQ(i->addresses.size(), 3u);
+    EXPECT_EQ(format_prefix(i->addresses[0]), "198.18.1.1/24");
+    EXPECT_EQ(format_prefix(i->addresses[1]), "2001:db8:1::1/64");
+    EXPECT_EQ(format_prefix(i->addresses[2]), "10.1.2.3/8");
+    EXPECT_EQ(i->mtu, 1280);
+    EXPECT_TRUE(i->disabled);
+    EXPECT_EQ(i->where.to_string(), "lab.conf:2:5");
+}
+
+TEST(ConfigSchema, PciDevicesAndReferencesInAnyOrder) {
+    // Policies, routes and zones may come before what they name.
+    Config c = load_ok("policy { a { } }\nroutes { route 10.0.0.0/8 { interface b; } }\n"
+                       "interfaces {\n    a { device 0000:00:04.0; zone z; }\n"
+                       "    b { device 00:05.1; zone z; }\n}\nzones { z { loop outer; } }\n");
+    EXPECT_EQ(c.interfaces.size(), 2u);
+    EXPECT_EQ(c.interfaces[1].device, "00:05.1");
+    EXPECT_EQ(c.routes.at(0).interface, "b");
+    EXPECT_FALSE(c.routes.at(0).via.has_value());
+}
+
+TEST(ConfigSchema, RoutesAndDataplane) {
+    Config c =
+        load_ok(one_interface + "routes {\n    route 2001:db8:200::/48 { via 2001:db8:100::2; "
+                                "interface inner0; }\n    route 192.0.2.7 { via 10.0.0.1; }\n}\n"
+                                "dataplane {\n    workers 64;\n    max-flows 16777216;\n"
+                                "    timeouts { tcp-syn 5; tcp-established 7200; tcp-closing "
+                                "60; tcp-closed 2; udp 30; udp-stream 90; icmp 10; other "
+                                "604800; }\n}\n");
+    ASSERT_EQ(c.routes.size(), 2u);
+    EXPECT_EQ(format_prefix(c.routes[0].prefix), "2001:db8:200::/48");
+    EXPECT_EQ(format_address(*c.routes[0].via), "2001:db8:100::2");
+    EXPECT_EQ(c.routes[0].interface, "inner0");
+    EXPECT_EQ(format_prefix(c.routes[1].prefix), "192.0.2.7/32");
+    EXPECT_EQ(c.dataplane.workers, 64u);
+    EXPECT_EQ(c.dataplane.max_flows, 16777216u);
+    const Timeouts &t = c.dataplane.timeouts;
+    EXPECT_EQ(t.tcp_syn, 5u);
+    EXPECT_EQ(t.tcp_established, 7200u);
+    EXPECT_EQ(t.tcp_closing, 60u);
+    EXPECT_EQ(t.tcp_closed, 2u);
+    EXPECT_EQ(t.udp, 30u);
+    EXPECT_EQ(t.udp_stream, 90u);
+    EXPECT_EQ(t.icmp, 10u);
+    EXPECT_EQ(t.other, 604800u);
+}
+
+TEST(ConfigSchema, EmptyConfigHasDefaults) {
+    Config c = load_ok("# nothing\n");
+    EXPECT_TRUE(c.interfaces.empty());
+    EXPECT_EQ(c.dataplane.workers, 1u);
+    EXPECT_EQ(c.dataplane.timeouts.tcp_established, 3600u);
+}
+
+TEST(ConfigSchema, PrefixHelpers) {
+    Prefix p = P("198.18.1.77/23");
+    EXPECT_EQ(p.family, 4);
+    EXPECT_EQ(p.length, 23);
+    EXPECT_EQ(format_prefix(network_of(p)), "198.18.0.0/23");
+    EXPECT_EQ(format_address(p), "198.18.1.77");
+    Prefix q = P("2001:db8:ffff:ffff::1/35");
+    EXPECT_EQ(format_prefix(network_of(q)), "2001:db8:e000::/35");
+    EXPECT_EQ(format_prefix(network_of(P("10.1.2.3/0"))), "0.0.0.0/0");
+    EXPECT_EQ(format_prefix(P("::1")), "::1/128");
+    EXPECT_FALSE(parse_prefix("1.2.3.4/").has_value());
+    EXPECT_FALSE(parse_prefix("1.2.3.4/33").has_value());
+    EXPECT_FALSE(parse_prefix("01.2.3.4").has_value());
+    EXPECT_FALSE(parse_prefix(std::string(50, ':')).has_value());
+}
+
+TEST(ConfigSchema, LoadFileReadsAndNamesErrors) {
+    std::string path = testing::TempDir() + "qorgan_test_config.conf";
+    std::FILE *f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string text(default_config_text());
+    ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
+    std::fclose(f);
+    auto c = load_file(path);
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    EXPECT_EQ(c->interfaces.size(), 4u);
+    EXPECT_EQ(c->interfaces[0].where.file, path);
+    std::filesystem::remove(path);
+}
+
+TEST(ConfigSchema, LoadFileMissing) {
+    auto c = load_file("/nonexistent/qorgan.conf");
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().to_string(),
+              "/nonexistent/qorgan.conf: cannot open: No such file or directory");
+}
+
+TEST(ConfigSchema, LoadFileDirectory) {
+    auto c = load_file("/");
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().to_string(), "/: cannot read: Is a directory");
+}
