@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Every reason the dataplane drops a packet, with the name shown in counters.
+// Every reason the dataplane drops a packet, with the name shown in counters (telemetry
+// keys allow only letters, digits, '_' and '/', so names are the identifiers).
 // One list (an X-macro) so the enum, the names and the telemetry stay in step.
 #pragma once
 
@@ -10,53 +11,53 @@ namespace qorgan::dp {
 
 #define QORGAN_DROP_REASONS(X)                                                                     \
     /* parse: L2 */                                                                                \
-    X(eth_truncated, "eth-truncated")                                                              \
-    X(multi_segment, "multi-segment")                                                              \
-    X(vlan_truncated, "vlan-truncated")                                                            \
-    X(unsupported_ethertype, "unsupported-ethertype")                                              \
-    X(arp_malformed, "arp-malformed")                                                              \
+    X(eth_truncated, "eth_truncated")                                                              \
+    X(multi_segment, "multi_segment")                                                              \
+    X(vlan_truncated, "vlan_truncated")                                                            \
+    X(unsupported_ethertype, "unsupported_ethertype")                                              \
+    X(arp_malformed, "arp_malformed")                                                              \
     /* parse: IPv4 */                                                                              \
-    X(ipv4_truncated, "ipv4-truncated")                                                            \
-    X(ipv4_bad_version, "ipv4-bad-version")                                                        \
-    X(ipv4_bad_ihl, "ipv4-bad-ihl")                                                                \
-    X(ipv4_bad_total_length, "ipv4-bad-total-length")                                              \
-    X(ipv4_bad_checksum, "ipv4-bad-checksum")                                                      \
-    X(ipv4_bad_options, "ipv4-bad-options")                                                        \
+    X(ipv4_truncated, "ipv4_truncated")                                                            \
+    X(ipv4_bad_version, "ipv4_bad_version")                                                        \
+    X(ipv4_bad_ihl, "ipv4_bad_ihl")                                                                \
+    X(ipv4_bad_total_length, "ipv4_bad_total_length")                                              \
+    X(ipv4_bad_checksum, "ipv4_bad_checksum")                                                      \
+    X(ipv4_bad_options, "ipv4_bad_options")                                                        \
     /* parse: IPv6 */                                                                              \
-    X(ipv6_truncated, "ipv6-truncated")                                                            \
-    X(ipv6_bad_version, "ipv6-bad-version")                                                        \
-    X(ipv6_bad_payload_length, "ipv6-bad-payload-length")                                          \
-    X(ipv6_bad_ext_header, "ipv6-bad-ext-header")                                                  \
-    X(ipv6_ext_chain_too_long, "ipv6-ext-chain-too-long")                                          \
+    X(ipv6_truncated, "ipv6_truncated")                                                            \
+    X(ipv6_bad_version, "ipv6_bad_version")                                                        \
+    X(ipv6_bad_payload_length, "ipv6_bad_payload_length")                                          \
+    X(ipv6_bad_ext_header, "ipv6_bad_ext_header")                                                  \
+    X(ipv6_ext_chain_too_long, "ipv6_ext_chain_too_long")                                          \
     /* parse: L4 */                                                                                \
-    X(tcp_truncated, "tcp-truncated")                                                              \
-    X(tcp_bad_data_offset, "tcp-bad-data-offset")                                                  \
-    X(udp_truncated, "udp-truncated")                                                              \
-    X(udp_bad_length, "udp-bad-length")                                                            \
-    X(icmp_truncated, "icmp-truncated")                                                            \
-    X(icmpv6_truncated, "icmpv6-truncated")                                                        \
+    X(tcp_truncated, "tcp_truncated")                                                              \
+    X(tcp_bad_data_offset, "tcp_bad_data_offset")                                                  \
+    X(udp_truncated, "udp_truncated")                                                              \
+    X(udp_bad_length, "udp_bad_length")                                                            \
+    X(icmp_truncated, "icmp_truncated")                                                            \
+    X(icmpv6_truncated, "icmpv6_truncated")                                                        \
     /* local delivery */                                                                           \
-    X(local_unhandled, "local-unhandled")                                                          \
-    X(nd_malformed, "nd-malformed")                                                                \
-    X(slowpath_ring_full, "slowpath-ring-full")                                                    \
+    X(local_unhandled, "local_unhandled")                                                          \
+    X(nd_malformed, "nd_malformed")                                                                \
+    X(slowpath_ring_full, "slowpath_ring_full")                                                    \
     /* policy */                                                                                   \
-    X(rule_drop, "rule-drop")                                                                      \
-    X(rule_reject, "rule-reject")                                                                  \
-    X(default_deny, "default-deny")                                                                \
-    X(tcp_no_session, "tcp-no-session")                                                            \
-    X(tcp_out_of_window, "tcp-out-of-window")                                                      \
-    X(flow_table_full, "flow-table-full")                                                          \
-    X(tcp_invalid, "tcp-invalid-state")                                                            \
+    X(rule_drop, "rule_drop")                                                                      \
+    X(rule_reject, "rule_reject")                                                                  \
+    X(default_deny, "default_deny")                                                                \
+    X(tcp_no_session, "tcp_no_session")                                                            \
+    X(tcp_out_of_window, "tcp_out_of_window")                                                      \
+    X(flow_table_full, "flow_table_full")                                                          \
+    X(tcp_invalid, "tcp_invalid")                                                            \
     /* forwarding */                                                                               \
-    X(no_route, "no-route")                                                                        \
-    X(ttl_exceeded, "ttl-exceeded")                                                                \
-    X(mtu_exceeded, "mtu-exceeded")                                                                \
-    X(multicast, "multicast-unhandled")                                                            \
-    X(neighbor_unresolved, "neighbor-unresolved")                                                  \
-    X(port_down, "port-down")                                                                      \
-    X(tx_full, "tx-full")                                                                          \
-    X(icmp_rate_limited, "icmp-rate-limited")                                                      \
-    X(mbuf_exhausted, "mbuf-exhausted")
+    X(no_route, "no_route")                                                                        \
+    X(ttl_exceeded, "ttl_exceeded")                                                                \
+    X(mtu_exceeded, "mtu_exceeded")                                                                \
+    X(multicast, "multicast")                                                            \
+    X(neighbor_unresolved, "neighbor_unresolved")                                                  \
+    X(port_down, "port_down")                                                                      \
+    X(tx_full, "tx_full")                                                                          \
+    X(icmp_rate_limited, "icmp_rate_limited")                                                      \
+    X(mbuf_exhausted, "mbuf_exhausted")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

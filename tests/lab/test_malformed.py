@@ -38,24 +38,24 @@ def v6_ext_header_overrunning():
 
 # reason -> list of (count, L3 bytes); the parser's checks are in dataplane/parse.h.
 BATCH = {
-    "ipv4-truncated": [(2, raw(ipv4() / TCP())[:12])],
-    "ipv4-bad-ihl": [(3, raw(ipv4(ihl=4) / UDP(sport=40000, dport=53)))],
-    "ipv4-bad-total-length": [(4, raw(ipv4(len=200) / UDP(sport=40000, dport=53) / Raw(b"x" * 8)))],
-    "ipv4-bad-checksum": [(5, v4_bad_checksum())],
-    "ipv6-truncated": [(2, raw(ipv6() / UDP())[:30])],
-    "ipv6-bad-payload-length": [(3, raw(ipv6(plen=500) / UDP(sport=40000, dport=53) / Raw(b"x" * 8)))],
-    "ipv6-bad-ext-header": [
+    "ipv4_truncated": [(2, raw(ipv4() / TCP())[:12])],
+    "ipv4_bad_ihl": [(3, raw(ipv4(ihl=4) / UDP(sport=40000, dport=53)))],
+    "ipv4_bad_total_length": [(4, raw(ipv4(len=200) / UDP(sport=40000, dport=53) / Raw(b"x" * 8)))],
+    "ipv4_bad_checksum": [(5, v4_bad_checksum())],
+    "ipv6_truncated": [(2, raw(ipv6() / UDP())[:30])],
+    "ipv6_bad_payload_length": [(3, raw(ipv6(plen=500) / UDP(sport=40000, dport=53) / Raw(b"x" * 8)))],
+    "ipv6_bad_ext_header": [
         (2, raw(ipv6() / IPv6ExtHdrDestOpt() / IPv6ExtHdrHopByHop() / UDP(sport=40000, dport=53))),
         (2, v6_ext_header_overrunning()),
     ],
-    "ipv6-ext-chain-too-long": [(3, raw(v6_dest_opts(9)))],
-    "tcp-bad-data-offset": [
+    "ipv6_ext_chain_too_long": [(3, raw(v6_dest_opts(9)))],
+    "tcp_bad_data_offset": [
         (3, raw(ipv4() / TCP(sport=40000, dport=80, dataofs=4))),
         (2, raw(ipv6() / TCP(sport=40000, dport=80, dataofs=15))),
     ],
-    "tcp-truncated": [(2, raw(ipv4(proto=6) / Raw(bytes(10))))],
-    "udp-truncated": [(4, raw(ipv4(proto=17) / Raw(bytes(4)))), (1, raw(ipv6(nh=17) / Raw(bytes(4))))],
-    "udp-bad-length": [(2, raw(ipv4() / UDP(sport=40000, dport=53, len=100) / Raw(b"x" * 8)))],
+    "tcp_truncated": [(2, raw(ipv4(proto=6) / Raw(bytes(10))))],
+    "udp_truncated": [(4, raw(ipv4(proto=17) / Raw(bytes(4)))), (1, raw(ipv6(nh=17) / Raw(bytes(4))))],
+    "udp_bad_length": [(2, raw(ipv4() / UDP(sport=40000, dport=53, len=100) / Raw(b"x" * 8)))],
 }
 
 

@@ -17,7 +17,7 @@ PORT_FIELDS = {"port_id", "device", "admin", "link", "speed_mbps", "rx_packets",
 
 def drop_reason_names():
     text = (REPO / "dataplane" / "drop_reason.h").read_text()
-    return re.findall(r'^\s*X\(\w+, "([a-z0-9-]+)"\)', text, re.M)
+    return re.findall(r'^\s*X\(\w+, "([a-z0-9_]+)"\)', text, re.M)
 
 
 class Telemetry(LabTestCase):
