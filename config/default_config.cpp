@@ -73,14 +73,14 @@ policy {
                 description "R139-8: inner hosts ping the gateway, never the Internet";
                 protocol icmp;
                 icmp-type echo-request;
-                destination 198.18.0.0/15;
+                destination [ 198.18.1.1 198.18.3.0/24 ];
                 action accept;
             }
             rule 21 {
                 description "R139-8: inner hosts ping the gateway, never the Internet";
                 protocol icmpv6;
                 icmp-type echo-request;
-                destination 2001:db8::/32;
+                destination [ 2001:db8:1::1 2001:db8:3::/64 ];
                 action accept;
             }
         }
@@ -214,6 +214,20 @@ policy {
                 destination-port 53;
                 action accept;
             }
+            rule 20 {
+                description "diagnostics: the shielded subnet pings its gateway";
+                protocol icmp;
+                icmp-type echo-request;
+                destination 198.18.3.1;
+                action accept;
+            }
+            rule 21 {
+                description "diagnostics: the shielded subnet pings its gateway";
+                protocol icmpv6;
+                icmp-type echo-request;
+                destination 2001:db8:3::1;
+                action accept;
+            }
         }
         egress {
             rule 1000 { action accept; }
@@ -240,6 +254,13 @@ policy {
                 protocol icmp;
                 icmp-type echo-request;
                 destination 203.0.113.1;
+                action accept;
+            }
+            rule 21 {
+                description "the Internet pings the gateway only";
+                protocol icmpv6;
+                icmp-type echo-request;
+                destination 2001:db8:100::1;
                 action accept;
             }
         }

@@ -152,8 +152,8 @@ std::optional<DropReason> parse_ipv4(const uint8_t *frame, uint32_t len, PacketM
     if (total < ihl) {
         return DropReason::ipv4_bad_total_length;
     }
-    if (total > len - off) {
-        return DropReason::ipv4_truncated;
+    if (total > len - off) { // the length field claims bytes the frame does not have
+        return DropReason::ipv4_bad_total_length;
     }
     if (csum_fold(csum_partial(ip, ihl, 0)) != 0) {
         return DropReason::ipv4_bad_checksum;

@@ -53,7 +53,7 @@ private:
         uint8_t tries = 0;
         uint64_t next_try_ms = 0;
         uint8_t n = 0;
-        rte_mbuf *held[4]{};
+        rte_mbuf *held[16]{}; // Linux holds about as many per unresolved neighbour
     };
 
     void handle_arp(const Snapshot &s, rte_mbuf *m);

@@ -359,9 +359,10 @@ TEST(ParseOk, Arp) {
 }
 
 TEST(ParseOk, FrameLongerThan64KiBIsReadOnlyToItsFirst65535Bytes) {
-    // A 65535-byte IPv4 packet behind Ethernet would end past offset 0xffff: truncated.
+    // A 65535-byte IPv4 packet behind Ethernet would end past offset 0xffff, so its length
+    // field claims bytes beyond what is read.
     Bytes f = cat({eth(0x0800), ipv4(17, udp(Bytes(65535 - 28, 0))), Bytes(100, 0)});
-    EXPECT_EQ(reason_of(f), DropReason::ipv4_truncated);
+    EXPECT_EQ(reason_of(f), DropReason::ipv4_bad_total_length);
 }
 
 // --- one frame per drop reason (R128-g: malformed input is a counted drop; R128-e) -------
@@ -405,8 +406,8 @@ TEST(ParseDrop, Ipv4Truncated_R128g) {
     f.resize(14 + 19);
     EXPECT_EQ(reason_of(f), DropReason::ipv4_truncated);
     Bytes g = cat({eth(0x0800), ipv4(17, udp({1, 2, 3}))});
-    g.pop_back(); // total length says one byte more than is present
-    EXPECT_EQ(reason_of(g), DropReason::ipv4_truncated);
+    g.pop_back(); // total length says one byte more than is present: a length that lies
+    EXPECT_EQ(reason_of(g), DropReason::ipv4_bad_total_length);
 }
 
 TEST(ParseDrop, Ipv4BadVersion_R128g) {
