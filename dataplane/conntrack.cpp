@@ -306,7 +306,7 @@ Flow *FlowTable::create(const PacketMeta &meta, const uint8_t *l4, uint32_t l4_l
             return nullptr;
     }
     if (_free_top == 0) {
-        _stats.refused_full++;
+        _stats.refused_full.add();
         return nullptr;
     }
     FlowKey fwd = flow_key_of(meta);
@@ -341,8 +341,8 @@ Flow *FlowTable::create(const PacketMeta &meta, const uint8_t *l4, uint32_t l4_l
     f.last_seen_ms = now_ms;
     f.in_port = meta.in_port;
     f.in_use = 1;
-    _stats.created++;
-    _stats.active++;
+    _stats.created.add();
+    _stats.active.add();
     return &f;
 }
 
@@ -472,14 +472,14 @@ void FlowTable::release(Flow &flow) {
     rte_hash_del_key(_hash, &flow.key[1]);
     flow.in_use = 0;
     _free[_free_top++] = static_cast<uint32_t>(&flow - _flows);
-    _stats.active--;
+    _stats.active.sub();
 }
 
 void FlowTable::remove(Flow &flow) {
     if (!flow.in_use)
         return;
     release(flow);
-    _stats.removed++;
+    _stats.removed.add();
 }
 
 unsigned FlowTable::expire(uint64_t now_ms, unsigned budget) {
@@ -495,7 +495,7 @@ unsigned FlowTable::expire(uint64_t now_ms, unsigned budget) {
             expired++;
         }
     }
-    _stats.expired += expired;
+    _stats.expired.add(expired);
     return expired;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/result.h"
 #include "config/model.h"
+#include "dataplane/counters.h"
 #include "dataplane/flow_key.h"
 #include "dataplane/packet_meta.h"
 
@@ -71,12 +72,13 @@ enum class Track : uint8_t {
     invalid,       // TCP: a flag combination that no state admits (e.g. SYN+FIN)
 };
 
+// Written by the owning worker, read relaxed by telemetry from another thread.
 struct FlowTableStats {
-    uint64_t created = 0;
-    uint64_t refused_full = 0; // admission limit reached (flow-table-full)
-    uint64_t expired = 0;
-    uint64_t removed = 0;
-    uint32_t active = 0;
+    Counter created;
+    Counter refused_full; // admission limit reached (flow-table-full)
+    Counter expired;
+    Counter removed;
+    Counter active;
 };
 
 class FlowTable {

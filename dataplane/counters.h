@@ -16,6 +16,11 @@ public:
         _v.store(_v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
     uint64_t get() const { return _v.load(std::memory_order_relaxed); }
+    // Gauges (a flow table's occupancy) also go down; still one writer only.
+    void sub(uint64_t n = 1) {
+        _v.store(_v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+    }
+    operator uint64_t() const { return get(); }
 
 private:
     std::atomic<uint64_t> _v{0};

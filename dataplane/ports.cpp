@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace qorgan::dp {
@@ -18,6 +19,47 @@ bool is_vdev(const std::string &device) {
     return device.rfind("net_", 0) == 0;
 }
 
+std::string kernel_iface_of(const std::string &device) {
+    if (device.rfind("net_af_packet", 0) != 0 && device.rfind("net_af_xdp", 0) != 0)
+        return {};
+    size_t at = device.find(",iface=");
+    if (at == std::string::npos)
+        return {};
+    at += 7;
+    return device.substr(at, device.find(',', at) - at);
+}
+
+namespace {
+
+// The af_packet and af_xdp PMDs report their link as up from start to stop; the kernel
+// interface below them knows better (a veth whose peer went down loses its carrier).
+bool read_sysfs(const std::string &iface, const char *attr, std::string &out) {
+    std::string path = "/sys/class/net/" + iface + "/" + attr;
+    FILE *f = std::fopen(path.c_str(), "r");
+    if (!f)
+        return false;
+    char buf[64] = {};
+    bool ok = std::fgets(buf, sizeof(buf), f) != nullptr;
+    std::fclose(f);
+    out = buf;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+        out.pop_back();
+    return ok;
+}
+
+void kernel_link(const std::string &iface, bool &up, uint32_t &speed) {
+    std::string carrier, oper, sp;
+    up = read_sysfs(iface, "carrier", carrier) && carrier == "1" &&
+         read_sysfs(iface, "operstate", oper) && (oper == "up" || oper == "unknown");
+    speed = 0;
+    if (up && read_sysfs(iface, "speed", sp)) {
+        long v = std::strtol(sp.c_str(), nullptr, 10);
+        speed = v > 0 ? static_cast<uint32_t>(v) : 0;
+    }
+}
+
+} // namespace
+
 Result<Ports> Ports::open(const config::Config &conf, unsigned queues, rte_mempool *pool) {
     Ports p;
     p._up.reset(new std::atomic<uint8_t>[max_ports]);
@@ -27,6 +69,7 @@ Result<Ports> Ports::open(const config::Config &conf, unsigned queues, rte_mempo
         PortState st;
         st.name = ifc.name;
         st.device = ifc.device;
+        st.kernel_iface = kernel_iface_of(ifc.device);
         std::string dev = device_name(ifc.device);
         uint16_t port;
         if (rte_eth_dev_get_port_by_name(dev.c_str(), &port) != 0)
@@ -94,6 +137,12 @@ void Ports::poll_links(FILE *log) {
         bool up = false;
         if (st.admin_up && rte_eth_link_get_nowait(st.port, &link) == 0)
             up = link.link_status == RTE_ETH_LINK_UP;
+        if (st.admin_up && up && !st.kernel_iface.empty()) {
+            uint32_t speed = 0;
+            kernel_link(st.kernel_iface, up, speed);
+            link.link_speed = speed;
+            link.link_duplex = RTE_ETH_LINK_FULL_DUPLEX;
+        }
         if (up != st.link_up) {
             st.link_changes++;
             if (log) {

@@ -28,7 +28,11 @@ struct PortState {
     uint32_t speed_mbps = 0;
     bool full_duplex = false;
     uint64_t link_changes = 0;
+    std::string kernel_iface; // af_packet/af_xdp: the kernel interface whose link we mirror
 };
+
+// The kernel interface an af_packet or af_xdp vdev string attaches to ("iface=x"), or "".
+std::string kernel_iface_of(const std::string &device);
 
 // The EAL device name in a config device string ("net_af_packet0,iface=x" -> "net_af_packet0").
 std::string device_name(const std::string &device);
