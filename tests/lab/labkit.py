@@ -617,3 +617,104 @@ class LabTestCase(unittest.TestCase):
 
     def assertFails(self, result, msg=""):
         self.assertNotEqual(result.rc, 0, f"{msg} (expected a failure)\n{result}")
+
+
+# ---------------------------------------------------------------- own configs, logs, links
+
+def write_config(name, text):
+    """Writes a config file for a test's own dataplane under LAB_DIR; returns its path."""
+    LAB_DIR.mkdir(parents=True, exist_ok=True)
+    path = LAB_DIR / name
+    path.write_text(text)
+    return path
+
+
+def _block_end(text, open_brace):
+    """The index just past the '}' that closes the '{' at open_brace (comments and strings
+    in the default config hold no braces)."""
+    depth = 0
+    for i in range(open_brace, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise ValueError("config: unbalanced braces")
+
+
+def _find_block(text, header, start=0, end=None):
+    """(start of header, index past its closing brace) of the block `header {` within
+    text[start:end]."""
+    m = re.compile(r"(^|\s)" + re.escape(header) + r"\s*\{").search(text, start, end if end is not None else len(text))
+    if not m:
+        raise ValueError(f"config: no block '{header}' in the given range")
+    return m.start() + len(m.group(1)), _block_end(text, m.end() - 1)
+
+
+def without_rule(text, iface, direction, rule_id):
+    """The config text with rule `rule_id` of policy/iface/direction removed."""
+    p0, p1 = _find_block(text, "policy")
+    i0, i1 = _find_block(text, iface, p0 + len("policy"), p1)
+    d0, d1 = _find_block(text, direction, i0 + len(iface), i1)
+    r0, r1 = _find_block(text, f"rule {rule_id}", d0 + len(direction), d1)
+    line0 = text.rfind("\n", 0, r0) + 1
+    line1 = text.find("\n", r1)
+    return text[:line0] + text[(line1 + 1 if line1 >= 0 else r1):]
+
+
+def log_offset():
+    """The current size of the dataplane log: pass it to wait_for_log to see only new lines."""
+    return len(Dataplane.log_text())
+
+
+def wait_for_log(pattern, since=0, timeout=5.0):
+    """Polls the dataplane log past `since` for a regex; returns the match or None (bounded)."""
+    regex = re.compile(pattern, re.M)
+    deadline = time.monotonic() + timeout
+    while True:
+        m = regex.search(Dataplane.log_text(), since)
+        if m or time.monotonic() > deadline:
+            return m
+        time.sleep(0.1)
+
+
+def start_own_dataplane(config_path):
+    """Stops the shared dataplane and starts one on config_path (for setUpClass); pair with
+    restore_shared_dataplane in tearDownClass."""
+    ensure_lab()
+    stop_shared_dataplane()
+    return Dataplane(config=config_path).start()
+
+
+PREVIOUS_LOG = LAB_DIR / "dataplane.previous.log"  # the own dataplane's log, kept for a failed test
+
+
+def restore_shared_dataplane(own):
+    """Stops a test's own dataplane (if any), keeps its log as PREVIOUS_LOG and brings the
+    shared one back."""
+    try:
+        if own is not None:
+            own.stop()
+            PREVIOUS_LOG.write_text(Dataplane.log_text())
+    finally:
+        ensure_dataplane()
+
+
+# prefix lengths and gateways of configure_host in scripts/lab
+HOST_PREFIX = {4: 24, 6: 64}
+
+
+def restore_host_link(host, gw4, gw6, ifname="eth0"):
+    """Brings a host's LAN link back up with its addresses and default routes: setting a
+    link down makes the kernel drop its IPv6 addresses and every route through it."""
+    results = [
+        ns(host.ns, "ip", "link", "set", ifname, "up"),
+        ns(host.ns, "ip", "addr", "replace", f"{host.v4}/{HOST_PREFIX[4]}", "dev", ifname),
+        ns(host.ns, "ip", "-6", "addr", "replace", f"{host.v6}/{HOST_PREFIX[6]}", "dev", ifname, "nodad"),
+        ns(host.ns, "ip", "route", "replace", "default", "via", gw4, "dev", ifname),
+        ns(host.ns, "ip", "-6", "route", "replace", "default", "via", gw6, "dev", ifname),
+    ]
+    failed = [r for r in results if r.rc != 0]
+    if failed:
+        raise AssertionError("restoring the link failed:\n" + "\n".join(map(str, failed)))

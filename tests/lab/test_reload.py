@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# SIGHUP reload (R128-g): a new policy takes effect for new and existing flows, a refused
+# config (syntax error, changed ports) keeps the old policy and its epoch.
+
+import json
+import select
+import subprocess
+import unittest
+
+from labkit import (INET1, OUTER1, PYTHON, Telemetry, curl, default_config_text, log_offset,
+                    restore_shared_dataplane, start_own_dataplane, wait_for_counts, wait_for_log,
+                    without_rule, write_config)
+
+CONFIG_NAME = "test-reload.conf"
+WEB_RULE = ("outer0", "ingress", 10)  # tcp 80/443 from the outer loop
+DNS_UDP_RULE = ("outer0", "ingress", 20)  # udp 53 from the outer loop
+REFUSED_PORTS = "interfaces changed: restart the dataplane to change ports"
+
+# One connected UDP socket kept open across a reload: each "ask" line on stdin sends a DNS
+# query for web.lab.example from the same source port and prints whether it was answered.
+DNS_SESSION = r"""
+import json, socket, struct, sys
+dst = sys.argv[1]
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((dst, 53))
+print(json.dumps({"sport": s.getsockname()[1]}), flush=True)
+qid = 0x5100
+for line in sys.stdin:
+    qid += 1
+    name = b"".join(bytes([len(p)]) + p for p in b"web.lab.example".split(b".")) + b"\0"
+    s.send(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1))
+    try:
+        reply = s.recv(2048)
+        rid, _, _, ancount = struct.unpack("!HHHH", reply[:8])
+        print(json.dumps({"answered": rid == qid and ancount >= 1}), flush=True)
+    except socket.timeout:
+        print(json.dumps({"answered": False, "timeout": True}), flush=True)
+    except OSError as e:
+        print(json.dumps({"answered": False, "error": str(e)}), flush=True)
+"""
+
+
+class DnsSession:
+    """A UDP "session" from outer1 to inet1's DNS: one socket, many queries."""
+
+    def __init__(self, dst):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", OUTER1.ns, PYTHON, "-c", DNS_SESSION, dst],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        self.sport = self._read()["sport"]
+
+    def _read(self, timeout=10):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            raise AssertionError("the DNS session script did not answer in time")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the DNS session script exited: {self.proc.stderr.read()}")
+        return json.loads(line)
+
+    def ask(self):
+        self.proc.stdin.write("ask\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=5)
+
+
+class Reload(unittest.TestCase):
+    """Runs its own dataplane on a config file it rewrites; the shared one is restored after."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.config = write_config(CONFIG_NAME, default_config_text())
+        cls.dataplane = None
+        try:
+            cls.dataplane = start_own_dataplane(cls.config)
+        except BaseException:
+            restore_shared_dataplane(cls.dataplane)
+            raise
+        cls.tel = Telemetry()
+
+    @classmethod
+    def tearDownClass(cls):
+        restore_shared_dataplane(cls.dataplane)
+
+    def setUp(self):
+        # Each test starts from the default policy, whatever the previous one left.
+        if self.config.read_text() != default_config_text():
+            self.reload(default_config_text())
+
+    def epoch(self):
+        return self.tel.query("/qorgan/stats")["policy_epoch"]
+
+    def reload(self, text, expect_ok=True):
+        """Writes the config, sends SIGHUP and returns the reload event's match."""
+        self.config.write_text(text)
+        since = log_offset()
+        self.dataplane.reload()
+        m = wait_for_log(r'^event (reload|reload-failed) epoch=(\d+)(?: error="(.*)")?$', since, timeout=10)
+        self.assertIsNotNone(m, "no reload event within 10 s")
+        self.assertEqual(m.group(1), "reload" if expect_ok else "reload-failed", m.group(0))
+        return m
+
+    def assertWebPasses(self):
+        for addr in (INET1.v4, INET1.v6):
+            r = curl(OUTER1, addr, timeout=5)
+            self.assertEqual(r.rc, 0, str(r))
+            self.assertIn("qorgan-lab inet1", r.out)
+
+    def test_1_reload_removes_web_rule_R128_g(self):
+        self.assertEqual(self.epoch(), 1, "a fresh dataplane runs policy epoch 1")
+        self.assertWebPasses()
+        drops = self.tel.query("/qorgan/drops")
+        m = self.reload(without_rule(default_config_text(), *WEB_RULE))
+        self.assertEqual(m.group(2), "2", m.group(0))
+        self.assertEqual(self.epoch(), 2)
+        for addr in (INET1.v4, INET1.v6):
+            with self.subTest(addr=addr):
+                r = curl(OUTER1, addr, timeout=3)
+                self.assertNotEqual(r.rc, 0, f"tcp 80 still passes after its rule was removed\n{r}")
+        # curl retransmits its SYN: at least one default deny per family
+        diff = wait_for_counts(self.tel, "/qorgan/drops", drops, {"default_deny": 2})
+        self.assertGreaterEqual(diff.get("default_deny", 0), 2, diff)
+        # and back: the rule returns with the next reload
+        m = self.reload(default_config_text())
+        self.assertEqual(m.group(2), "3", m.group(0))
+        self.assertWebPasses()
+
+    def test_2_reload_drops_existing_udp_session_R128_g(self):
+        sessions = [DnsSession(INET1.v4), DnsSession(INET1.v6)]
+        try:
+            for s in sessions:
+                self.assertEqual(s.ask()["answered"], True, "DNS must answer before the reload")
+            flows = self.tel.query("/qorgan/flows")
+            drops = self.tel.query("/qorgan/drops")
+            epoch = self.epoch()
+            self.reload(without_rule(default_config_text(), *DNS_UDP_RULE))
+            self.assertEqual(self.epoch(), epoch + 1)
+            for s in sessions:
+                with self.subTest(sport=s.sport):
+                    ans = s.ask()
+                    self.assertFalse(ans["answered"], f"the session survived a policy without udp 53: {ans}")
+            diff = wait_for_counts(self.tel, "/qorgan/flows", flows, {"rechecked": 2})
+            self.assertGreaterEqual(diff.get("rechecked", 0), 2, diff)
+            drop_diff = wait_for_counts(self.tel, "/qorgan/drops", drops, {"default_deny": 2})
+            self.assertGreaterEqual(drop_diff.get("default_deny", 0), 2, drop_diff)
+        finally:
+            for s in sessions:
+                s.close()
+
+    def test_3_reload_syntax_error_keeps_old_policy_R128_g(self):
+        epoch = self.epoch()
+        # Without the web rule, and broken: were any of it applied, curl would fail.
+        lines = without_rule(default_config_text(), *WEB_RULE).splitlines(keepends=True)
+        bad_line = next(i for i, line in enumerate(lines) if "max-flows" in line)
+        lines[bad_line] = lines[bad_line].replace(";", "")  # max-flows 262144 <missing ;>
+        m = self.reload("".join(lines), expect_ok=False)
+        self.assertEqual(m.group(2), str(epoch), m.group(0))
+        error = m.group(3) or ""
+        loc = error.split(": ", 1)[0]
+        file_, line_no, col = loc.rsplit(":", 2)
+        self.assertTrue(file_.endswith(CONFIG_NAME), m.group(0))
+        self.assertTrue(col.isdigit() and int(col) >= 1, m.group(0))
+        # the missing ';' is noticed on the broken line or at the next token
+        self.assertIn(int(line_no), (bad_line + 1, bad_line + 2), m.group(0))
+        self.assertIn("max-flows", error)
+        self.assertEqual(self.epoch(), epoch)
+        self.assertWebPasses()
+
+    def test_4_reload_changing_a_device_is_refused_R128_g(self):
+        epoch = self.epoch()
+        text = without_rule(default_config_text(), *WEB_RULE)
+        old = '"net_af_packet1,iface=dp-outer"'
+        self.assertIn(old, text)
+        text = text.replace(old, '"net_af_packet1,iface=dp-outer,framesz=2048"')
+        m = self.reload(text, expect_ok=False)
+        self.assertEqual(m.group(2), str(epoch), m.group(0))
+        self.assertIn(REFUSED_PORTS, m.group(3) or "", m.group(0))
+        outer0_line = text.splitlines().index("    outer0 {") + 1
+        self.assertIn(f"{CONFIG_NAME}:{outer0_line}:", m.group(3) or "", "the error names the changed interface")
+        self.assertEqual(self.epoch(), epoch)
+        self.assertWebPasses()
+
+
+if __name__ == "__main__":
+    unittest.main()
