@@ -31,6 +31,12 @@ const char *action_name(uint8_t a) {
     }
     return "?";
 }
+bool own_address(const IfaceState &ifc, uint8_t family, const void *ip) {
+    for (const auto &addr : ifc.conf->addresses)
+        if (addr.family == family && std::memcmp(addr.bytes.data(), ip, family == 4 ? 4 : 16) == 0)
+            return true;
+    return false;
+}
 } // namespace
 
 SlowPath::SlowPath(SlowPathEnv env) : _env(std::move(env)), _pending(max_pending) {}
@@ -120,6 +126,16 @@ void SlowPath::handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {
     drop(m, DropReason::local_unhandled);
 }
 
+void SlowPath::reply_in_place(rte_mbuf *m, uint32_t len, uint16_t port) {
+    if (len == 0) {
+        drop(m, DropReason::local_unhandled);
+        return;
+    }
+    rte_pktmbuf_reset(m);
+    rte_pktmbuf_append(m, static_cast<uint16_t>(len));
+    send(port, m);
+}
+
 void SlowPath::handle_arp(const Snapshot &s, rte_mbuf *m) {
     const PacketMeta &meta = priv_of(m)->meta;
     const IfaceState *in = s.iface_by_port(meta.in_port);
@@ -128,10 +144,7 @@ void SlowPath::handle_arp(const Snapshot &s, rte_mbuf *m) {
         drop(m, DropReason::arp_malformed);
         return;
     }
-    bool ours = false;
-    for (const auto &addr : in->conf->addresses)
-        if (addr.family == 4 && std::memcmp(addr.bytes.data(), &a.target_ip, 4) == 0)
-            ours = true;
+    bool ours = own_address(*in, 4, &a.target_ip);
     uint8_t sender[4];
     std::memcpy(sender, &a.sender_ip, 4);
     Mac known;
@@ -149,13 +162,7 @@ void SlowPath::handle_arp(const Snapshot &s, rte_mbuf *m) {
     uint8_t *buf = rte_pktmbuf_mtod(m, uint8_t *);
     uint32_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
     uint32_t len = arp_build(buf, cap, 2, in->mac, a.target_ip, a.sender_mac, a.sender_ip);
-    if (len == 0) {
-        drop(m, DropReason::local_unhandled);
-        return;
-    }
-    rte_pktmbuf_reset(m);
-    rte_pktmbuf_append(m, static_cast<uint16_t>(len));
-    send(in->port, m);
+    reply_in_place(m, len, in->port);
 }
 
 void SlowPath::handle_nd(const Snapshot &s, rte_mbuf *m) {
@@ -166,10 +173,7 @@ void SlowPath::handle_nd(const Snapshot &s, rte_mbuf *m) {
         drop(m, DropReason::nd_malformed);
         return;
     }
-    bool ours = false;
-    for (const auto &addr : in->conf->addresses)
-        if (addr.family == 6 && std::memcmp(addr.bytes.data(), nd.target, 16) == 0)
-            ours = true;
+    bool ours = own_address(*in, 6, nd.target);
     static const uint8_t unspecified[16] = {};
     bool from_unspecified = std::memcmp(nd.src, unspecified, 16) == 0;
     if (nd.type == 136) {
@@ -208,13 +212,7 @@ void SlowPath::handle_nd(const Snapshot &s, rte_mbuf *m) {
     std::memcpy(target, nd.target, 16);
     std::memcpy(src, nd.src, 16);
     uint32_t len = nd_build_na(buf, cap, in->mac, target, dst_mac, src, true);
-    if (len == 0) {
-        drop(m, DropReason::local_unhandled);
-        return;
-    }
-    rte_pktmbuf_reset(m);
-    rte_pktmbuf_append(m, static_cast<uint16_t>(len));
-    send(in->port, m);
+    reply_in_place(m, len, in->port);
 }
 
 void SlowPath::handle_resolve(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {

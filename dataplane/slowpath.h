@@ -62,6 +62,8 @@ private:
     void learned(uint16_t port, uint8_t family, const uint8_t *ip);
     void solicit(const Snapshot &s, Pending &p);
     void send(uint16_t port, rte_mbuf *m);
+    // m now holds an answer of len bytes built over the request (0: none could be built).
+    void reply_in_place(rte_mbuf *m, uint32_t len, uint16_t port);
     void print_log(const Snapshot &s, const struct RuleLog &r);
     void drop(rte_mbuf *m, DropReason r);
 

@@ -229,6 +229,21 @@ protected:
 
     Mac port_mac(int i) const { return ports->states()[static_cast<size_t>(i)].mac; }
 
+    // The dmz server's answer to the inner host's SYN (seq 1000) of the default FrameSpec.
+    FrameSpec synack_from_server() const {
+        FrameSpec f;
+        f.src_mac = server_mac;
+        f.dst_mac = port_mac(1);
+        f.src = "198.18.3.10";
+        f.dst = "198.18.1.11";
+        f.sport = 80;
+        f.dport = 40000;
+        f.tcp_flags = 0x12;
+        f.seq = 5000;
+        f.ack = 1001;
+        return f;
+    }
+
     static PacketMeta parsed(const std::vector<uint8_t> &f) {
         PacketMeta m{};
         auto r = parse_frame(f.data(), static_cast<uint32_t>(f.size()), m);
@@ -327,16 +342,7 @@ TEST_F(Pipeline, AllowedFlowIsRoutedRewrittenAndRepliesPassWithoutARule) {
     EXPECT_EQ(flows->stats().active, 1u);
 
     // The SYN+ACK from the server: no rule on dmz0 ingress, passes as the flow's reply.
-    FrameSpec synack;
-    synack.src_mac = server_mac;
-    synack.dst_mac = port_mac(1);
-    synack.src = "198.18.3.10";
-    synack.dst = "198.18.1.11";
-    synack.sport = 80;
-    synack.dport = 40000;
-    synack.tcp_flags = 0x12;
-    synack.seq = 5000;
-    synack.ack = 1001;
+    FrameSpec synack = synack_from_server();
     send(1, build_frame(synack));
     auto back = sent(0);
     ASSERT_EQ(back.size(), 1u);
@@ -384,16 +390,7 @@ TEST_F(Pipeline, OutOfWindowSegmentGoesBackThroughTheRules) {
     FrameSpec syn;
     syn.dst_mac = port_mac(0);
     send(0, build_frame(syn));
-    FrameSpec synack;
-    synack.src_mac = server_mac;
-    synack.dst_mac = port_mac(1);
-    synack.src = "198.18.3.10";
-    synack.dst = "198.18.1.11";
-    synack.sport = 80;
-    synack.dport = 40000;
-    synack.tcp_flags = 0x12;
-    synack.seq = 5000;
-    synack.ack = 1001;
+    FrameSpec synack = synack_from_server();
     synack.window = 1000;
     send(1, build_frame(synack));
     sent(0);
