@@ -47,12 +47,12 @@ namespace qorgan::dp {
     X(tcp_no_session, "tcp_no_session")                                                            \
     X(tcp_out_of_window, "tcp_out_of_window")                                                      \
     X(flow_table_full, "flow_table_full")                                                          \
-    X(tcp_invalid, "tcp_invalid")                                                            \
+    X(tcp_invalid, "tcp_invalid")                                                                  \
     /* forwarding */                                                                               \
     X(no_route, "no_route")                                                                        \
     X(ttl_exceeded, "ttl_exceeded")                                                                \
     X(mtu_exceeded, "mtu_exceeded")                                                                \
-    X(multicast, "multicast")                                                            \
+    X(multicast, "multicast")                                                                      \
     X(neighbor_unresolved, "neighbor_unresolved")                                                  \
     X(port_down, "port_down")                                                                      \
     X(tx_full, "tx_full")                                                                          \
