@@ -181,6 +181,8 @@ int main(int argc, char **argv) {
             std::fprintf(stderr, "qorgan-dataplane: fewer than 512 MiB of hugepages free; "
                                  "running with --no-huge (slower I/O)\n");
         eal.insert(eal.end(), {"--no-huge", "-m", "1024"});
+    } else {
+        eal.push_back("--huge-unlink"); // the pages go back to the system when we exit
     }
     bool any_pci = false;
     for (const auto &ifc : conf.interfaces) {
