@@ -1,1 +1,505 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// Loop separation checks (R139-7, R139-8) by witness packets run through the rule lists
+// as the dataplane runs them, and the `show compliance` report.
+#include "config/compliance.h"
+
+#include "config/config.h"
+#include "config/schema.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+namespace qorgan::config {
+
+namespace {
+
+using Bytes = std::array<uint8_t, 16>;
+
+unsigned width(uint8_t family) {
+    return family == 6 ? 128 : 32;
+}
+
+Prefix any_of(uint8_t family) {
+    Prefix p;
+    p.family = family;
+    return p;
+}
+
+bool contains(const Prefix &p, uint8_t family, const Bytes &a) {
+    if (p.family != family)
+        return false;
+    for (unsigned bit = 0; bit < p.length; ++bit) {
+        uint8_t m = uint8_t(0x80 >> (bit % 8));
+        if ((p.bytes[bit / 8] & m) != (a[bit / 8] & m))
+            return false;
+    }
+    return true;
+}
+
+// Prefixes nest or are disjoint: the intersection is the longer one, if any.
+std::optional<Prefix> intersect(const Prefix &a, const Prefix &b) {
+    if (a.family != b.family)
+        return std::nullopt;
+    const Prefix &shorter = a.length <= b.length ? a : b;
+    const Prefix &longer = a.length <= b.length ? b : a;
+    if (!contains(shorter, longer.family, network_of(longer).bytes))
+        return std::nullopt;
+    return network_of(longer);
+}
+
+Bytes last_of(const Prefix &p) {
+    Bytes b = network_of(p).bytes;
+    for (unsigned bit = p.length; bit < width(p.family); ++bit)
+        b[bit / 8] = uint8_t(b[bit / 8] | (0x80 >> (bit % 8)));
+    return b;
+}
+
+struct Witness {
+    uint8_t family = 4;
+    uint8_t proto = 0;
+    Bytes src{};
+    Bytes dst{};
+    uint16_t sport = 0;
+    uint16_t dport = 0;
+    uint8_t icmp_type = 0;
+    uint8_t icmp_code = 0;
+};
+
+bool is_ports(uint8_t proto) {
+    return proto == proto_tcp || proto == proto_udp;
+}
+
+bool is_icmp(uint8_t proto) {
+    return proto == proto_icmp || proto == proto_icmpv6;
+}
+
+bool in_ranges(const std::vector<PortRange> &ranges, uint16_t port) {
+    if (ranges.empty())
+        return true;
+    for (const PortRange &r : ranges)
+        if (port >= r.low && port <= r.high)
+            return true;
+    return false;
+}
+
+bool in_prefixes(const std::vector<Prefix> &ps, uint8_t family, const Bytes &a) {
+    if (ps.empty())
+        return true;
+    for (const Prefix &p : ps)
+        if (contains(p, family, a))
+            return true;
+    return false;
+}
+
+bool matches(const Rule &r, const Witness &w) {
+    if (r.family != 0 && r.family != w.family)
+        return false;
+    if (r.protocol && *r.protocol != w.proto)
+        return false;
+    if (!in_prefixes(r.sources, w.family, w.src) || !in_prefixes(r.destinations, w.family, w.dst))
+        return false;
+    if (is_ports(w.proto) &&
+        (!in_ranges(r.source_ports, w.sport) || !in_ranges(r.destination_ports, w.dport)))
+        return false;
+    if (r.icmp_type && (!is_icmp(w.proto) || *r.icmp_type != w.icmp_type))
+        return false;
+    if (r.icmp_code && *r.icmp_code != w.icmp_code)
+        return false;
+    return true;
+}
+
+// First match wins; nothing matched is the default deny.
+const Rule *first_match(const std::vector<Rule> &list, const Witness &w) {
+    for (const Rule &r : list)
+        if (matches(r, w))
+            return &r;
+    return nullptr;
+}
+
+const char *loop_name(Loop l) {
+    switch (l) {
+    case Loop::inner:
+        return "inner";
+    case Loop::outer:
+        return "outer";
+    case Loop::internet:
+        return "internet";
+    case Loop::shielded:
+        return "shielded";
+    }
+    return "?";
+}
+
+// The paragraph a forwarding from one loop to another breaks, and its sentence; empty if none.
+std::pair<std::string, std::string> forbidden(Loop from, Loop to) {
+    if ((from == Loop::inner && to == Loop::outer) || (from == Loop::outer && to == Loop::inner))
+        return {"R139-7", "R139-7 forbids traffic between the inner and outer loops except "
+                          "through an IPsec channel or the shielded subnet"};
+    if (from == Loop::inner && to == Loop::internet)
+        return {"R139-8", "R139-8 forbids any path from the inner loop to the Internet"};
+    if (from == Loop::internet && to == Loop::inner)
+        return {"R139-8", "R139-8 forbids any path from the Internet to the inner loop"};
+    return {};
+}
+
+struct RouteEntry {
+    Prefix prefix;
+    std::string interface;
+};
+
+class LoopChecker {
+public:
+    explicit LoopChecker(const Config &c) : _conf(c) {
+        for (const Interface &i : c.interfaces) {
+            if (i.disabled)
+                continue;
+            for (const Zone &z : c.zones)
+                if (z.name == i.zone)
+                    _loops.emplace_back(i.name, z.loop);
+            for (const Prefix &a : i.addresses) {
+                _table.push_back({network_of(a), i.name});
+                _own.push_back(a);
+            }
+        }
+        std::size_t connected = _table.size();
+        for (const Route &r : c.routes) {
+            std::string exit = r.interface;
+            if (exit.empty() && r.via)
+                for (std::size_t k = 0; k < connected; ++k)
+                    if (contains(_table[k].prefix, r.via->family, r.via->bytes))
+                        exit = _table[k].interface;
+            if (loop_of(exit))
+                _table.push_back({r.prefix, exit});
+        }
+        for (const InterfacePolicy &p : c.policies)
+            for (const auto *list : {&p.ingress, &p.egress})
+                for (const Rule &r : *list) {
+                    if (r.protocol)
+                        _protos.insert(*r.protocol);
+                    for (const PortRange &pr : r.source_ports)
+                        add_bounds(_sports, pr);
+                    for (const PortRange &pr : r.destination_ports)
+                        add_bounds(_dports, pr);
+                    if (r.icmp_type)
+                        _types.insert(*r.icmp_type);
+                    if (r.icmp_code)
+                        _codes.insert(*r.icmp_code);
+                }
+        _protos.insert({proto_tcp, proto_udp, proto_icmp, proto_icmpv6});
+        add_unused(_protos);
+        add_unused(_types);
+        add_unused(_codes);
+        _sports.insert({0, 65535});
+        _dports.insert({0, 65535});
+    }
+
+    std::vector<Violation> run() {
+        for (const InterfacePolicy &p : _conf.policies) {
+            auto from = loop_of(p.interface);
+            if (!from)
+                continue;
+            for (const Rule &r : p.ingress)
+                if (r.action == Action::accept)
+                    check_rule(p, *from, r);
+        }
+        return std::move(_found);
+    }
+
+private:
+    static void add_bounds(std::set<uint16_t> &s, const PortRange &r) {
+        s.insert({r.low, r.high});
+        if (r.low > 0)
+            s.insert(uint16_t(r.low - 1));
+        if (r.high < 65535)
+            s.insert(uint16_t(r.high + 1));
+    }
+
+    // One value no rule names stands for all the others.
+    static void add_unused(std::set<uint8_t> &s) {
+        for (unsigned v = 0; v < 256; ++v)
+            if (!s.count(uint8_t(v))) {
+                s.insert(uint8_t(v));
+                return;
+            }
+    }
+
+    std::optional<Loop> loop_of(const std::string &ifname) const {
+        for (const auto &[name, loop] : _loops)
+            if (name == ifname)
+                return loop;
+        return std::nullopt;
+    }
+
+    const RouteEntry *lookup(uint8_t family, const Bytes &a) const {
+        const RouteEntry *best = nullptr;
+        for (const RouteEntry &e : _table)
+            if (contains(e.prefix, family, a) && (!best || e.prefix.length > best->prefix.length))
+                best = &e;
+        return best;
+    }
+
+    bool is_own(uint8_t family, const Bytes &a) const {
+        for (const Prefix &p : _own)
+            if (p.family == family && p.bytes == a)
+                return true;
+        return false;
+    }
+
+    const InterfacePolicy *policy_of(const std::string &ifname) const {
+        for (const InterfacePolicy &p : _conf.policies)
+            if (p.interface == ifname)
+                return &p;
+        return nullptr;
+    }
+
+    template <typename T>
+    static std::vector<T> pick(const std::set<T> &all, const std::optional<T> &fixed) {
+        if (fixed)
+            return {*fixed};
+        return {all.begin(), all.end()};
+    }
+
+    static std::vector<uint16_t> ports(const std::vector<PortRange> &own,
+                                       const std::set<uint16_t> &all) {
+        if (own.empty())
+            return {all.begin(), all.end()};
+        std::vector<uint16_t> out;
+        for (const PortRange &r : own)
+            out.insert(out.end(), {r.low, r.high});
+        return out;
+    }
+
+    void check_rule(const InterfacePolicy &p, Loop from, const Rule &r) {
+        for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
+            if (r.family != 0 && r.family != family)
+                continue;
+            std::vector<Prefix> srcs, dsts;
+            for (const Prefix &s :
+                 r.sources.empty() ? std::vector<Prefix>{any_of(family)} : r.sources)
+                for (const RouteEntry &e : _table)
+                    if (e.interface == p.interface)
+                        if (auto x = intersect(s, e.prefix))
+                            srcs.push_back(*x);
+            for (const Prefix &d :
+                 r.destinations.empty() ? std::vector<Prefix>{any_of(family)} : r.destinations)
+                for (const RouteEntry &e : _table) {
+                    auto to = loop_of(e.interface);
+                    if (e.interface != p.interface && to && !forbidden(from, *to).first.empty())
+                        if (auto x = intersect(d, e.prefix))
+                            dsts.push_back(*x);
+                }
+            for (const Prefix &s : srcs)
+                for (const Prefix &d : dsts)
+                    for (const Bytes &sa : {network_of(s).bytes, last_of(s)})
+                        for (const Bytes &da : {network_of(d).bytes, last_of(d)})
+                            if (!is_own(family, da))
+                                try_addresses(p, from, r, family, s, d, sa, da);
+        }
+    }
+
+    void try_addresses(const InterfacePolicy &p, Loop from, const Rule &r, uint8_t family,
+                       const Prefix &s, const Prefix &d, const Bytes &sa, const Bytes &da) {
+        const RouteEntry *exit = lookup(family, da);
+        if (!exit || exit->interface == p.interface)
+            return;
+        Loop to = *loop_of(exit->interface);
+        auto [id, sentence] = forbidden(from, to);
+        if (id.empty())
+            return;
+        for (const auto &[rule, ifname] : _reported)
+            if (rule == &r && ifname == exit->interface)
+                return;
+        Witness w;
+        w.family = family;
+        w.src = sa;
+        w.dst = da;
+        const InterfacePolicy *out = policy_of(exit->interface);
+        for (uint8_t proto : pick(_protos, r.protocol)) {
+            w.proto = proto;
+            std::vector<uint16_t> sports{0}, dports{0};
+            std::vector<uint8_t> types{0}, codes{0};
+            if (is_ports(proto)) {
+                sports = ports(r.source_ports, _sports);
+                dports = ports(r.destination_ports, _dports);
+            }
+            if (is_icmp(proto)) {
+                types = pick(_types, r.icmp_type);
+                codes = pick(_codes, r.icmp_code);
+            }
+            for (uint16_t sp : sports)
+                for (uint16_t dp : dports)
+                    for (uint8_t t : types)
+                        for (uint8_t c : codes) {
+                            w.sport = sp;
+                            w.dport = dp;
+                            w.icmp_type = t;
+                            w.icmp_code = c;
+                            if (first_match(p.ingress, w) != &r)
+                                continue;
+                            const Rule *e = out ? first_match(out->egress, w) : nullptr;
+                            if (!e || e->action != Action::accept)
+                                continue;
+                            report(p, r, id, sentence, s, *intersect(d, exit->prefix),
+                                   exit->interface, to);
+                            return;
+                        }
+        }
+    }
+
+    void report(const InterfacePolicy &p, const Rule &r, const std::string &id,
+                const std::string &sentence, const Prefix &s, const Prefix &d,
+                const std::string &exit, Loop to) {
+        _reported.emplace_back(&r, exit);
+        Violation v;
+        v.requirement = id;
+        v.where = r.where;
+        v.path = "policy " + p.interface + " ingress rule " + std::to_string(r.id);
+        v.message = v.path + " accepts " + format_prefix(s) + " -> " + format_prefix(d) + " (" +
+                    exit + ", loop " + loop_name(to) + "): " + sentence;
+        _found.push_back(std::move(v));
+    }
+
+    const Config &_conf;
+    std::vector<std::pair<std::string, Loop>> _loops; // enabled interfaces with a zone
+    std::vector<RouteEntry> _table;                   // connected subnets, then static routes
+    std::vector<Prefix> _own;                         // the gateway's addresses: delivered locally
+    std::set<uint8_t> _protos, _types, _codes;
+    std::set<uint16_t> _sports, _dports;
+    std::vector<std::pair<const Rule *, std::string>> _reported;
+    std::vector<Violation> _found;
+};
+
+ComplianceRow later(const char *id, const char *summary, const std::string &waits_for) {
+    return {id, "not implemented yet", summary, waits_for};
+}
+
+} // namespace
+
+std::vector<Violation> check_loops(const Config &conf) {
+    return LoopChecker(conf).run();
+}
+
+Status check_compliance(const Config &conf) {
+    auto found = check_loops(conf);
+    if (found.empty())
+        return Ok{};
+    return Error{found.front().where, found.front().message};
+}
+
+std::vector<ComplianceRow> compliance_report(const Config &running, const ComplianceFacts &f) {
+    auto violations = check_loops(running);
+    auto loop_row = [&](const char *id, const char *summary, const char *clean) {
+        for (const Violation &v : violations)
+            if (v.requirement == id)
+                return ComplianceRow{id, "not met", summary, v.message};
+        return ComplianceRow{id, "met", summary, clean};
+    };
+    std::size_t ingress = 0, egress = 0;
+    for (const InterfacePolicy &p : running.policies) {
+        ingress += p.ingress.size();
+        egress += p.egress.size();
+    }
+    unsigned disabled = 0;
+    for (const Interface &i : running.interfaces)
+        disabled += i.disabled ? 1 : 0;
+    const std::string ports = std::to_string(f.ports_total) + " ports, " +
+                              std::to_string(f.ports_up) + " up, " +
+                              std::to_string(f.ports_disabled) + " disabled";
+    const std::string none = "not planned in issues 2-9 yet";
+
+    std::vector<ComplianceRow> rows;
+    rows.push_back(later("R128-a", "centralized authorization of network nodes",
+                         "no authorized-node table yet; " + none));
+    rows.push_back(later("R128-b", "administrator privilege levels", "waits for issue 4"));
+    rows.push_back(later("R128-c", "recording administrator actions", "waits for issue 4"));
+    rows.push_back(later("R128-d", "static network address translation", "waits for issue 5"));
+    rows.push_back(later("R128-e", "protection against network attacks", "waits for issue 7"));
+    if (f.dataplane_connected)
+        rows.push_back({"R128-f", "met", "monitoring of physical and logical ports",
+                        ports + " (show interfaces: link, speed, counters, errors); logical "
+                                "ports (VLAN, tunnel) do not exist yet"});
+    else
+        rows.push_back({"R128-f", "not met", "monitoring of physical and logical ports",
+                        "dataplane not connected: no port status"});
+    if (f.dataplane_connected)
+        rows.push_back({"R128-g", "met", "filtering on each interface",
+                        "stateful rules per interface and direction, default deny: " +
+                            std::to_string(running.policies.size()) + " interface policies, " +
+                            std::to_string(ingress) + " ingress and " + std::to_string(egress) +
+                            " egress rules in the running policy"});
+    else
+        rows.push_back({"R128-g", "not met", "filtering on each interface",
+                        "dataplane not connected: the policy is not enforced (nothing forwards)"});
+    rows.push_back(
+        later("R128-h", "cryptographic protection of traffic (IPsec)", "waits for issue 8"));
+    rows.push_back(later("R134-1", "block VPN, remote access, p2p, games, unknown, malicious",
+                         "waits for issue 6"));
+    rows.push_back(
+        later("R134-2", "unblocking categories on official request", "waits for issue 6"));
+    rows.push_back(
+        later("R133-3", "allowed categories and organization address lists", "waits for issue 6"));
+    rows.push_back(later("R133-4", "agreed VPN channels", "waits for issues 6 and 8"));
+    rows.push_back(later("R133-1", "no remote control of outer-loop objects from outside",
+                         "waits for issue 6"));
+    rows.push_back(
+        later("R139-3", "confidential traffic only inside IPsec channels", "waits for issue 8"));
+    std::string integrity =
+        "met: configuration integrity (SHA-256 of " + std::to_string(f.revisions) +
+        " revisions, running matches), zones and segments, per-interface firewall; not yet: "
+        "management-port protection and authentication (issue 4), NAPT (issue 5), event "
+        "logging (issue 4)";
+    if (f.running_config_intact)
+        rows.push_back(
+            {"R139-4", "partly met", "access control, segmentation, integrity", integrity});
+    else
+        rows.push_back({"R139-4", "not met", "access control, segmentation, integrity",
+                        "the running configuration does not match its recorded SHA-256: "
+                        "tampered"});
+    rows.push_back(loop_row("R139-7", "inner and outer loops never interconnect",
+                            "no accepted path between the inner and outer loops (checked at "
+                            "every commit); IPsec channels wait for issue 8"));
+    rows.push_back(loop_row("R139-8", "inner loop never connected to the Internet",
+                            "no accepted path between the inner loop and the Internet (checked "
+                            "at every commit)"));
+    rows.push_back(later("R139-9", "outer loop reaches the Internet only through the UIAG",
+                         "no UIAG uplink declaration yet; " + none));
+    rows.push_back(later("R139-10-1", "shielded subnet with IPS and address translation",
+                         "waits for issues 5 and 7"));
+    rows.push_back(later("R139-12", "time synchronization with the national time source",
+                         "no NTP status yet; " + none));
+    bool ports_down = f.dataplane_connected && f.ports_disabled == disabled &&
+                      f.ports_up + f.ports_disabled <= f.ports_total;
+    if (ports_down)
+        rows.push_back({"R139-13", "met", "unused ports disabled",
+                        std::to_string(disabled) +
+                            " interfaces disabled in the configuration "
+                            "and down in the dataplane (" +
+                            ports + ")"});
+    else
+        rows.push_back({"R139-13", "not met", "unused ports disabled",
+                        f.dataplane_connected
+                            ? std::to_string(disabled) +
+                                  " interfaces disabled in the "
+                                  "configuration but the dataplane "
+                                  "reports " +
+                                  ports
+                            : std::string("dataplane not connected: port state unknown")});
+    rows.push_back(later("R38-3", "event log time synchronized", "no NTP status yet; " + none));
+    rows.push_back(later("R38-4", "event logs kept 3 years, 2 months online", "waits for issue 4"));
+    rows.push_back(later("R38-6", "logs protected from interference", "waits for issue 4"));
+    rows.push_back(
+        later("R52", "abnormal user activity registered and blocked", "waits for issue 4"));
+    rows.push_back(
+        later("R47", "multi-factor authentication for privileged operations", "waits for issue 4"));
+    rows.push_back(later("R90-1-3", "block on excess request rate or authentication errors",
+                         "waits for issues 4 and 7"));
+    rows.push_back(later("R90-1-6", "concealment of internal LAN addressing", "waits for issue 5"));
+    rows.push_back(later("R90-1-7", "event logs on a dedicated log server", "waits for issue 4"));
+    rows.push_back(later("R102-2", "role-based access, minimum privilege", "waits for issue 4"));
+    rows.push_back(
+        later("R118", "identification, authentication, session limits", "waits for issue 4"));
+    return rows;
+}
+
+} // namespace qorgan::config

@@ -1,1 +1,197 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// The declarative schema tree used by help (`?`), completion and the set form; it mirrors
+// what config/schema.cpp accepts (tests/unit/test_schema_tree.cpp keeps the two in step).
+#include "config/schema_tree.h"
+
+#include <algorithm>
+
+namespace qorgan::config {
+
+namespace {
+
+using K = SchemaKind;
+
+SchemaNode node(std::string keyword, K kind, std::string help, std::string hint = {},
+                std::vector<std::string> choices = {}, std::vector<SchemaNode> children = {}) {
+    return SchemaNode{std::move(keyword), kind,
+                      std::move(help),    std::move(hint),
+                      std::move(choices), std::move(children)};
+}
+
+std::vector<SchemaNode> rule_children() {
+    return {
+        node("description", K::leaf, "free text shown with the rule", "<text>"),
+        node("protocol", K::leaf, "IP protocol; absent: any", "<0..255>",
+             {"icmp", "icmpv6", "tcp", "udp"}),
+        node("source", K::leaf_list, "source network; absent: any", "<prefix>"),
+        node("destination", K::leaf_list, "destination network; absent: any", "<prefix>"),
+        node("source-port", K::leaf_list, "TCP/UDP source port or range", "<N|N-M>"),
+        node("destination-port", K::leaf_list, "TCP/UDP destination port or range", "<N|N-M>"),
+        node("icmp-type", K::leaf, "ICMP or ICMPv6 type (needs protocol icmp or icmpv6)",
+             "<0..255>",
+             {"dest-unreachable", "echo-reply", "echo-request", "neighbor-advertisement",
+              "neighbor-solicitation", "packet-too-big", "parameter-problem", "redirect",
+              "router-advertisement", "router-solicitation", "source-quench", "time-exceeded",
+              "timestamp-reply", "timestamp-request"}),
+        node("icmp-code", K::leaf, "ICMP code (needs icmp-type)", "<0..255>"),
+        node("action", K::leaf, "what a matching packet gets", "", {"accept", "drop", "reject"}),
+        node("log", K::flag, "log every packet the rule matches"),
+    };
+}
+
+SchemaNode rule_list(const std::string &keyword, const std::string &help) {
+    return node(keyword, K::container, help, {}, {},
+                {node("rule", K::keyed, "a rule; first match wins in list order", "<1..4294967295>",
+                      {}, rule_children())});
+}
+
+SchemaNode build_root() {
+    std::vector<SchemaNode> timeouts;
+    const std::pair<const char *, const char *> kinds[] = {
+        {"tcp-syn", "TCP handshake not finished"},
+        {"tcp-established", "TCP established"},
+        {"tcp-closing", "TCP after a FIN"},
+        {"tcp-closed", "TCP after RST or both FINs"},
+        {"udp", "UDP, one direction seen"},
+        {"udp-stream", "UDP, both directions seen"},
+        {"icmp", "ICMP"},
+        {"other", "other protocols"},
+    };
+    for (const auto &[kw, help] : kinds)
+        timeouts.push_back(node(kw, K::leaf, std::string(help) + " (seconds)", "<1..604800>"));
+
+    return node(
+        "", K::container, "configuration", {}, {},
+        {
+            node("interfaces", K::container, "network interfaces", {}, {},
+                 {node("", K::named, "an interface", "<name>", {},
+                       {
+                           node("device", K::leaf, "PCI address or DPDK vdev", "<pci-or-vdev>"),
+                           node("address", K::leaf_list, "the gateway's address and subnet",
+                                "<address>/<length>"),
+                           node("zone", K::leaf, "zone the interface belongs to", "<zone>"),
+                           node("mtu", K::leaf, "maximum transmission unit", "<576..9000>"),
+                           node("disable", K::flag, "administratively down (R139-13)"),
+                       })}),
+            node("zones", K::container, "security zones", {}, {},
+                 {node("", K::named, "a zone", "<name>", {},
+                       {node("loop", K::leaf, "regulation loop of the zone (R139-7, R139-8)", "",
+                             {"inner", "internet", "outer", "shielded"})})}),
+            node("policy", K::container, "per-interface packet filters", {}, {},
+                 {node("", K::named, "the rules of an interface", "<interface>", {},
+                       {rule_list("ingress", "packets arriving on the interface"),
+                        rule_list("egress", "packets leaving through the interface")})}),
+            node("routes", K::container, "static routes", {}, {},
+                 {node("route", K::keyed, "a static route", "<prefix>", {},
+                       {node("via", K::leaf, "next hop", "<address>"),
+                        node("interface", K::leaf, "exit interface", "<interface>")})}),
+            node("dataplane", K::container, "fast path settings", {}, {},
+                 {node("workers", K::leaf, "worker lcores", "<1..64>"),
+                  node("max-flows", K::leaf, "flow table size per worker", "<1024..16777216>"),
+                  node("timeouts", K::container, "flow idle timeouts", {}, {}, timeouts)}),
+        });
+}
+
+// The config block a statement opens, matched by its words (nullptr when absent).
+const Node *child_block(const Node *parent, const std::vector<std::string> &words) {
+    if (!parent)
+        return nullptr;
+    for (const Node &c : parent->children) {
+        if (!c.has_block || c.words.size() != words.size())
+            continue;
+        bool same = true;
+        for (std::size_t i = 0; i < words.size(); ++i)
+            same = same && c.words[i].text == words[i];
+        if (same)
+            return &c;
+    }
+    return nullptr;
+}
+
+std::string free_help(const SchemaNode &s) {
+    return s.value_hint + ": " + s.help;
+}
+
+} // namespace
+
+const SchemaNode &schema_root() {
+    static const SchemaNode root = build_root();
+    return root;
+}
+
+std::vector<Candidate> complete_path(const Node *config, const std::vector<std::string> &words,
+                                     std::string_view partial) {
+    const SchemaNode *s = &schema_root();
+    const Node *c = config;
+    std::vector<Candidate> out;
+    std::size_t i = 0;
+    // Walks complete words; `pending` is a keyed/leaf node whose value is the next word.
+    const SchemaNode *pending = nullptr;
+    while (i < words.size()) {
+        const std::string &w = words[i];
+        if (pending) {
+            if (pending->kind != K::keyed)
+                return {}; // a leaf's value was given: the statement is complete
+            c = child_block(c, {pending->keyword, w});
+            s = pending;
+            pending = nullptr;
+            ++i;
+            continue;
+        }
+        if (s->kind == K::leaf || s->kind == K::leaf_list || s->kind == K::flag)
+            return {};
+        const SchemaNode *next = nullptr;
+        for (const SchemaNode &ch : s->children)
+            if (ch.kind == K::named || ch.keyword == w)
+                next = &ch;
+        if (!next)
+            return {};
+        if (next->kind == K::named) {
+            c = child_block(c, {w});
+            s = next;
+        } else if (next->kind == K::container) {
+            c = child_block(c, {w});
+            s = next;
+        } else if (next->kind == K::flag) {
+            return {};
+        } else {
+            pending = next;
+        }
+        ++i;
+    }
+    auto add = [&](std::string word, std::string help) {
+        if (word.empty() || word.compare(0, partial.size(), partial) == 0)
+            out.push_back({std::move(word), std::move(help)});
+    };
+    if (pending) {
+        for (const std::string &ch : pending->choices)
+            add(ch, pending->help);
+        if (pending->kind == K::keyed && c)
+            for (const Node &n : c->children)
+                if (n.words.size() == 2 && n.words[0].text == pending->keyword && n.has_block)
+                    add(n.words[1].text, pending->help);
+        if (!pending->value_hint.empty())
+            add("", free_help(*pending));
+    } else {
+        for (const SchemaNode &ch : s->children) {
+            if (ch.kind == K::named) {
+                if (c)
+                    for (const Node &n : c->children)
+                        if (n.words.size() == 1 && n.has_block)
+                            add(n.words[0].text, ch.help);
+                add("", free_help(ch));
+            } else {
+                add(ch.keyword, ch.help);
+            }
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const Candidate &a, const Candidate &b) {
+        return a.word != b.word ? a.word < b.word : a.help < b.help;
+    });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const Candidate &a, const Candidate &b) { return a.word == b.word; }),
+              out.end());
+    return out;
+}
+
+} // namespace qorgan::config

@@ -1,1 +1,837 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// qorgand's command language; see commands.h.
+#include "control/commands.h"
+
+#include "config/compliance.h"
+#include "config/config.h"
+#include "config/set_form.h"
+
+#include <algorithm>
+#include <ctime>
+#include <sstream>
+
+namespace qorgan::control {
+
+namespace {
+
+struct CommandHelp {
+    const char *word;
+    const char *help;
+};
+
+const CommandHelp operational_commands[] = {
+    {"clear", "Clear sessions"},
+    {"configure", "Enter configuration mode"},
+    {"exit", "Leave the shell"},
+    {"help", "List the commands"},
+    {"monitor", "Watch live interface rates"},
+    {"quit", "Leave the shell"},
+    {"show", "Show state and configuration"},
+};
+
+const CommandHelp show_operational[] = {
+    {"arp", "IPv4 neighbours"},
+    {"compliance", "Requirements of Decree 832 and their live status"},
+    {"configuration", "The running configuration"},
+    {"interfaces", "Ports: state, speed, packets, bytes, errors, drops (R128-f)"},
+    {"ndp", "IPv6 neighbours"},
+    {"route", "Routing table"},
+    {"security", "Security policies and their hit counts"},
+    {"sessions", "Tracked connections (filters: address, port, interface, zone)"},
+    {"system", "Commits and configuration integrity"},
+};
+
+const CommandHelp configuration_commands[] = {
+    {"commit", "Validate and activate the candidate configuration"},
+    {"compare", "Differences between candidate, running and revisions"},
+    {"delete", "Delete a statement"},
+    {"edit", "Move to a level of the configuration"},
+    {"exit", "Go up to the top level, or leave configuration mode"},
+    {"load", "Load a file into the candidate (merge or replace)"},
+    {"rollback", "Load an earlier revision into the candidate"},
+    {"run", "Run an operational command"},
+    {"save", "Write the candidate to a file"},
+    {"set", "Set a value"},
+    {"show", "Show the candidate configuration"},
+    {"top", "Go to the top level"},
+    {"up", "Go up one level"},
+    {"update", "Start again from the running configuration"},
+};
+
+size_t edit_distance(const std::string &a, const std::string &b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= a.size(); i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); j++)
+            cur[j] = std::min(
+                {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        prev = cur;
+    }
+    return prev[b.size()];
+}
+
+// Resolves a possibly abbreviated word against a list; error text names what was wrong
+// and what would be right.
+template <size_t N>
+Result<std::string> pick(const std::string &word, const CommandHelp (&list)[N],
+                         const std::string &context) {
+    std::vector<std::string> matches;
+    for (const auto &c : list) {
+        if (word == c.word)
+            return std::string(c.word);
+        if (std::string(c.word).rfind(word, 0) == 0)
+            matches.push_back(c.word);
+    }
+    if (matches.size() == 1)
+        return matches[0];
+    std::string expected;
+    std::string best;
+    size_t best_d = 3;
+    for (const auto &c : list) {
+        expected += (expected.empty() ? "" : ", ") + std::string(c.word);
+        size_t d = edit_distance(word, c.word);
+        if (d < best_d) {
+            best_d = d;
+            best = c.word;
+        }
+    }
+    std::string msg = matches.empty()
+                          ? "unknown " + context + " '" + word + "'; expected one of: " + expected
+                          : "'" + word + "' is ambiguous: " + [&] {
+                                std::string m;
+                                for (auto &x : matches)
+                                    m += (m.empty() ? "" : ", ") + x;
+                                return m;
+                            }();
+    if (matches.empty() && !best.empty())
+        msg += " (did you mean '" + best + "'?)";
+    return Error{{}, msg};
+}
+
+template <size_t N>
+std::vector<config::Candidate> candidates_of(const CommandHelp (&list)[N],
+                                             const std::string &partial) {
+    std::vector<config::Candidate> out;
+    for (const auto &c : list)
+        if (std::string(c.word).rfind(partial, 0) == 0)
+            out.push_back({c.word, c.help});
+    return out;
+}
+
+// Left-aligned columns, two spaces apart.
+std::string table(const std::vector<std::string> &head,
+                  const std::vector<std::vector<std::string>> &rows) {
+    std::vector<size_t> w(head.size());
+    for (size_t i = 0; i < head.size(); i++)
+        w[i] = head[i].size();
+    for (const auto &r : rows)
+        for (size_t i = 0; i < r.size() && i < w.size(); i++)
+            w[i] = std::max(w[i], r[i].size());
+    std::ostringstream o;
+    auto line = [&](const std::vector<std::string> &r) {
+        std::string s;
+        for (size_t i = 0; i < r.size(); i++) {
+            s += r[i];
+            if (i + 1 < r.size())
+                s += std::string(w[i] - r[i].size() + 2, ' ');
+        }
+        o << s << "\n";
+    };
+    line(head);
+    for (const auto &r : rows)
+        line(r);
+    return o.str();
+}
+
+std::string num(const Json &j, const char *key) {
+    if (!j.contains(key) || j[key].is_null())
+        return "-";
+    if (j[key].is_string())
+        return j[key].get<std::string>();
+    return j[key].dump();
+}
+
+std::string time_text(int64_t t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return buf;
+}
+
+Reply fail(const std::string &e) {
+    Reply r;
+    r.ok = false;
+    r.error = e;
+    return r;
+}
+
+Reply say(const std::string &out) {
+    Reply r;
+    r.output = out;
+    return r;
+}
+
+std::string edit_banner(const Session &s) {
+    std::string b = "[edit";
+    for (const auto &w : s.edit_path)
+        b += " " + w;
+    return b + "]\n";
+}
+
+std::string join(const std::vector<std::string> &w, size_t from = 0) {
+    std::string s;
+    for (size_t i = from; i < w.size(); i++)
+        s += (s.empty() ? "" : " ") + w[i];
+    return s;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> split_words(const std::string &line) {
+    std::vector<std::string> words;
+    std::string cur;
+    bool in_word = false, quoted = false;
+    for (size_t i = 0; i < line.size(); i++) {
+        char c = line[i];
+        if (quoted) {
+            if (c == '\\' && i + 1 < line.size()) {
+                cur += line[++i];
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                cur += c;
+            }
+        } else if (c == '"') {
+            quoted = true;
+            in_word = true;
+        } else if (c == ' ' || c == '\t') {
+            if (in_word)
+                words.push_back(cur);
+            cur.clear();
+            in_word = false;
+        } else {
+            cur += c;
+            in_word = true;
+        }
+    }
+    if (quoted)
+        return Error{{}, "unterminated quote; expected a closing '\"'"};
+    if (in_word)
+        words.push_back(cur);
+    return words;
+}
+
+Commands::Commands(Transactions &tx, Query dataplane) : _tx(tx), _dataplane(std::move(dataplane)) {}
+
+std::string Commands::prompt(const Session &s) const {
+    return s.user + "@qorgan" + (s.configuring ? "# " : "> ");
+}
+
+Result<Json> Commands::counters() {
+    auto r = _dataplane(Json{{"op", "interfaces"}});
+    if (!r)
+        return r.error();
+    Json out{{"ok", true}, {"interfaces", Json::array()}};
+    for (const auto &i : r.value()["interfaces"])
+        out["interfaces"].push_back(Json{{"name", i.value("name", "")},
+                                         {"link", i.value("link", "")},
+                                         {"rx_packets", i.value("rx_packets", 0)},
+                                         {"rx_bytes", i.value("rx_bytes", 0)},
+                                         {"tx_packets", i.value("tx_packets", 0)},
+                                         {"tx_bytes", i.value("tx_bytes", 0)},
+                                         {"rx_errors", i.value("rx_errors", 0)},
+                                         {"tx_errors", i.value("tx_errors", 0)},
+                                         {"rx_missed", i.value("rx_missed", 0)}});
+    return out;
+}
+
+Reply Commands::exec(Session &s, const std::string &line, int64_t now) {
+    // `| display set` is ours; the shell handles the other pipes.
+    std::string body = line;
+    bool display_set = false;
+    size_t bar = body.find('|');
+    if (bar != std::string::npos) {
+        auto tail = split_words(body.substr(bar + 1));
+        if (tail && tail.value().size() == 2 && tail.value()[0] == "display" &&
+            tail.value()[1] == "set") {
+            display_set = true;
+            body = body.substr(0, bar);
+        } else {
+            return fail("unknown pipe '|" + body.substr(bar + 1) +
+                        "'; expected '| display set' (the shell adds match, except, count, "
+                        "no-more)");
+        }
+    }
+    auto words = split_words(body);
+    if (!words)
+        return fail(words.error().message);
+    auto &w = words.value();
+    if (w.empty())
+        return say("");
+    if (display_set) {
+        if (w[0] != "show")
+            return fail("'| display set' applies to show commands");
+        return show(s, w, true);
+    }
+    return s.configuring ? configuration(s, w, now) : operational(s, w, now);
+}
+
+Reply Commands::operational(Session &s, const std::vector<std::string> &w, int64_t now) {
+    auto cmd = pick(w[0], operational_commands, "command");
+    if (!cmd)
+        return fail(cmd.error().message);
+    const std::string &c = cmd.value();
+    if (c == "exit" || c == "quit") {
+        Reply r;
+        r.exit = true;
+        return r;
+    }
+    if (c == "help") {
+        std::string out;
+        for (const auto &h : operational_commands)
+            out += std::string(h.word) + std::string(12 - std::string(h.word).size(), ' ') +
+                   h.help + "\n";
+        return say(out);
+    }
+    if (c == "configure") {
+        auto cand = _tx.begin();
+        if (!cand)
+            return fail(cand.error().message);
+        s.candidate = std::move(cand.value());
+        s.configuring = true;
+        s.edit_path.clear();
+        return say("Entering configuration mode\n" + edit_banner(s));
+    }
+    if (c == "show")
+        return show(s, w, false);
+    if (c == "clear") {
+        if (w.size() < 2 || std::string("sessions").rfind(w[1], 0) != 0)
+            return fail("expected 'clear sessions [address A] [port P] [interface I] [zone Z]'");
+        return show_sessions(w, true);
+    }
+    if (c == "monitor")
+        return fail("'monitor interface' runs in the shell; this client does not support it");
+    (void)now;
+    return fail("unhandled command '" + c + "'");
+}
+
+Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display_set) {
+    if (s.configuring) {
+        // In configuration mode `show` shows the candidate at the edit level.
+        std::vector<std::string> path = s.edit_path;
+        path.insert(path.end(), w.begin() + 1, w.end());
+        return show_configuration(s.candidate->tree, path, display_set);
+    }
+    if (w.size() < 2)
+        return fail("expected 'show' followed by one of: arp, compliance, configuration, "
+                    "interfaces, ndp, route, security, sessions, system");
+    auto what = pick(w[1], show_operational, "show command");
+    if (!what)
+        return fail(what.error().message);
+    const std::string &x = what.value();
+    if (x == "configuration") {
+        auto text = _tx.store().text(_tx.store().running());
+        if (!text)
+            return fail(text.error().message);
+        auto tree = config::parse_tree(text.value(), "running");
+        if (!tree)
+            return fail(tree.error().to_string());
+        std::vector<std::string> path(w.begin() + 2, w.end());
+        return show_configuration(tree.value(), path, display_set);
+    }
+    if (display_set)
+        return fail("'| display set' applies to 'show configuration'");
+    if (x == "interfaces")
+        return show_interfaces(w);
+    if (x == "security")
+        return show_policies(w);
+    if (x == "sessions")
+        return show_sessions(w, false);
+    if (x == "route")
+        return show_routes();
+    if (x == "arp")
+        return show_neighbors(4);
+    if (x == "ndp")
+        return show_neighbors(6);
+    if (x == "compliance")
+        return show_compliance();
+    if (x == "system") {
+        if (w.size() >= 3 && std::string("integrity").rfind(w[2], 0) == 0)
+            return show_integrity();
+        if (w.size() >= 3 && std::string("commits").rfind(w[2], 0) == 0)
+            return show_commits();
+        return fail("expected 'show system commits' or 'show system integrity'");
+    }
+    return fail("unhandled show command '" + x + "'");
+}
+
+Reply Commands::show_configuration(const config::Node &tree, const std::vector<std::string> &path,
+                                   bool display_set) {
+    const config::Node *n = path.empty() ? &tree : config::find_path(tree, path);
+    if (!n)
+        return fail("nothing configured at '" + join(path) + "'");
+    config::Node root;
+    if (n != &tree)
+        root.children = n->children;
+    const config::Node &shown = n == &tree ? tree : root;
+    if (!display_set)
+        return say(config::print_tree(shown));
+    std::string out;
+    for (const auto &l : config::to_set_lines(shown))
+        out += l + "\n";
+    return say(out);
+}
+
+Reply Commands::show_interfaces(const std::vector<std::string> &w) {
+    auto r = _dataplane(Json{{"op", "interfaces"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &i : r.value()["interfaces"]) {
+        std::string name = i.value("name", "");
+        if (w.size() >= 3 && name != w[2])
+            continue;
+        std::string speed = i.value("speed_mbps", 0) ? num(i, "speed_mbps") + "M" : "-";
+        rows.push_back({name, i.value("admin", ""), i.value("link", ""), speed, i.value("zone", ""),
+                        num(i, "rx_packets"), num(i, "rx_bytes"), num(i, "tx_packets"),
+                        num(i, "tx_bytes"), num(i, "rx_errors") + "/" + num(i, "tx_errors"),
+                        num(i, "rx_missed")});
+    }
+    if (w.size() >= 3 && rows.empty())
+        return fail("no interface '" + w[2] + "'");
+    return say(table({"Interface", "Admin", "Link", "Speed", "Zone", "RX packets", "RX bytes",
+                      "TX packets", "TX bytes", "Errors rx/tx", "Drops"},
+                     rows));
+}
+
+Reply Commands::show_policies(const std::vector<std::string> &w) {
+    if (w.size() < 3 || std::string("policies").rfind(w[2], 0) != 0)
+        return fail("expected 'show security policies [interface]'");
+    auto r = _dataplane(Json{{"op", "rules"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : r.value()["rules"]) {
+        if (w.size() >= 4 && x.value("interface", "") != w[3])
+            continue;
+        rows.push_back({x.value("interface", ""), x.value("direction", ""), num(x, "id"),
+                        x.value("action", "") + (x.value("log", false) ? "+log" : ""),
+                        num(x, "hits"), num(x, "bytes"), x.value("description", "")});
+    }
+    return say(
+        table({"Interface", "Direction", "Rule", "Action", "Hits", "Bytes", "Description"}, rows) +
+        "Anything no rule accepts is denied (default deny, R128-g).\n");
+}
+
+Reply Commands::show_sessions(const std::vector<std::string> &w, bool clear) {
+    Json filter = Json::object();
+    for (size_t i = 2; i < w.size(); i += 2) {
+        if (i + 1 >= w.size())
+            return fail("'" + w[i] + "' needs a value");
+        const std::string &k = w[i], &v = w[i + 1];
+        if (k == "address") {
+            filter["address"] = v;
+        } else if (k == "port") {
+            char *end = nullptr;
+            long p = std::strtol(v.c_str(), &end, 10);
+            if (!end || *end || p < 0 || p > 65535)
+                return fail("port '" + v + "' is not a number 0..65535");
+            filter["port"] = p;
+        } else if (k == "interface") {
+            filter["interface"] = v;
+        } else if (k == "zone") {
+            // A zone is the set of its interfaces: expand from the running configuration.
+            auto text = _tx.store().text(_tx.store().running());
+            if (!text)
+                return fail(text.error().message);
+            auto conf = config::load_text(text.value(), "running");
+            if (!conf)
+                return fail(conf.error().to_string());
+            Json ifs = Json::array();
+            for (const auto &ifc : conf.value().interfaces)
+                if (ifc.zone == v)
+                    ifs.push_back(ifc.name);
+            if (ifs.empty())
+                return fail("no zone '" + v + "' with interfaces");
+            filter["interfaces"] = ifs;
+        } else {
+            return fail("unknown filter '" + k +
+                        "'; expected address <a>, port <p>, interface <name> or zone <name>");
+        }
+    }
+    if (clear) {
+        auto r = _dataplane(Json{{"op", "clear-sessions"}, {"filter", filter}});
+        if (!r)
+            return fail("dataplane: " + r.error().message);
+        return say("cleared " + num(r.value(), "cleared") + " sessions\n");
+    }
+    auto r = _dataplane(Json{{"op", "sessions"}, {"filter", filter}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : r.value()["sessions"]) {
+        auto ep = [&](const char *a, const char *p) {
+            std::string addr = x.value(a, "");
+            if (addr.find(':') != std::string::npos)
+                addr = "[" + addr + "]";
+            return addr + ":" + num(x, p);
+        };
+        std::string pk =
+            x.contains("packets") ? x["packets"][0].dump() + "/" + x["packets"][1].dump() : "-";
+        std::string by =
+            x.contains("bytes") ? x["bytes"][0].dump() + "/" + x["bytes"][1].dump() : "-";
+        rows.push_back({num(x, "proto"), ep("src", "sport"), ep("dst", "dport"),
+                        x.value("state", ""), x.value("in", "") + "->" + x.value("out", ""),
+                        num(x, "rule"), pk, by, num(x, "idle_s")});
+    }
+    std::string out = table(
+        {"Proto", "Source", "Destination", "State", "Path", "Rule", "Packets", "Bytes", "Idle s"},
+        rows);
+    out += num(r.value(), "total") + " sessions";
+    if (r.value().value("truncated", false))
+        out += " (list cut; narrow it with a filter)";
+    return say(out + "\n");
+}
+
+Reply Commands::show_routes() {
+    auto r = _dataplane(Json{{"op", "routes"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : r.value()["routes"])
+        rows.push_back(
+            {x.value("prefix", ""), x.value("kind", ""),
+             x.contains("via") && x["via"].is_string() ? x["via"].get<std::string>() : "-",
+             x.value("interface", "")});
+    return say(table({"Destination", "Kind", "Via", "Interface"}, rows));
+}
+
+Reply Commands::show_neighbors(int family) {
+    auto r = _dataplane(Json{{"op", "neighbors"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : r.value()["neighbors"])
+        if (x.value("family", 0) == family)
+            rows.push_back({x.value("address", ""), x.value("mac", ""), x.value("interface", "")});
+    return say(table({"Address", "MAC", "Interface"}, rows));
+}
+
+Reply Commands::show_compliance() {
+    config::ComplianceFacts f;
+    auto state = _dataplane(Json{{"op", "interfaces"}});
+    if (state) {
+        f.dataplane_connected = true;
+        for (const auto &i : state.value()["interfaces"]) {
+            f.ports_total++;
+            if (i.value("link", "") == "up")
+                f.ports_up++;
+            if (i.value("admin", "") == "down")
+                f.ports_disabled++;
+        }
+    }
+    f.running_config_intact = static_cast<bool>(_tx.store().verify_running());
+    f.revisions = static_cast<unsigned>(_tx.store().list().size());
+    auto text = _tx.store().text(_tx.store().running());
+    config::Config conf;
+    if (text) {
+        auto c = config::load_text(text.value(), "running");
+        if (c)
+            conf = c.value();
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &row : config::compliance_report(conf, f))
+        rows.push_back({row.id, row.status, row.summary, row.evidence});
+    return say(table({"ID", "Status", "Requirement", "Evidence"}, rows));
+}
+
+Reply Commands::show_commits() {
+    std::vector<std::vector<std::string>> rows;
+    auto revs = _tx.store().list();
+    auto pending = _tx.pending_confirm_deadline();
+    for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
+        std::string mark = it->number == _tx.store().running() ? "running" : "";
+        if (!mark.empty() && pending)
+            mark += ", rolls back at " + time_text(*pending) + " unless confirmed";
+        rows.push_back({std::to_string(it->number), time_text(it->time), it->author,
+                        it->sha256.substr(0, 12), it->comment, mark});
+    }
+    return say(table({"Revision", "Time", "Author", "SHA-256", "Comment", ""}, rows));
+}
+
+Reply Commands::show_integrity() {
+    auto st = _tx.store().verify_running();
+    if (!st)
+        return fail("TAMPERED (R139-4): " + st.error().message);
+    auto info = _tx.store().info(_tx.store().running());
+    std::string sha = info ? info.value().sha256 : "?";
+    std::string out = "running revision " + std::to_string(_tx.store().running()) + ": SHA-256 " +
+                      sha + " matches its record\n";
+    auto dp = _dataplane(Json{{"op", "status"}});
+    if (dp)
+        out +=
+            "dataplane runs SHA-256 " + dp.value().value("sha256", std::string("?")) +
+            (dp.value().value("sha256", std::string()) == sha ? " (the same)\n" : " (DIFFERENT)\n");
+    else
+        out += "dataplane: " + dp.error().message + "\n";
+    return say(out);
+}
+
+Reply Commands::exit_config(Session &s, bool discard) {
+    if (s.candidate && s.candidate->changed && !discard)
+        return fail("the candidate has uncommitted changes; commit them, or leave with "
+                    "'exit discard'");
+    s.configuring = false;
+    s.candidate.reset();
+    s.edit_path.clear();
+    return say("Exiting configuration mode\n");
+}
+
+Reply Commands::commit(Session &s, const std::vector<std::string> &w, int64_t now) {
+    CommitOptions opts;
+    opts.author = s.user;
+    bool check_only = false;
+    for (size_t i = 1; i < w.size(); i++) {
+        if (w[i] == "check") {
+            check_only = true;
+        } else if (w[i] == "confirmed") {
+            unsigned minutes = 10;
+            if (i + 1 < w.size() && std::all_of(w[i + 1].begin(), w[i + 1].end(), ::isdigit)) {
+                minutes = static_cast<unsigned>(std::stoul(w[++i]));
+                if (minutes < 1 || minutes > 65535)
+                    return fail("commit confirmed takes 1..65535 minutes");
+            }
+            opts.confirm_minutes = minutes;
+        } else if (w[i] == "comment" && i + 1 < w.size()) {
+            opts.comment = w[++i];
+        } else {
+            return fail("unknown commit option '" + w[i] +
+                        "'; expected check, confirmed [minutes] or comment \"text\"");
+        }
+    }
+    if (check_only) {
+        auto st = _tx.check(*s.candidate);
+        if (!st)
+            return fail(st.error().to_string());
+        return say("configuration check succeeds\n");
+    }
+    if (!s.candidate->changed && _tx.pending_confirm_deadline() && !opts.confirm_minutes) {
+        auto st = _tx.confirm();
+        if (!st)
+            return fail(st.error().message);
+        return say("commit confirmed: the rollback is cancelled\n");
+    }
+    auto r = _tx.commit(*s.candidate, opts, now);
+    if (!r)
+        return fail(r.error().to_string());
+    if (r.value().no_change)
+        return say("no changes to commit\n");
+    std::string out = "commit complete: revision " + std::to_string(r.value().revision) +
+                      ", dataplane epoch " + std::to_string(r.value().epoch) + "\n";
+    if (r.value().confirm_deadline)
+        out += "rolls back at " + time_text(r.value().confirm_deadline) +
+               " unless confirmed with 'commit'\n";
+    // Continue editing from what is now running.
+    auto next = _tx.begin();
+    if (next)
+        s.candidate = std::move(next.value());
+    return say(out);
+}
+
+Reply Commands::configuration(Session &s, const std::vector<std::string> &w, int64_t now) {
+    auto cmd = pick(w[0], configuration_commands, "configuration command");
+    if (!cmd)
+        return fail(cmd.error().message);
+    const std::string &c = cmd.value();
+    Candidate &cand = *s.candidate;
+    std::vector<std::string> rest(w.begin() + 1, w.end());
+    std::vector<std::string> full = s.edit_path;
+    full.insert(full.end(), rest.begin(), rest.end());
+
+    if (c == "set" || c == "delete") {
+        if (rest.empty())
+            return fail("expected a configuration path after '" + c + "'");
+        config::Node next = cand.tree;
+        auto st = c == "set" ? config::apply_set(next, full) : config::apply_delete(next, full);
+        if (!st)
+            return fail(st.error().message);
+        cand.tree = std::move(next);
+        cand.changed = true;
+        return say("");
+    }
+    if (c == "edit") {
+        auto p = config::resolve_edit_path(cand.tree, full);
+        if (!p)
+            return fail(p.error().message);
+        s.edit_path = p.value();
+        return say(edit_banner(s));
+    }
+    if (c == "up") {
+        if (s.edit_path.empty())
+            return fail("already at the top level");
+        // Step back over a whole level: a keyed entry ("rule 10") is two words.
+        auto p = s.edit_path;
+        p.pop_back();
+        while (!p.empty() && !config::resolve_edit_path(cand.tree, p))
+            p.pop_back();
+        s.edit_path = p;
+        return say(edit_banner(s));
+    }
+    if (c == "top") {
+        s.edit_path.clear();
+        return say(edit_banner(s));
+    }
+    if (c == "exit") {
+        if (!s.edit_path.empty() && rest.empty()) {
+            s.edit_path.clear();
+            return say(edit_banner(s));
+        }
+        if (!rest.empty() && rest[0] != "discard")
+            return fail("expected 'exit' or 'exit discard'");
+        return exit_config(s, !rest.empty());
+    }
+    if (c == "show")
+        return show(s, w, false);
+    if (c == "commit")
+        return commit(s, w, now);
+    if (c == "rollback") {
+        uint32_t n = 0;
+        if (!rest.empty()) {
+            if (!std::all_of(rest[0].begin(), rest[0].end(), ::isdigit) || rest[0].size() > 6)
+                return fail("rollback takes a number: 0 is the running revision, 1 the one "
+                            "before, ...");
+            n = static_cast<uint32_t>(std::stoul(rest[0]));
+        }
+        auto t = _tx.revision_tree(n);
+        if (!t)
+            return fail(t.error().message);
+        cand.tree = std::move(t.value());
+        cand.base = _tx.store().running();
+        cand.changed = n != 0;
+        return say("load complete (rollback " + std::to_string(n) + ")\n");
+    }
+    if (c == "update") {
+        auto fresh = _tx.begin();
+        if (!fresh)
+            return fail(fresh.error().message);
+        cand = std::move(fresh.value());
+        return say("candidate now starts from revision " + std::to_string(cand.base) + "\n");
+    }
+    if (c == "compare") {
+        if (rest.empty())
+            return say(_tx.compare(cand));
+        auto number = [](const std::string &x) -> std::optional<uint32_t> {
+            if (x.empty() || x.size() > 9 || !std::all_of(x.begin(), x.end(), ::isdigit))
+                return std::nullopt;
+            return static_cast<uint32_t>(std::stoul(x));
+        };
+        auto a = number(rest[0]);
+        auto b = rest.size() > 1 ? number(rest[1]) : std::optional<uint32_t>(_tx.store().running());
+        if (!a || !b)
+            return fail("expected 'compare', 'compare <revision>' or 'compare <revision> "
+                        "<revision>' with revision numbers from 'run show system commits'");
+        auto d = _tx.compare(*a, *b);
+        if (!d)
+            return fail(d.error().message);
+        return say(d.value());
+    }
+    if (c == "load") {
+        if (rest.size() != 2 || (rest[0] != "merge" && rest[0] != "replace"))
+            return fail("expected 'load merge <file>' or 'load replace <file>'");
+        auto st = _tx.load(cand, rest[1], rest[0] == "merge");
+        if (!st)
+            return fail(st.error().to_string());
+        cand.changed = true;
+        return say("load complete\n");
+    }
+    if (c == "save") {
+        if (rest.size() != 1)
+            return fail("expected 'save <file>'");
+        auto st = _tx.save(cand, rest[0]);
+        if (!st)
+            return fail(st.error().message);
+        return say("wrote " + rest[0] + "\n");
+    }
+    if (c == "run") {
+        if (rest.empty())
+            return fail("expected an operational command after 'run'");
+        Session op = s;
+        op.configuring = false;
+        return operational(op, rest, now);
+    }
+    return fail("unhandled configuration command '" + c + "'");
+}
+
+std::vector<config::Candidate> Commands::complete(const Session &s, const std::string &line) const {
+    auto words_r = split_words(line);
+    std::vector<std::string> words = words_r ? words_r.value() : std::vector<std::string>{};
+    std::string partial;
+    if (!line.empty() && line.back() != ' ' && !words.empty()) {
+        partial = words.back();
+        words.pop_back();
+    }
+    if (words.empty())
+        return s.configuring ? candidates_of(configuration_commands, partial)
+                             : candidates_of(operational_commands, partial);
+    if (!s.configuring) {
+        auto c = pick(words[0], operational_commands, "command");
+        if (!c)
+            return {};
+        if (c.value() == "show" && words.size() == 1)
+            return candidates_of(show_operational, partial);
+        if (c.value() == "show" && words.size() == 2 && words[1] == "system") {
+            static const CommandHelp sys[] = {{"commits", "Revisions and who made them"},
+                                              {"integrity", "SHA-256 check of the running "
+                                                            "configuration (R139-4)"}};
+            return candidates_of(sys, partial);
+        }
+        if (c.value() == "show" && words.size() == 2 && words[1] == "security") {
+            static const CommandHelp sec[] = {{"policies", "Rules per interface with hits"}};
+            return candidates_of(sec, partial);
+        }
+        if (c.value() == "clear" && words.size() == 1) {
+            static const CommandHelp cl[] = {{"sessions", "Remove tracked connections"}};
+            return candidates_of(cl, partial);
+        }
+        if (c.value() == "monitor" && words.size() == 1) {
+            static const CommandHelp mon[] = {{"interface", "Live packet and bit rates"}};
+            return candidates_of(mon, partial);
+        }
+        return {};
+    }
+    auto c = pick(words[0], configuration_commands, "command");
+    if (!c)
+        return {};
+    if (c.value() == "set" || c.value() == "delete" || c.value() == "edit" || c.value() == "show") {
+        std::vector<std::string> path = s.edit_path;
+        path.insert(path.end(), words.begin() + 1, words.end());
+        return config::complete_path(&s.candidate->tree, path, partial);
+    }
+    if (c.value() == "commit") {
+        static const CommandHelp co[] = {{"check", "Validate only"},
+                                         {"comment", "Record a comment with the revision"},
+                                         {"confirmed", "Roll back unless confirmed in N minutes "
+                                                       "(default 10)"}};
+        return candidates_of(co, partial);
+    }
+    if (c.value() == "load" && words.size() == 1) {
+        static const CommandHelp lo[] = {{"merge", "Merge a file into the candidate"},
+                                         {"replace", "Replace the candidate with a file"}};
+        return candidates_of(lo, partial);
+    }
+    if (c.value() == "run") {
+        Session op = s;
+        op.configuring = false;
+        std::string sub = line.substr(line.find(words[0]) + words[0].size());
+        while (!sub.empty() && sub.front() == ' ')
+            sub.erase(0, 1);
+        return complete(op, sub);
+    }
+    return {};
+}
+
+} // namespace qorgan::control

@@ -3,14 +3,10 @@
 // tracker (after van Rooij's "Real Stateful TCP Packet Filtering").
 #include "dataplane/conntrack.h"
 
-// DPDK 22.11 headers use ++ on volatile fields, deprecated in C++20.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wvolatile"
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cstddef>

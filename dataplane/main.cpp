@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // qorgan-dataplane: starts EAL on the ports the configuration names, compiles the policy
 // snapshot, launches the workers and runs the slow path, link monitor and reloads on the
-// main lcore. SIGHUP reloads the configuration file; SIGTERM/SIGINT stop.
+// main lcore. The control socket (docs/CONTROL-PROTOCOL.md) applies configurations and
+// answers show commands; SIGHUP reloads the configuration file; SIGTERM/SIGINT stop.
 #include "config/config.h"
 #include "dataplane/conntrack.h"
+#include "dataplane/control_socket.h"
 #include "dataplane/mbuf_priv.h"
 #include "dataplane/ports.h"
 #include "dataplane/slowpath.h"
@@ -24,12 +26,15 @@
 #include <rte_ring_elem.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -54,6 +59,7 @@ struct Options {
     std::string config_path; // empty: the embedded default
     std::string file_prefix = "qorgan";
     std::string ready_file;
+    std::string control_socket = default_control_socket;
     bool no_huge = false;
     bool check = false;
 };
@@ -62,11 +68,14 @@ void usage(FILE *out) {
     std::fprintf(out,
                  "usage: qorgan-dataplane [--config FILE] [--check] [--no-huge]\n"
                  "                        [--file-prefix NAME] [--ready-file PATH]\n"
+                 "                        [--control-socket PATH]\n"
                  "  --config FILE      configuration (default: the embedded lab config)\n"
                  "  --check            load and validate the configuration, then exit\n"
                  "  --no-huge          run without hugepages (also chosen when none are free)\n"
                  "  --file-prefix NAME EAL runtime name; telemetry: dpdk-telemetry.py -f NAME\n"
-                 "  --ready-file PATH  written once the ports forward; removed at exit\n");
+                 "  --ready-file PATH  written once the ports forward; removed at exit\n"
+                 "  --control-socket PATH  UNIX socket for qorgand (default %s)\n",
+                 default_control_socket);
 }
 
 bool parse_options(int argc, char **argv, Options &o) {
@@ -89,6 +98,9 @@ bool parse_options(int argc, char **argv, Options &o) {
         } else if (a == "--ready-file") {
             if (!value(o.ready_file))
                 return false;
+        } else if (a == "--control-socket") {
+            if (!value(o.control_socket))
+                return false;
         } else if (a == "--no-huge") {
             o.no_huge = true;
         } else if (a == "--check") {
@@ -105,10 +117,28 @@ bool parse_options(int argc, char **argv, Options &o) {
     return true;
 }
 
-Result<config::Config> load_config(const Options &o) {
+// The configuration text and the label its errors carry: the file, or the embedded default.
+struct ConfigText {
+    std::string text;
+    std::string label;
+};
+
+Result<ConfigText> read_config(const Options &o) {
     if (o.config_path.empty())
-        return config::load_text(config::default_config_text(), "<default>");
-    return config::load_file(o.config_path);
+        return ConfigText{std::string(config::default_config_text()), "<default>"};
+    std::ifstream in(o.config_path, std::ios::binary);
+    if (!in)
+        return Error{Location{o.config_path}, std::string("cannot open: ") + std::strerror(errno)};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ConfigText{ss.str(), o.config_path};
+}
+
+Result<config::Config> load_config(const Options &o) {
+    auto t = read_config(o);
+    if (!t)
+        return t.error();
+    return config::load_text(t->text, t->label);
 }
 
 // Free hugepage memory in MiB, from /proc/meminfo.
@@ -188,9 +218,14 @@ int main(int argc, char **argv) {
     for (const auto &ifc : conf.interfaces) {
         if (is_vdev(ifc.device)) {
             std::string dev = ifc.device;
-            if (workers > 1 && dev.rfind("net_af_packet", 0) == 0 &&
-                dev.find("qpairs=") == std::string::npos)
-                dev += ",qpairs=" + std::to_string(workers);
+            if (dev.rfind("net_af_packet", 0) == 0) {
+                if (workers > 1 && dev.find("qpairs=") == std::string::npos)
+                    dev += ",qpairs=" + std::to_string(workers);
+                // A deeper kernel ring than the PMD's 512 frames rides out a worker that
+                // the host scheduler holds back for a few milliseconds.
+                if (dev.find("framecnt=") == std::string::npos)
+                    dev += ",framecnt=4096";
+            }
             eal.insert(eal.end(), {"--vdev", dev});
         } else {
             any_pci = true;
@@ -247,6 +282,7 @@ int main(int argc, char **argv) {
     std::vector<std::unique_ptr<WorkerCounters>> counters;
     std::vector<std::unique_ptr<FlowTable>> flows;
     std::vector<WorkerSlot> slots(workers);
+    std::vector<std::unique_ptr<SessionSlot>> session_slots;
     std::atomic<bool> stop{false};
     SlowPathEnv spe;
     auto main_counters = std::make_unique<WorkerCounters>();
@@ -292,6 +328,8 @@ int main(int argc, char **argv) {
         env.port_up = ports.up();
         env.pool = pool;
         env.tsc_hz = rte_get_tsc_hz();
+        session_slots.push_back(std::make_unique<SessionSlot>(session_limit_max));
+        env.sessions = session_slots.back().get();
         spe.from_workers.push_back(env.to_main);
         spe.log_rings.push_back(env.log_ring);
         if (w == 0)
@@ -303,6 +341,35 @@ int main(int argc, char **argv) {
     }
     SlowPath slow(spe);
     telemetry_register(&tel);
+
+    ControlEnv cenv;
+    cenv.active = &active;
+    cenv.snapshot_lock = &snapshot_lock;
+    cenv.rcu = rcu;
+    cenv.ports = &ports;
+    cenv.ports_lock = &ports_lock;
+    cenv.neighbors = &neighbors;
+    cenv.counters = tel.counters;
+    for (auto &ss : session_slots)
+        cenv.sessions.push_back(ss.get());
+    cenv.workers = workers;
+    cenv.socket_id = socket;
+    // Rule-log records that name the old epoch are written out before it is freed.
+    cenv.before_free = [&slow](const Snapshot &old) { slow.poll(old, now_ms()); };
+    auto first_text = read_config(opt);
+    ControlService control(std::move(cenv), first_text ? first_text->label : "<default>",
+                           first_text ? sha256_hex(first_text->text) : "");
+    std::error_code mkdir_error; // the socket's folder (/run/qorgan) may not exist yet
+    std::filesystem::create_directories(std::filesystem::path(opt.control_socket).parent_path(),
+                                        mkdir_error);
+    auto control_socket = ControlSocket::open(opt.control_socket, control);
+    if (!control_socket) {
+        std::fprintf(stderr, "qorgan-dataplane: control socket: %s\n",
+                     control_socket.error().to_string().c_str());
+        ports.stop_all();
+        rte_eal_cleanup();
+        return 1;
+    }
 
     unsigned w = 0;
     unsigned lcore;
@@ -331,47 +398,27 @@ int main(int argc, char **argv) {
             ports.poll_links(stdout);
             next_link_poll = now + 500;
         }
+        handled += control_socket.value()->poll();
         if (got_reload) {
+            // A later SIGHUP re-reads the file, replacing a configuration applied through
+            // the control socket (docs/CONTROL-PROTOCOL.md).
             got_reload = 0;
-            auto nc = load_config(opt);
-            Result<std::unique_ptr<Snapshot>> ns =
-                nc ? build_snapshot(nc.value(), ports.bindings(), workers, epoch + 1, socket)
-                   : Result<std::unique_ptr<Snapshot>>(nc.error());
-            // Ports are fixed at start: a reload may change policy and routes, not devices.
-            if (ns && nc.value().interfaces.size() != conf.interfaces.size())
-                ns = Error{{}, "interfaces changed: restart the dataplane to change ports"};
-            for (size_t i = 0; ns && i < conf.interfaces.size(); i++)
-                if (nc.value().interfaces[i].name != conf.interfaces[i].name ||
-                    nc.value().interfaces[i].device != conf.interfaces[i].device ||
-                    nc.value().interfaces[i].disabled != conf.interfaces[i].disabled)
-                    ns = Error{nc.value().interfaces[i].where,
-                               "interfaces changed: restart the dataplane to change ports"};
-            if (!ns) {
-                std::printf("event reload-failed epoch=%u error=\"%s\"\n", epoch,
-                            ns.error().to_string().c_str());
-            } else {
-                Snapshot *old;
-                {
-                    std::lock_guard<std::mutex> g(snapshot_lock);
-                    old = active.exchange(ns.value().release(), std::memory_order_acq_rel);
-                }
-                // Workers drop references at their next quiescent report.
-                uint64_t token = rte_rcu_qsbr_start(rcu);
-                rte_rcu_qsbr_check(rcu, token, true);
-                slow.poll(*old, now); // log records that name the old epoch
-                {
-                    std::lock_guard<std::mutex> g(snapshot_lock);
-                    delete old;
-                }
-                epoch++;
-                std::printf("event reload epoch=%u\n", epoch);
-            }
+            auto text = read_config(opt);
+            Result<Applied> r =
+                text ? control.publish(text->text, text->label, 0, sha256_hex(text->text))
+                     : Result<Applied>(text.error());
+            if (!r)
+                std::printf("event reload-failed epoch=%u error=\"%s\"\n", control.epoch(),
+                            r.error().to_string().c_str());
+            else
+                std::printf("event reload epoch=%u\n", r->epoch);
             std::fflush(stdout);
         }
         if (!handled)
             usleep(200);
     }
 
+    control_socket.value().reset();
     std::printf("qorgan-dataplane: stopping\n");
     std::fflush(stdout);
     stop.store(true);

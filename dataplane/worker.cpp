@@ -6,6 +6,7 @@
 #include "dataplane/parse.h"
 #include "dataplane/pkt_build.h"
 
+#include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -37,6 +38,63 @@ bool is_echo_request(const PacketMeta &m) {
 }
 
 } // namespace
+
+bool session_matches(const SessionFilter &f, const Flow &flow) {
+    const FlowKey &k = flow.key[0];
+    if (f.family != 0 &&
+        (k.family != f.family || (std::memcmp(k.src, f.address, sizeof(k.src)) != 0 &&
+                                  std::memcmp(k.dst, f.address, sizeof(k.dst)) != 0)))
+        return false;
+    if (f.has_port && rte_be_to_cpu_16(k.sport) != f.port && rte_be_to_cpu_16(k.dport) != f.port)
+        return false;
+    if (f.has_iface && flow.in_port != f.iface_port && flow.out_port != f.iface_port)
+        return false;
+    return true;
+}
+
+SessionSlot::SessionSlot(uint32_t capacity)
+    : _capacity(capacity), _records(new SessionRecord[capacity]) {}
+
+bool SessionSlot::submit(Op op, const SessionFilter &filter, uint32_t limit) {
+    if (_state.load(std::memory_order_acquire) == pending_state)
+        return false;
+    _op = op;
+    _filter = filter;
+    _limit = limit < _capacity ? limit : _capacity;
+    _copied = 0;
+    _matched = 0;
+    _state.store(pending_state, std::memory_order_release);
+    return true;
+}
+
+void SessionSlot::serve(FlowTable &flows) {
+    if (_state.load(std::memory_order_acquire) != pending_state)
+        return;
+    flows.for_each([&](Flow &f) {
+        if (!session_matches(_filter, f))
+            return;
+        _matched++;
+        if (_op == Op::clear) {
+            flows.remove(f);
+            return;
+        }
+        if (_copied >= _limit)
+            return;
+        SessionRecord &r = _records[_copied++];
+        r.key = f.key[0];
+        r.packets[0] = f.packets[0];
+        r.packets[1] = f.packets[1];
+        r.bytes[0] = f.bytes[0];
+        r.bytes[1] = f.bytes[1];
+        r.created_ms = f.created_ms;
+        r.last_seen_ms = f.last_seen_ms;
+        r.rule_id = f.rule_id;
+        r.in_port = f.in_port;
+        r.out_port = f.out_port;
+        r.state = f.state;
+    });
+    _state.store(done_state, std::memory_order_release);
+}
 
 Worker::Worker(WorkerEnv env) : _env(std::move(env)) {
     _icmp_tokens = icmp_burst;
@@ -109,6 +167,8 @@ int Worker::run(const std::atomic<bool> &stop) {
     uint64_t tsc_per_ms = _env.tsc_hz / 1000;
     while (!stop.load(std::memory_order_relaxed)) {
         rte_rcu_qsbr_quiescent(_env.rcu, _env.id);
+        if (_env.sessions)
+            _env.sessions->serve(*_env.flows);
         const Snapshot *s = _env.active->load(std::memory_order_acquire);
         uint64_t now_ms = rte_get_tsc_cycles() / tsc_per_ms;
         for (uint16_t port : _env.rx_ports) {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 struct rte_mbuf;
@@ -42,6 +43,64 @@ struct RuleLog {
 };
 static_assert(sizeof(RuleLog) == 64);
 
+// Which flows a session dump or clear selects; an unset field matches every flow.
+struct SessionFilter {
+    uint8_t family = 0;       // 0: any address; else 4 or 6 and `address` is set
+    uint32_t address[4] = {}; // network order, like FlowKey; matches either end
+    bool has_port = false;    // port (host order) matches either end
+    uint16_t port = 0;
+    bool has_iface = false; // DPDK port the flow came in or went out by
+    uint16_t iface_port = 0;
+};
+
+bool session_matches(const SessionFilter &f, const Flow &flow);
+
+// One flow as a session dump reports it: a copy made by its worker.
+struct SessionRecord {
+    FlowKey key; // as the originator sent it
+    uint64_t packets[2];
+    uint64_t bytes[2];
+    uint64_t created_ms;
+    uint64_t last_seen_ms;
+    uint32_t rule_id;
+    uint16_t in_port;
+    uint16_t out_port;
+    FlowState state;
+};
+
+// A request/response slot between the main lcore and one worker, for session dumps and
+// clears: the main lcore fills a request and marks it pending; the worker serves it at the
+// top of its loop (one walk of its flow table, copies into the preallocated buffer, no
+// allocation or system call) and marks it done. Only the worker touches its flow table.
+class SessionSlot {
+public:
+    enum class Op : uint8_t { dump, clear };
+
+    explicit SessionSlot(uint32_t capacity);
+
+    // Main lcore: false while the worker still owes an answer to an earlier request.
+    bool submit(Op op, const SessionFilter &filter, uint32_t limit);
+    bool done() const { return _state.load(std::memory_order_acquire) == done_state; }
+    // Valid once done(): records copied, flows matched (dump) or removed (clear).
+    const SessionRecord *records() const { return _records.get(); }
+    uint32_t copied() const { return _copied; }
+    uint64_t matched() const { return _matched; }
+
+    // Worker: serves a pending request, if any.
+    void serve(FlowTable &flows);
+
+private:
+    static constexpr uint8_t idle_state = 0, pending_state = 1, done_state = 2;
+    std::atomic<uint8_t> _state{idle_state};
+    Op _op = Op::dump;
+    SessionFilter _filter;
+    uint32_t _limit = 0;
+    uint32_t _capacity;
+    std::unique_ptr<SessionRecord[]> _records;
+    uint32_t _copied = 0;
+    uint64_t _matched = 0;
+};
+
 struct WorkerEnv {
     unsigned id = 0;                // also the queue index on every port and the RCU id
     std::vector<uint16_t> rx_ports; // ports polled
@@ -56,6 +115,7 @@ struct WorkerEnv {
     const std::atomic<uint8_t> *port_up = nullptr; // max_ports entries: admin up and link up
     rte_mempool *pool = nullptr;                   // for the packets the worker generates
     uint64_t tsc_hz = 0;
+    SessionSlot *sessions = nullptr; // dump/clear requests from the main lcore (optional)
 };
 
 class Worker {

@@ -225,7 +225,8 @@ class Dataplane:
         cmd = ["ip", "netns", "exec", GW_NS, str(self.binary)]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
-        return cmd + ["--no-huge", "--file-prefix", FILE_PREFIX, "--ready-file", str(READY_FILE)]
+        return cmd + ["--no-huge", "--file-prefix", FILE_PREFIX, "--ready-file", str(READY_FILE),
+                      "--control-socket", str(LAB_DIR / "dataplane.sock")]
 
     def start(self, ready_timeout=30):
         if not self.binary.exists():
@@ -718,3 +719,75 @@ def restore_host_link(host, gw4, gw6, ifname="eth0"):
     failed = [r for r in results if r.rc != 0]
     if failed:
         raise AssertionError("restoring the link failed:\n" + "\n".join(map(str, failed)))
+
+
+# --- qorgand -------------------------------------------------------------------------
+QORGAND_BIN = Path(os.environ.get("QORGAND", str(BUILD_DIR / "control" / "qorgand")))
+QORGAN_BIN = Path(os.environ.get("QORGAN_CLI", str(BUILD_DIR / "control" / "qorgan")))
+QORGAND_SOCKET = LAB_DIR / "qorgand.sock"
+DATAPLANE_SOCKET = LAB_DIR / "dataplane.sock"
+QORGAND_LOG = LAB_DIR / "qorgand.log"
+
+
+class Qorgand:
+    """qorgand in the root namespace (it speaks only UNIX sockets), with a fresh state
+    directory unless one is given; talks to the dataplane's control socket in the lab dir."""
+
+    def __init__(self, state_dir=None, binary=QORGAND_BIN):
+        self.state_dir = Path(state_dir) if state_dir else LAB_DIR / "qorgand-state"
+        self.binary = Path(binary)
+        self.socket = QORGAND_SOCKET
+        self.proc = None
+
+    def start(self, fresh=True, timeout=15):
+        if fresh:
+            subprocess.run(["rm", "-rf", str(self.state_dir)], check=False)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        QORGAND_SOCKET.unlink(missing_ok=True)
+        log = open(QORGAND_LOG, "ab")
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--state-dir", str(self.state_dir), "--socket", str(QORGAND_SOCKET),
+             "--dataplane-socket", str(DATAPLANE_SOCKET)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        # Ready when it answers and the dataplane runs its running revision.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if QORGAND_SOCKET.exists() and "(the same)" in self.cli("show system integrity", timeout=5).out:
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"qorgand exited with {self.proc.returncode}:\n{log_tail(QORGAND_LOG)}")
+            time.sleep(0.2)
+        raise RuntimeError(f"qorgand not in step with the dataplane after {timeout}s:\n{log_tail(QORGAND_LOG)}")
+
+    def cli(self, *commands, timeout=20):
+        """Runs shell commands non-interactively (one per line on stdin)."""
+        return run([str(QORGAN_BIN), "--socket", str(QORGAND_SOCKET)], timeout=timeout,
+                   input="\n".join(commands) + "\n")
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+
+    def stop(self, timeout=10):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    @staticmethod
+    def log_text():
+        try:
+            return QORGAND_LOG.read_text(errors="replace")
+        except OSError:
+            return ""

@@ -1,2 +1,265 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// Loop separation (R139-7, R139-8) found by witness packets, and the compliance report.
+#include "config/compliance.h"
+#include "config/config.h"
+
 #include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace qorgan::config {
+namespace {
+
+using Lists = std::map<std::string, std::string>; // interface -> its rules
+
+const Lists open_egress = {{"inner0", "rule 1000 { action accept; }"},
+                           {"outer0", "rule 1000 { action accept; }"},
+                           {"dmz0", "rule 1000 { action accept; }"},
+                           {"inet0", "rule 1000 { action accept; }"}};
+
+// The lab's interfaces and zones with the given rule lists and routes.
+Config lab(const Lists &ingress, const Lists &egress = open_egress,
+           const std::string &routes = "") {
+    std::string policy;
+    for (const char *i : {"inner0", "outer0", "dmz0", "inet0"}) {
+        policy += std::string(i) + " { ";
+        if (ingress.count(i))
+            policy += "ingress { " + ingress.at(i) + " } ";
+        if (egress.count(i))
+            policy += "egress { " + egress.at(i) + " } ";
+        policy += "}\n";
+    }
+    std::string text = R"(
+interfaces {
+    inner0 { device "net_af_packet0"; address 198.18.1.1/24; zone inner; }
+    outer0 { device "net_af_packet1"; address 198.18.2.1/24; zone outer; }
+    dmz0 { device "net_af_packet2"; address 198.18.3.1/24; zone dmz; }
+    inet0 { device "net_af_packet3"; address 203.0.113.1/24; zone internet; }
+}
+zones { inner { loop inner; } outer { loop outer; } dmz { loop shielded; }
+        internet { loop internet; } }
+policy { )" + policy + R"( }
+routes { )" + routes + " }\n";
+    auto c = load_text(text, "lab");
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().to_string());
+    return c.ok() ? *c : Config{};
+}
+
+TEST(Compliance, DefaultConfigHasNoViolation) {
+    auto c = load_text(default_config_text(), "default");
+    ASSERT_TRUE(c.ok());
+    EXPECT_TRUE(check_loops(*c).empty());
+    EXPECT_TRUE(check_compliance(*c).ok());
+}
+
+TEST(Compliance, R139_7_InnerToOuterIsRefusedWithItsParagraph) {
+    Config c = lab({{"inner0", "rule 21 { protocol tcp; destination 198.18.2.0/24; "
+                               "destination-port 22; action accept; }"}});
+    auto v = check_loops(c);
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].requirement, "R139-7");
+    EXPECT_EQ(v[0].path, "policy inner0 ingress rule 21");
+    EXPECT_EQ(v[0].message,
+              "policy inner0 ingress rule 21 accepts 198.18.1.0/24 -> 198.18.2.0/24 (outer0, "
+              "loop outer): R139-7 forbids traffic between the inner and outer loops except "
+              "through an IPsec channel or the shielded subnet");
+    EXPECT_EQ(v[0].where.file, "lab");
+    EXPECT_GT(v[0].where.line, 0);
+    auto s = check_compliance(c);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().message, v[0].message);
+    EXPECT_EQ(s.error().where.line, v[0].where.line);
+}
+
+TEST(Compliance, R139_7_OuterToInnerToo) {
+    auto v = check_loops(lab({{"outer0", "rule 3 { action accept; }"}}));
+    ASSERT_EQ(v.size(), 1u); // outer -> internet and outer -> dmz are allowed
+    EXPECT_EQ(v[0].message,
+              "policy outer0 ingress rule 3 accepts 198.18.2.0/24 -> 198.18.1.0/24 (inner0, "
+              "loop inner): R139-7 forbids traffic between the inner and outer loops except "
+              "through an IPsec channel or the shielded subnet");
+}
+
+const Lists inner_udp_to_internet = {
+    {"inner0", "rule 21 { protocol udp; destination 203.0.113.0/24; action accept; }"}};
+
+TEST(Compliance, R139_8_InnerToInternetIsRefusedWithItsParagraph) {
+    auto v = check_loops(lab(inner_udp_to_internet));
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].requirement, "R139-8");
+    EXPECT_EQ(v[0].message,
+              "policy inner0 ingress rule 21 accepts 198.18.1.0/24 -> 203.0.113.0/24 (inet0, "
+              "loop internet): R139-8 forbids any path from the inner loop to the Internet");
+}
+
+TEST(Compliance, R139_8_InternetToInnerToo) {
+    auto v = check_loops(lab({{"inet0", "rule 9 { destination 198.18.1.0/25; action accept; }"}}));
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].message,
+              "policy inet0 ingress rule 9 accepts 203.0.113.0/24 -> 198.18.1.0/25 (inner0, "
+              "loop inner): R139-8 forbids any path from the Internet to the inner loop");
+}
+
+const std::string accept_all = "rule 100 { action accept; }";
+
+TEST(Compliance, DropRuleBeforeTheAcceptHidesIt) {
+    auto v = check_loops(lab({{"inner0", accept_all}}));
+    std::set<std::string> ids;
+    for (const Violation &x : v)
+        ids.insert(x.requirement);
+    EXPECT_EQ(ids, (std::set<std::string>{"R139-7", "R139-8"}));
+
+    Config hidden = lab({{"inner0", "rule 1 { destination 198.18.2.0/24; action drop; } rule 2 { "
+                                    "destination 203.0.113.0/24; action reject; } " +
+                                        accept_all}});
+    EXPECT_TRUE(check_loops(hidden).empty());
+
+    // A drop that only covers some ports does not hide the rest.
+    Config partial = lab({{"inner0", "rule 1 { protocol tcp; destination 198.18.2.0/24; "
+                                     "destination-port 1-1000; action drop; } rule 2 { "
+                                     "destination 203.0.113.0/24; action drop; } " +
+                                         accept_all}});
+    auto p = check_loops(partial);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].path, "policy inner0 ingress rule 100");
+    EXPECT_EQ(p[0].requirement, "R139-7");
+}
+
+TEST(Compliance, EgressDropOnTheExitInterfaceHidesIt) {
+    Lists drop_inner = open_egress;
+    for (const char *i : {"outer0", "inet0"})
+        drop_inner[i] = "rule 1 { source 198.18.1.0/24; action drop; } rule 2 { action accept; }";
+    EXPECT_TRUE(check_loops(lab({{"inner0", accept_all}}, drop_inner)).empty());
+    // No egress list at all is default deny too.
+    EXPECT_TRUE(check_loops(lab({{"inner0", accept_all}}, {})).empty());
+}
+
+TEST(Compliance, ShieldedSubnetIsAllowed) {
+    Config c = lab({{"inner0", "rule 1 { destination 198.18.3.0/24; action accept; }"},
+                    {"dmz0", "rule 1 { destination 198.18.2.0/24; action accept; } rule 2 { "
+                             "destination 198.18.1.0/24; action accept; }"},
+                    {"outer0", "rule 1 { destination 198.18.3.0/24; action accept; }"}});
+    EXPECT_TRUE(check_loops(c).empty());
+}
+
+TEST(Compliance, DefaultRouteViaTheInternetMakesAnyReachIt) {
+    Lists policy = {{"inner0", "rule 1 { destination 198.18.2.0/24; action drop; } rule 7 { "
+                               "protocol icmp; icmp-type echo-request; destination 8.8.8.0/24; "
+                               "action accept; }"}};
+    EXPECT_TRUE(check_loops(lab(policy)).empty()) << "no route: 8.8.8.0/24 goes nowhere";
+    auto v = check_loops(lab(policy, open_egress, "route 0.0.0.0/0 { via 203.0.113.254; }"));
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].message,
+              "policy inner0 ingress rule 7 accepts 198.18.1.0/24 -> 8.8.8.0/24 (inet0, loop "
+              "internet): R139-8 forbids any path from the inner loop to the Internet");
+
+    Lists any = {{"inner0", "rule 1 { destination 198.18.2.0/24; action drop; } rule 8 { "
+                            "destination 198.18.3.0/24; action accept; } rule 9 { source "
+                            "198.18.1.0/24; destination 100.64.0.0/10; action accept; }"}};
+    EXPECT_TRUE(check_loops(lab(any)).empty());
+    auto d = check_loops(lab(any, open_egress, "route 100.64.0.0/10 { interface inet0; }"));
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].requirement, "R139-8");
+}
+
+TEST(Compliance, TrafficToTheGatewayItselfAndDisabledPortsDoNotCount) {
+    Config c = lab({{"inner0", "rule 1 { destination 198.18.2.1; action accept; }"}});
+    EXPECT_TRUE(check_loops(c).empty()) << "the gateway's own address is delivered locally";
+    Config d = lab({{"inner0", accept_all}});
+    ASSERT_FALSE(check_loops(d).empty());
+    for (Interface &i : d.interfaces)
+        if (i.name != "inner0" && i.name != "dmz0")
+            i.disabled = true;
+    EXPECT_TRUE(check_loops(d).empty());
+}
+
+ComplianceFacts healthy() {
+    ComplianceFacts f;
+    f.dataplane_connected = true;
+    f.ports_total = 4;
+    f.ports_up = 4;
+    f.ports_disabled = 0;
+    f.running_config_intact = true;
+    f.revisions = 3;
+    return f;
+}
+
+const ComplianceRow *row(const std::vector<ComplianceRow> &rows, const std::string &id) {
+    for (const ComplianceRow &r : rows)
+        if (r.id == id)
+            return &r;
+    return nullptr;
+}
+
+TEST(ComplianceReport, OneRowPerRequirementInOrder) {
+    auto c = load_text(default_config_text(), "default");
+    ASSERT_TRUE(c.ok());
+    auto rows = compliance_report(*c, healthy());
+    std::vector<std::string> ids;
+    for (const ComplianceRow &r : rows) {
+        ids.push_back(r.id);
+        EXPECT_FALSE(r.summary.empty()) << r.id;
+        EXPECT_FALSE(r.evidence.empty()) << r.id;
+        EXPECT_TRUE(r.status == "met" || r.status == "not met" || r.status == "partly met" ||
+                    r.status == "not implemented yet")
+            << r.id;
+        if (r.status == "not implemented yet") {
+            EXPECT_TRUE(r.evidence.find("issue") != std::string::npos) << r.id;
+        }
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{
+                       "R128-a",  "R128-b", "R128-c", "R128-d", "R128-e",    "R128-f",  "R128-g",
+                       "R128-h",  "R134-1", "R134-2", "R133-3", "R133-4",    "R133-1",  "R139-3",
+                       "R139-4",  "R139-7", "R139-8", "R139-9", "R139-10-1", "R139-12", "R139-13",
+                       "R38-3",   "R38-4",  "R38-6",  "R52",    "R47",       "R90-1-3", "R90-1-6",
+                       "R90-1-7", "R102-2", "R118"}));
+    EXPECT_EQ(row(rows, "R128-g")->status, "met");
+    EXPECT_NE(row(rows, "R128-g")->evidence.find("default deny"), std::string::npos);
+    EXPECT_EQ(row(rows, "R128-f")->status, "met");
+    EXPECT_EQ(row(rows, "R128-f")->evidence.substr(0, 27), "4 ports, 4 up, 0 disabled (");
+    EXPECT_EQ(row(rows, "R139-4")->status, "partly met");
+    EXPECT_NE(row(rows, "R139-4")->evidence.find("SHA-256 of 3 revisions"), std::string::npos);
+    EXPECT_EQ(row(rows, "R139-7")->status, "met");
+    EXPECT_EQ(row(rows, "R139-8")->status, "met");
+    EXPECT_EQ(row(rows, "R139-13")->status, "met");
+    EXPECT_EQ(row(rows, "R128-d")->status, "not implemented yet");
+    EXPECT_EQ(row(rows, "R128-d")->evidence, "waits for issue 5");
+    EXPECT_EQ(row(rows, "R134-1")->evidence, "waits for issue 6");
+}
+
+TEST(ComplianceReport, DisconnectedTamperedAndViolatingAreNotMet) {
+    Config c = lab(inner_udp_to_internet);
+    ComplianceFacts f;
+    f.running_config_intact = false;
+    auto rows = compliance_report(c, f);
+    EXPECT_EQ(row(rows, "R128-g")->status, "not met");
+    EXPECT_EQ(row(rows, "R128-f")->status, "not met");
+    EXPECT_EQ(row(rows, "R139-13")->status, "not met");
+    EXPECT_EQ(row(rows, "R139-13")->evidence, "dataplane not connected: port state unknown");
+    EXPECT_EQ(row(rows, "R139-4")->status, "not met");
+    EXPECT_NE(row(rows, "R139-4")->evidence.find("tampered"), std::string::npos);
+    EXPECT_EQ(row(rows, "R139-7")->status, "met");
+    EXPECT_EQ(row(rows, "R139-8")->status, "not met");
+    EXPECT_EQ(row(rows, "R139-8")->evidence,
+              "policy inner0 ingress rule 21 accepts 198.18.1.0/24 -> 203.0.113.0/24 (inet0, "
+              "loop internet): R139-8 forbids any path from the inner loop to the Internet");
+}
+
+TEST(ComplianceReport, R139_13_NeedsDisabledPortsDown) {
+    Config c = lab({});
+    c.interfaces[1].disabled = true;
+    ComplianceFacts f = healthy();
+    f.ports_up = 4;
+    f.ports_disabled = 0; // the dataplane still has it up
+    EXPECT_EQ(row(compliance_report(c, f), "R139-13")->status, "not met");
+    EXPECT_EQ(row(compliance_report(c, f), "R139-13")->evidence,
+              "1 interfaces disabled in the configuration but the dataplane reports 4 ports, "
+              "4 up, 0 disabled");
+    f.ports_up = 3;
+    f.ports_disabled = 1;
+    EXPECT_EQ(row(compliance_report(c, f), "R139-13")->status, "met");
+}
+
+} // namespace
+} // namespace qorgan::config

@@ -1,2 +1,193 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// The schema tree describes exactly what config/schema.cpp accepts, and completion offers
+// keywords, closed choices, hints and the names that exist (issue 3).
+#include "config/config.h"
+#include "config/schema.h"
+#include "config/schema_tree.h"
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+namespace qorgan::config {
+namespace {
+
+// Every statement of the config tree must have a schema node of the right shape.
+void expect_described(const Node &block, const SchemaNode &schema, const std::string &path,
+                      std::set<std::string> &used) {
+    for (const Node &n : block.children) {
+        std::string where = path + " " + describe_statement(n);
+        const SchemaNode *s = nullptr;
+        for (const SchemaNode &c : schema.children)
+            if (c.kind == SchemaKind::named || c.keyword == n.keyword())
+                s = &c;
+        ASSERT_NE(s, nullptr) << where << " is not described";
+        used.insert(path + "/" + (s->kind == SchemaKind::named ? s->value_hint : s->keyword));
+        switch (s->kind) {
+        case SchemaKind::container:
+        case SchemaKind::named:
+            EXPECT_TRUE(n.has_block && n.words.size() == 1 && !n.list) << where;
+            break;
+        case SchemaKind::keyed:
+            EXPECT_TRUE(n.has_block && n.words.size() == 2 && !n.list) << where;
+            break;
+        case SchemaKind::leaf:
+            ASSERT_TRUE(!n.has_block && n.words.size() == 2 && !n.list) << where;
+            if (s->value_hint.empty()) {
+                EXPECT_NE(std::find(s->choices.begin(), s->choices.end(), n.words[1].text),
+                          s->choices.end())
+                    << where;
+            }
+            break;
+        case SchemaKind::leaf_list:
+            EXPECT_TRUE(!n.has_block && (n.words.size() == 2) != n.list.has_value()) << where;
+            break;
+        case SchemaKind::flag:
+            EXPECT_TRUE(!n.has_block && n.words.size() == 1 && !n.list) << where;
+            break;
+        }
+        EXPECT_FALSE(s->help.empty()) << where;
+        if (n.has_block)
+            expect_described(n, *s, path + "/" + std::string(n.keyword()), used);
+    }
+}
+
+// Every statement schema.cpp accepts, once each.
+constexpr std::string_view every_statement = R"(
+interfaces { a0 { device "0000:00:04.0"; address 10.0.0.1/24; zone z; mtu 1500; disable; } }
+zones { z { loop outer; } }
+policy { a0 {
+    ingress { rule 1 { description "d"; protocol tcp; source 10.0.0.0/24; destination 1.2.3.0/24;
+                       source-port 1; destination-port 2; log; action accept; }
+              rule 2 { protocol icmp; icmp-type echo-request; icmp-code 0; action drop; } }
+    egress { rule 1 { description "d"; protocol tcp; source 10.0.0.0/24; destination 1.2.3.0/24;
+                      source-port 1; destination-port 2; log; action accept; }
+             rule 2 { protocol icmp; icmp-type echo-request; icmp-code 0; action drop; } }
+} }
+routes { route 0.0.0.0/0 { via 10.0.0.254; interface a0; } }
+dataplane { workers 1; max-flows 2048; timeouts { tcp-syn 1; tcp-established 1; tcp-closing 1;
+    tcp-closed 1; udp 1; udp-stream 1; icmp 1; other 1; } }
+)";
+
+TEST(SchemaTree, DescribesEveryStatementOfTheDefaultConfig) {
+    auto t = parse_tree(default_config_text(), "default");
+    ASSERT_TRUE(t.ok());
+    std::set<std::string> used;
+    expect_described(*t, schema_root(), "", used);
+    EXPECT_GT(used.size(), 20u);
+}
+
+TEST(SchemaTree, DescribesExactlyWhatTheSchemaAccepts) {
+    auto t = parse_tree(every_statement, "all");
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(build_config(*t).ok()) << build_config(*t).error().to_string();
+    std::set<std::string> used;
+    expect_described(*t, schema_root(), "", used);
+    // ...and nothing more: every schema node is used by the text above.
+    std::set<std::string> described;
+    std::vector<std::pair<const SchemaNode *, std::string>> todo{{&schema_root(), ""}};
+    while (!todo.empty()) {
+        auto [s, path] = todo.back();
+        todo.pop_back();
+        for (const SchemaNode &c : s->children) {
+            std::string name = c.kind == SchemaKind::named ? c.value_hint : c.keyword;
+            described.insert(path + "/" + name);
+            // The text's block names stand in for the `named` hint in paths.
+            std::string step = c.kind == SchemaKind::named ? (path == "/interfaces" ? "a0"
+                                                              : path == "/zones"    ? "z"
+                                                                                    : "a0")
+                                                           : c.keyword;
+            todo.push_back({&c, path + "/" + step});
+        }
+    }
+    EXPECT_EQ(used, described);
+}
+
+TEST(SchemaTree, ClosedChoicesMatchTheSchema) {
+    // Each choice is accepted by schema.cpp; a word outside them is refused.
+    auto rule_with = [](const std::string &stmt) {
+        return "interfaces { a { device \"0000:00:04.0\"; zone z; } } zones { z { loop inner; } }"
+               " policy { a { ingress { rule 1 { " +
+               stmt + " } } } }";
+    };
+    const SchemaNode *rule =
+        &schema_root().children.at(2).children.at(0).children.at(0).children.at(0);
+    ASSERT_EQ(rule->keyword, "rule");
+    for (const SchemaNode &leaf : rule->children) {
+        for (const std::string &c : leaf.choices) {
+            std::string stmt = leaf.keyword + " " + c + ";";
+            if (leaf.keyword == "icmp-type") {
+                bool v4 =
+                    load_text(rule_with("protocol icmp; " + stmt + " action drop;"), "t").ok();
+                bool v6 =
+                    load_text(rule_with("protocol icmpv6; " + stmt + " action drop;"), "t").ok();
+                EXPECT_TRUE(v4 || v6) << c;
+            } else if (leaf.keyword == "action") {
+                EXPECT_TRUE(load_text(rule_with(stmt), "t").ok()) << c;
+            } else {
+                EXPECT_TRUE(load_text(rule_with(stmt + " action drop;"), "t").ok()) << c;
+            }
+        }
+    }
+    EXPECT_FALSE(load_text(rule_with("action permit;"), "t").ok());
+}
+
+std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
+    std::vector<std::string> out;
+    for (const Candidate &c : cs)
+        out.push_back(c.word);
+    return out;
+}
+
+TEST(SchemaTree, CompletesTopLevelKeywords) {
+    auto c = complete_path(nullptr, {}, "");
+    EXPECT_EQ(words_of(c),
+              (std::vector<std::string>{"dataplane", "interfaces", "policy", "routes", "zones"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {}, "in")), (std::vector<std::string>{"interfaces"}));
+    for (const Candidate &x : c)
+        EXPECT_FALSE(x.help.empty()) << x.word;
+}
+
+TEST(SchemaTree, CompletesExistingNamesAndHints) {
+    auto t = parse_tree(default_config_text(), "default");
+    ASSERT_TRUE(t.ok());
+    auto c = complete_path(&*t, {"interfaces"}, "in");
+    ASSERT_EQ(c.size(), 3u);
+    EXPECT_EQ(c[0].word, "");
+    EXPECT_EQ(c[0].help, "<name>: an interface");
+    EXPECT_EQ(c[1].word, "inet0");
+    EXPECT_EQ(c[2].word, "inner0");
+
+    auto rules = complete_path(&*t, {"policy", "inner0", "ingress", "rule"}, "1");
+    EXPECT_EQ(words_of(rules), (std::vector<std::string>{"", "10", "11"}));
+    EXPECT_EQ(rules[0].help, "<1..4294967295>: a rule; first match wins in list order");
+}
+
+TEST(SchemaTree, CompletesChoicesAndStatements) {
+    EXPECT_EQ(
+        words_of(complete_path(nullptr, {"policy", "x", "ingress", "rule", "1", "action"}, "")),
+        (std::vector<std::string>{"accept", "drop", "reject"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"zones", "z", "loop"}, "in")),
+              (std::vector<std::string>{"inner", "internet"}));
+    EXPECT_EQ(
+        words_of(complete_path(nullptr, {"policy", "x", "egress", "rule", "1", "protocol"}, "ic")),
+        (std::vector<std::string>{"", "icmp", "icmpv6"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"policy", "x", "ingress", "rule", "1"}, "de")),
+              (std::vector<std::string>{"description", "destination", "destination-port"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"dataplane", "timeouts"}, "tcp-c")),
+              (std::vector<std::string>{"tcp-closed", "tcp-closing"}));
+    auto mtu = complete_path(nullptr, {"interfaces", "a", "mtu"}, "");
+    ASSERT_EQ(mtu.size(), 1u);
+    EXPECT_EQ(mtu[0].help, "<576..9000>: maximum transmission unit");
+}
+
+TEST(SchemaTree, NothingAfterACompleteStatementOrAnUnknownWord) {
+    EXPECT_TRUE(complete_path(nullptr, {"interfaces", "a", "mtu", "1500"}, "").empty());
+    EXPECT_TRUE(complete_path(nullptr, {"interfaces", "a", "disable"}, "").empty());
+    EXPECT_TRUE(complete_path(nullptr, {"bogus"}, "").empty());
+    EXPECT_TRUE(complete_path(nullptr, {"zones", "z", "loop", "inner", "x"}, "").empty());
+}
+
+} // namespace
+} // namespace qorgan::config

@@ -1,2 +1,355 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+// The set form: printing every leaf as a `set` line, the round trip through apply_set, and
+// set/delete/edit errors that name the wrong word and what was expected (issue 3).
+#include "config/config.h"
+#include "config/schema.h"
+#include "config/set_form.h"
+
 #include <gtest/gtest.h>
+
+namespace qorgan::config {
+namespace {
+
+Node parse(std::string_view text) {
+    auto t = parse_tree(text, "t");
+    EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
+    return t.ok() ? *t : Node{};
+}
+
+// A set line cut into words the way the shell does (quotes honoured).
+std::vector<std::string> words_of(const std::string &line) {
+    Node n = parse(line + ";");
+    std::vector<std::string> out;
+    for (const Word &w : n.children.at(0).words)
+        out.push_back(w.text);
+    out.erase(out.begin()); // "set"
+    return out;
+}
+
+bool same_rule(const Rule &a, const Rule &b) {
+    return a.id == b.id && a.action == b.action && a.log == b.log && a.protocol == b.protocol &&
+           a.sources == b.sources && a.destinations == b.destinations &&
+           a.source_ports == b.source_ports && a.destination_ports == b.destination_ports &&
+           a.icmp_type == b.icmp_type && a.icmp_code == b.icmp_code && a.family == b.family &&
+           a.description == b.description;
+}
+
+bool same_rules(const std::vector<Rule> &a, const std::vector<Rule> &b) {
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!same_rule(a[i], b[i]))
+            return false;
+    return true;
+}
+
+void expect_same_config(const Config &a, const Config &b) {
+    ASSERT_EQ(a.interfaces.size(), b.interfaces.size());
+    for (std::size_t i = 0; i < a.interfaces.size(); ++i) {
+        const Interface &x = a.interfaces[i], &y = b.interfaces[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.device, y.device);
+        EXPECT_EQ(x.addresses, y.addresses);
+        EXPECT_EQ(x.zone, y.zone);
+        EXPECT_EQ(x.disabled, y.disabled);
+        EXPECT_EQ(x.mtu, y.mtu);
+    }
+    ASSERT_EQ(a.zones.size(), b.zones.size());
+    for (std::size_t i = 0; i < a.zones.size(); ++i) {
+        EXPECT_EQ(a.zones[i].name, b.zones[i].name);
+        EXPECT_EQ(a.zones[i].loop, b.zones[i].loop);
+    }
+    ASSERT_EQ(a.policies.size(), b.policies.size());
+    for (std::size_t i = 0; i < a.policies.size(); ++i) {
+        EXPECT_EQ(a.policies[i].interface, b.policies[i].interface);
+        EXPECT_TRUE(same_rules(a.policies[i].ingress, b.policies[i].ingress)) << i;
+        EXPECT_TRUE(same_rules(a.policies[i].egress, b.policies[i].egress)) << i;
+    }
+    ASSERT_EQ(a.routes.size(), b.routes.size());
+    for (std::size_t i = 0; i < a.routes.size(); ++i) {
+        EXPECT_EQ(a.routes[i].prefix, b.routes[i].prefix);
+        EXPECT_EQ(a.routes[i].via, b.routes[i].via);
+        EXPECT_EQ(a.routes[i].interface, b.routes[i].interface);
+    }
+    EXPECT_EQ(a.dataplane.workers, b.dataplane.workers);
+    EXPECT_EQ(a.dataplane.max_flows, b.dataplane.max_flows);
+    const Timeouts &s = a.dataplane.timeouts, &t = b.dataplane.timeouts;
+    EXPECT_EQ(s.tcp_syn, t.tcp_syn);
+    EXPECT_EQ(s.tcp_established, t.tcp_established);
+    EXPECT_EQ(s.tcp_closing, t.tcp_closing);
+    EXPECT_EQ(s.tcp_closed, t.tcp_closed);
+    EXPECT_EQ(s.udp, t.udp);
+    EXPECT_EQ(s.udp_stream, t.udp_stream);
+    EXPECT_EQ(s.icmp, t.icmp);
+    EXPECT_EQ(s.other, t.other);
+}
+
+void expect_round_trip(std::string_view text) {
+    Node original = parse(text);
+    auto want = build_config(original);
+    ASSERT_TRUE(want.ok()) << want.error().to_string();
+    Node rebuilt;
+    auto lines = to_set_lines(original);
+    ASSERT_FALSE(lines.empty());
+    for (const std::string &line : lines) {
+        ASSERT_EQ(line.rfind("set ", 0), 0u) << line;
+        auto s = apply_set(rebuilt, words_of(line));
+        ASSERT_TRUE(s.ok()) << line << ": " << s.error().to_string();
+    }
+    auto got = load_text(print_tree(rebuilt), "rebuilt");
+    ASSERT_TRUE(got.ok()) << got.error().to_string() << "\n" << print_tree(rebuilt);
+    expect_same_config(*want, *got);
+    EXPECT_EQ(to_set_lines(rebuilt), lines); // merging into lists keeps the set form
+}
+
+TEST(SetForm, DefaultConfigRoundTrips) {
+    expect_round_trip(default_config_text());
+}
+
+TEST(SetForm, EveryStatementRoundTrips) {
+    expect_round_trip(R"(
+interfaces { a0 { device "0000:00:04.0"; address [ 10.0.0.1/24 10.0.1.1/24 ]; zone z;
+                  mtu 9000; disable; } }
+zones { z { loop outer; } }
+policy { a0 {
+    ingress { rule 7 { description "two words"; protocol tcp; source [ 10.0.0.0/24 ];
+                       source-port 1000-2000; destination-port [ 22 80 ]; log; action reject; }
+              rule 3 { protocol icmp; icmp-type echo-request; icmp-code 0; action accept; } }
+    egress { }
+} }
+routes { route 0.0.0.0/0 { via 10.0.0.254; interface a0; } }
+dataplane { workers 2; max-flows 2048; timeouts { tcp-syn 5; other 9; } }
+)");
+}
+
+TEST(SetForm, LinesHaveFullPaths) {
+    Node t = parse("policy { inner0 { ingress { rule 10 { destination-port [ 80 443 ]; "
+                   "description \"a b\"; log; } } egress { } } }");
+    std::vector<std::string> want = {
+        "set policy inner0 ingress rule 10 destination-port 80",
+        "set policy inner0 ingress rule 10 destination-port 443",
+        "set policy inner0 ingress rule 10 description \"a b\"",
+        "set policy inner0 ingress rule 10 log",
+        "set policy inner0 egress",
+    };
+    EXPECT_EQ(to_set_lines(t), want);
+}
+
+TEST(SetForm, SetReplacesSingleAndAppendsRepeatable) {
+    Node t;
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "mtu", "1500"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "mtu", "9000"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "address", "10.0.0.1/24"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "address", "10.0.1.1/24"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "address", "10.0.1.1/24"}).ok()); // no dup
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "disable"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "x", "disable"}).ok());
+    EXPECT_EQ(print_tree(t), "interfaces {\n    x {\n        mtu 9000;\n        address [ "
+                             "10.0.0.1/24 10.0.1.1/24 ];\n        disable;\n    }\n}\n");
+}
+
+TEST(SetForm, SetReplacesEveryCopyOfASingleLeaf) {
+    Node t = parse("dataplane { workers 1; workers 2; }");
+    ASSERT_TRUE(apply_set(t, {"dataplane", "workers", "4"}).ok());
+    EXPECT_EQ(print_tree(t), "dataplane {\n    workers 4;\n}\n");
+}
+
+void expect_set_error(const std::vector<std::string> &words, const std::string &message) {
+    Node t = parse(default_config_text());
+    Node before = t;
+    auto s = apply_set(t, words);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().message, message);
+    EXPECT_TRUE(same_tree(t, before)) << "nothing changes on error";
+}
+
+TEST(SetForm, UnknownKeywordListsWhatWasExpected) {
+    expect_set_error({"policy", "inner0", "ingress", "rule", "10", "actoin", "accept"},
+                     "set policy inner0 ingress rule 10 actoin: unknown 'actoin'; expected one "
+                     "of: action, description, destination, destination-port, icmp-code, "
+                     "icmp-type, log, protocol, source, source-port");
+    expect_set_error({"interfaces", "inner0", "speed", "10"},
+                     "set interfaces inner0 speed: unknown 'speed'; expected one of: address, "
+                     "device, disable, mtu, zone");
+    expect_set_error({"firewall"}, "set firewall: unknown 'firewall'; expected one of: "
+                                   "dataplane, interfaces, policy, routes, zones");
+}
+
+TEST(SetForm, BadValuesNameTheWord) {
+    expect_set_error({"policy", "inner0", "ingress", "rule", "10", "action", "permit"},
+                     "set policy inner0 ingress rule 10 action permit: 'permit' is not valid; "
+                     "expected one of: accept, drop, reject");
+    expect_set_error({"zones", "inner", "loop", "dmz"},
+                     "set zones inner loop dmz: 'dmz' is not valid; expected one of: inner, "
+                     "internet, outer, shielded");
+    expect_set_error({"interfaces", "inner0", "mtu", "99999"},
+                     "set interfaces inner0 mtu 99999: 99999 is out of range; expected "
+                     "<576..9000>");
+    expect_set_error({"interfaces", "inner0", "mtu", "big"},
+                     "set interfaces inner0 mtu big: 'big' is not a number; expected <576..9000>");
+    expect_set_error({"policy", "inner0", "ingress", "rule", "x1"},
+                     "set policy inner0 ingress rule x1: 'x1' is not a number; expected "
+                     "<1..4294967295>");
+    expect_set_error({"policy", "inner0", "ingress", "rule", "10", "protocol", "sctpx"},
+                     "set policy inner0 ingress rule 10 protocol sctpx: 'sctpx' is not valid; "
+                     "expected one of: icmp, icmpv6, tcp, udp, <0..255>");
+    expect_set_error({"policy", "inner0", "ingress", "rule", "10", "destination", "10.0.0.1/8"},
+                     "set policy inner0 ingress rule 10 destination 10.0.0.1/8: 10.0.0.1/8 has "
+                     "host bits set (did you mean 10.0.0.0/8?); expected <prefix>");
+    expect_set_error({"policy", "inner0", "ingress", "rule", "10", "source", "bogus"},
+                     "set policy inner0 ingress rule 10 source bogus: 'bogus' is not an IPv4 or "
+                     "IPv6 prefix; expected <prefix>");
+    expect_set_error({"interfaces", "inner0", "address", "10.0.0.1"},
+                     "set interfaces inner0 address 10.0.0.1: '10.0.0.1' has no prefix length; "
+                     "expected <address>/<length>");
+    expect_set_error({"routes", "route", "0.0.0.0/0", "via", "10.0.0.1/32"},
+                     "set routes route 0.0.0.0/0 via 10.0.0.1/32: '10.0.0.1/32' has a prefix "
+                     "length; expected <address>");
+    expect_set_error({"policy", "inner0", "ingress", "rule", "10", "destination-port", "9-1"},
+                     "set policy inner0 ingress rule 10 destination-port 9-1: '9-1' is not a "
+                     "port or port range; expected <N|N-M>");
+    expect_set_error({"interfaces", "9bad", "mtu", "1500"},
+                     "set interfaces 9bad: '9bad' is not a valid name; expected <name>: a "
+                     "letter, then letters, digits, '_' or '-' (at most 31)");
+    expect_set_error({"interfaces", "inner0", "zone", "no way"},
+                     "set interfaces inner0 zone \"no way\": 'no way' is not a valid name; "
+                     "expected <zone>");
+    expect_set_error({"interfaces", "inner0", "device", ""},
+                     "set interfaces inner0 device \"\": an empty value; expected "
+                     "<pci-or-vdev>");
+}
+
+TEST(SetForm, MissingAndExtraWords) {
+    expect_set_error({}, "set: incomplete; expected one of: dataplane, interfaces, policy, "
+                         "routes, zones");
+    expect_set_error({"interfaces", "inner0", "mtu"},
+                     "set interfaces inner0 mtu: missing value; expected <576..9000>");
+    expect_set_error({"routes", "route"}, "set routes route: missing <prefix>; expected <prefix>");
+    expect_set_error({"interfaces", "inner0", "mtu", "1500", "1600"},
+                     "set interfaces inner0 mtu 1500 1600: unexpected '1600'; expected end of "
+                     "line after '1500'");
+    expect_set_error({"interfaces", "inner0", "disable", "now"},
+                     "set interfaces inner0 disable now: unexpected 'now'; expected end of line "
+                     "after 'disable'");
+}
+
+TEST(SetForm, SetCreatesBlocks) {
+    Node t = parse(default_config_text());
+    ASSERT_TRUE(apply_set(t, {"policy", "inner0", "ingress", "rule", "99", "action", "drop"}).ok());
+    const Node *r = find_path(t, {"policy", "inner0", "ingress", "rule", "99", "action"});
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->words.at(1).text, "drop");
+    // It went last in the list: list order is the admin's.
+    const Node *ingress = find_path(t, {"policy", "inner0", "ingress"});
+    ASSERT_NE(ingress, nullptr);
+    EXPECT_EQ(ingress->children.back().words.at(1).text, "99");
+    EXPECT_TRUE(load_text(print_tree(t), "t").ok());
+}
+
+void expect_delete(const std::string &text, const std::vector<std::string> &words,
+                   const std::string &after) {
+    Node t = parse(text);
+    auto s = apply_delete(t, words);
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    EXPECT_EQ(print_tree(t), after);
+}
+
+TEST(SetForm, DeleteBlocksLeavesAndValues) {
+    const std::string text = "interfaces { x { address [ 10.0.0.1/24 10.0.1.1/24 ]; mtu 1500; "
+                             "disable; } y { mtu 1500; } }";
+    expect_delete(text, {"interfaces", "y"},
+                  "interfaces {\n    x {\n        address [ 10.0.0.1/24 10.0.1.1/24 ];\n        "
+                  "mtu 1500;\n        disable;\n    }\n}\n");
+    expect_delete(text, {"interfaces", "x", "address", "10.0.0.1/24"},
+                  "interfaces {\n    x {\n        address 10.0.1.1/24;\n        mtu 1500;\n     "
+                  "   disable;\n    }\n    y {\n        mtu 1500;\n    }\n}\n");
+    expect_delete(text, {"interfaces", "x", "address"},
+                  "interfaces {\n    x {\n        mtu 1500;\n        disable;\n    }\n    y {\n "
+                  "       mtu 1500;\n    }\n}\n");
+    expect_delete(text, {"interfaces", "x", "disable"},
+                  "interfaces {\n    x {\n        address [ 10.0.0.1/24 10.0.1.1/24 ];\n        "
+                  "mtu 1500;\n    }\n    y {\n        mtu 1500;\n    }\n}\n");
+    expect_delete("interfaces { x { address 10.0.0.1/24; } }",
+                  {"interfaces", "x", "address", "10.0.0.1/24"},
+                  "interfaces {\n    x {\n    }\n}\n");
+    expect_delete("interfaces { x { } }", {"interfaces"}, "");
+}
+
+void expect_delete_error(const std::vector<std::string> &words, const std::string &message) {
+    Node t = parse(default_config_text());
+    Node before = t;
+    auto s = apply_delete(t, words);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().message, message);
+    EXPECT_TRUE(same_tree(t, before));
+}
+
+TEST(SetForm, DeleteWhatIsNotThereNamesIt) {
+    expect_delete_error({"interfaces", "eth9"}, "delete interfaces eth9: 'eth9' is not "
+                                                "configured; expected one of: inner0, outer0, "
+                                                "dmz0, inet0");
+    expect_delete_error({"policy", "inner0", "ingress", "rule", "99"},
+                        "delete policy inner0 ingress rule 99: 'rule 99' is not configured; "
+                        "expected one of: 5, 6, 10, 11, 20, 21");
+    expect_delete_error({"interfaces", "inner0", "mtu"},
+                        "delete interfaces inner0 mtu: 'mtu' is not configured; expected a "
+                        "statement that exists here");
+    expect_delete_error({"interfaces", "inner0", "address", "10.9.9.9/24"},
+                        "delete interfaces inner0 address 10.9.9.9/24: '10.9.9.9/24' is not "
+                        "configured; expected one of: 198.18.1.1/24, 2001:db8:1::1/64");
+    expect_delete_error({"interfaces", "inner0", "zone", "inner", "x"},
+                        "delete interfaces inner0 zone inner x: unexpected 'x'; expected end of "
+                        "line after 'inner'");
+    expect_delete_error({"interfaces", "inner0", "colour"},
+                        "delete interfaces inner0 colour: unknown 'colour'; expected one of: "
+                        "address, device, disable, mtu, zone");
+    expect_delete_error({}, "delete: incomplete; expected one of: dataplane, interfaces, policy, "
+                            "routes, zones");
+    Node empty;
+    auto s = apply_delete(empty, {"routes"});
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().message,
+              "delete routes: 'routes' is not configured; expected something that exists");
+}
+
+TEST(SetForm, EditPathIsNormalisedAndChecked) {
+    Node t = parse(default_config_text());
+    auto p = resolve_edit_path(t, {"policy", "inner0", "ingress", "rule", "10"});
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(*p, (std::vector<std::string>{"policy", "inner0", "ingress", "rule", "10"}));
+    auto fresh = resolve_edit_path(t, {"interfaces", "new0"});
+    ASSERT_TRUE(fresh.ok()); // edit may enter a block `set` will create
+    EXPECT_EQ(find_path(t, {"interfaces", "new0"}), nullptr) << "edit creates nothing";
+    auto root = resolve_edit_path(t, {});
+    ASSERT_TRUE(root.ok());
+    EXPECT_TRUE(root->empty());
+
+    auto leaf = resolve_edit_path(t, {"interfaces", "inner0", "mtu"});
+    ASSERT_FALSE(leaf.ok());
+    EXPECT_EQ(leaf.error().message, "edit interfaces inner0 mtu: 'mtu' is not a block; expected "
+                                    "a block (this one holds only statements)");
+    auto in_dp = resolve_edit_path(t, {"dataplane", "workers"});
+    ASSERT_FALSE(in_dp.ok());
+    EXPECT_EQ(in_dp.error().message,
+              "edit dataplane workers: 'workers' is not a block; expected one of: timeouts");
+    auto typo = resolve_edit_path(t, {"polcy"});
+    ASSERT_FALSE(typo.ok());
+    EXPECT_EQ(typo.error().message, "edit polcy: unknown 'polcy'; expected one of: dataplane, "
+                                    "interfaces, policy, routes, zones");
+}
+
+TEST(SetForm, FindPath) {
+    Node t = parse(default_config_text());
+    EXPECT_EQ(find_path(t, {}), &t);
+    const Node *rule = find_path(t, {"policy", "inner0", "ingress", "rule", "10"});
+    ASSERT_NE(rule, nullptr);
+    EXPECT_EQ(describe_statement(*rule), "rule 10");
+    const Node *mtu = find_path(t, {"routes", "route", "198.51.100.0/24", "via"});
+    ASSERT_NE(mtu, nullptr);
+    EXPECT_EQ(mtu->words.at(1).text, "203.0.113.254");
+    EXPECT_EQ(find_path(t, {"policy", "inner0", "ingress", "rule", "99"}), nullptr);
+    EXPECT_EQ(find_path(t, {"nothing"}), nullptr);
+}
+
+} // namespace
+} // namespace qorgan::config

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Parsing and checking control-socket requests; see control_request.h.
+#include "dataplane/control_request.h"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cctype>
+#include <limits>
+
+namespace qorgan::dp {
+
+namespace {
+
+struct OpName {
+    ControlOp op;
+    const char *name;
+};
+
+constexpr std::array<OpName, 9> op_names{{
+    {ControlOp::status, "status"},
+    {ControlOp::apply, "apply"},
+    {ControlOp::interfaces, "interfaces"},
+    {ControlOp::rules, "rules"},
+    {ControlOp::sessions, "sessions"},
+    {ControlOp::clear_sessions, "clear-sessions"},
+    {ControlOp::routes, "routes"},
+    {ControlOp::neighbors, "neighbors"},
+    {ControlOp::drops, "drops"},
+}};
+
+std::string expected_ops() {
+    std::string s;
+    for (const auto &o : op_names)
+        s += (s.empty() ? "" : ", ") + std::string(o.name);
+    return s;
+}
+
+// An unsigned integer in [low, high], or nothing.
+std::optional<uint64_t> integer_in(const Json &v, uint64_t low, uint64_t high) {
+    // Parsed text gives unsigned numbers; a Json built in C++ from an int is signed.
+    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
+        return std::nullopt;
+    uint64_t n = v.get<uint64_t>();
+    if (n < low || n > high)
+        return std::nullopt;
+    return n;
+}
+
+bool is_hex64(const std::string &s) {
+    if (s.size() != 64)
+        return false;
+    for (char c : s)
+        if (!std::isxdigit(static_cast<unsigned char>(c)))
+            return false;
+    return true;
+}
+
+Result<RequestFilter> parse_filter(const Json &msg) {
+    RequestFilter f;
+    auto it = msg.find("filter");
+    if (it == msg.end() || it->is_null())
+        return f;
+    if (!it->is_object())
+        return Error{{}, "\"filter\" must be an object"};
+    for (const auto &[key, v] : it->items()) {
+        if (key == "address") {
+            if (!v.is_string())
+                return Error{{}, "filter address must be a string"};
+            std::string a = v.get<std::string>();
+            if (inet_pton(AF_INET, a.c_str(), f.address) == 1)
+                f.family = 4;
+            else if (inet_pton(AF_INET6, a.c_str(), f.address) == 1)
+                f.family = 6;
+            else
+                return Error{{}, "filter address '" + a + "' is not an IPv4 or IPv6 address"};
+        } else if (key == "port") {
+            auto n = integer_in(v, 0, 65535);
+            if (!n)
+                return Error{{}, "filter port must be an integer 0-65535"};
+            f.port = static_cast<uint16_t>(*n);
+        } else if (key == "interface") {
+            if (!v.is_string() || v.get<std::string>().empty())
+                return Error{{}, "filter interface must be an interface name"};
+            f.interface = v.get<std::string>();
+        } else if (key == "limit") {
+            auto n = integer_in(v, 1, session_limit_max);
+            if (!n)
+                return Error{
+                    {}, "filter limit must be an integer 1-" + std::to_string(session_limit_max)};
+            f.limit = static_cast<uint32_t>(*n);
+        } else {
+            return Error{
+                {}, "unknown filter field '" + key + "'; expected address, port, interface, limit"};
+        }
+    }
+    return f;
+}
+
+} // namespace
+
+const char *control_op_name(ControlOp op) {
+    for (const auto &o : op_names)
+        if (o.op == op)
+            return o.name;
+    return "?";
+}
+
+Result<Request> parse_request(const Json &msg) {
+    if (!msg.is_object())
+        return Error{{}, "a request must be a JSON object"};
+    auto op_it = msg.find("op");
+    if (op_it == msg.end() || !op_it->is_string())
+        return Error{{}, "a request needs \"op\", a string; expected one of: " + expected_ops()};
+    std::string name = op_it->get<std::string>();
+    Request r;
+    bool known = false;
+    for (const auto &o : op_names)
+        if (name == o.name) {
+            r.op = o.op;
+            known = true;
+        }
+    if (!known)
+        return Error{{}, "unknown op '" + name + "'; expected one of: " + expected_ops()};
+
+    for (const auto &[key, v] : msg.items()) {
+        (void)v;
+        bool allowed =
+            key == "op" ||
+            (r.op == ControlOp::apply && (key == "text" || key == "revision" || key == "sha256")) ||
+            ((r.op == ControlOp::sessions || r.op == ControlOp::clear_sessions) && key == "filter");
+        if (!allowed)
+            return Error{{}, "unknown field '" + key + "' for op '" + name + "'"};
+    }
+
+    if (r.op == ControlOp::apply) {
+        auto text = msg.find("text");
+        if (text == msg.end() || !text->is_string())
+            return Error{{}, "apply needs \"text\", the configuration text"};
+        r.text = text->get<std::string>();
+        auto rev = msg.find("revision");
+        std::optional<uint64_t> n;
+        if (rev != msg.end())
+            n = integer_in(*rev, 0, std::numeric_limits<uint32_t>::max());
+        if (!n)
+            return Error{{}, "apply needs \"revision\", an integer 0-4294967295"};
+        r.revision = static_cast<uint32_t>(*n);
+        auto sha = msg.find("sha256");
+        if (sha == msg.end() || !sha->is_string() || !is_hex64(sha->get<std::string>()))
+            return Error{{}, "apply needs \"sha256\", 64 hex digits of the text's SHA-256"};
+        r.sha256 = sha->get<std::string>();
+        for (char &c : r.sha256)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (r.op == ControlOp::sessions || r.op == ControlOp::clear_sessions) {
+        auto f = parse_filter(msg);
+        if (!f)
+            return f.error();
+        r.filter = std::move(f.value());
+    }
+    return r;
+}
+
+Result<Request> parse_request(std::string_view bytes) {
+    Json msg = Json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (msg.is_discarded())
+        return Error{{}, "malformed JSON message"};
+    return parse_request(msg);
+}
+
+Json error_reply(const std::string &text) {
+    return Json{{"ok", false}, {"error", text}};
+}
+
+} // namespace qorgan::dp

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Requests of the dataplane control socket (docs/CONTROL-PROTOCOL.md) parsed and checked
+// into a typed Request: pure, no DPDK, so the fuzz target can feed it any bytes.
+#pragma once
+
+#include "common/framing.h"
+#include "common/result.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace qorgan::dp {
+
+enum class ControlOp : uint8_t {
+    status,
+    apply,
+    interfaces,
+    rules,
+    sessions,
+    clear_sessions,
+    routes,
+    neighbors,
+    drops,
+};
+
+const char *control_op_name(ControlOp op);
+
+inline constexpr uint32_t session_limit_default = 1000;
+inline constexpr uint32_t session_limit_max = 100000;
+
+// The "filter" of sessions and clear-sessions; unset fields match everything.
+struct RequestFilter {
+    uint8_t family = 0;       // 0: no address; else 4 or 6
+    uint8_t address[16] = {}; // network order
+    std::optional<uint16_t> port;
+    std::optional<std::string> interface;
+    uint32_t limit = session_limit_default; // 1..session_limit_max
+};
+
+struct Request {
+    ControlOp op = ControlOp::status;
+    std::string text;      // apply: the configuration text
+    uint32_t revision = 0; // apply: qorgand's revision number
+    std::string sha256;    // apply: lowercase hex, 64 digits
+    RequestFilter filter;  // sessions, clear-sessions
+};
+
+// Checks a decoded message; the error says which field is wrong and why.
+Result<Request> parse_request(const Json &msg);
+// Decodes one message body (the JSON after the length prefix) and checks it.
+Result<Request> parse_request(std::string_view bytes);
+
+// {"ok": false, "error": text}
+Json error_reply(const std::string &text);
+
+} // namespace qorgan::dp
