@@ -104,8 +104,11 @@ Result<Json> recv_message(int fd, int timeout_ms) {
     return j;
 }
 
-Result<int> connect_unix(const std::string &path) {
-    sockaddr_un addr{};
+namespace {
+
+// A stream socket and the address of `path`, or the reason there cannot be one.
+Result<int> unix_socket(const std::string &path, sockaddr_un &addr) {
+    addr = sockaddr_un{};
     if (path.size() >= sizeof(addr.sun_path))
         return Error{{}, "socket path too long: " + path};
     addr.sun_family = AF_UNIX;
@@ -113,6 +116,17 @@ Result<int> connect_unix(const std::string &path) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return Error{{}, std::string("socket: ") + std::strerror(errno)};
+    return fd;
+}
+
+} // namespace
+
+Result<int> connect_unix(const std::string &path) {
+    sockaddr_un addr;
+    auto s = unix_socket(path, addr);
+    if (!s)
+        return s.error();
+    int fd = s.value();
     if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
         std::string e = std::strerror(errno);
         close(fd);
@@ -122,14 +136,11 @@ Result<int> connect_unix(const std::string &path) {
 }
 
 Result<int> listen_unix(const std::string &path) {
-    sockaddr_un addr{};
-    if (path.size() >= sizeof(addr.sun_path))
-        return Error{{}, "socket path too long: " + path};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return Error{{}, std::string("socket: ") + std::strerror(errno)};
+    sockaddr_un addr;
+    auto s = unix_socket(path, addr);
+    if (!s)
+        return s.error();
+    int fd = s.value();
     unlink(path.c_str());
     if (bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 || listen(fd, 16) != 0) {
         std::string e = std::strerror(errno);

@@ -213,6 +213,20 @@ def log_tail(path, lines=40):
         return f"(no log: {e})"
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL after `timeout` seconds; returns the exit status (None if no process)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode
+
+
 class Dataplane:
     """qorgan-dataplane in qg-gw: started in the background, ready when its ready file exists."""
 
@@ -253,17 +267,7 @@ class Dataplane:
 
     def stop(self, timeout=10):
         """SIGTERM, then SIGKILL after `timeout` seconds. Returns the exit status."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        rc = self.proc.returncode
-        self.proc = None
+        rc, self.proc = stop_process(self.proc, timeout), None
         return rc
 
     def reload(self):
@@ -772,17 +776,7 @@ class Qorgand:
         self.proc = None
 
     def stop(self, timeout=10):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        rc = self.proc.returncode
-        self.proc = None
+        rc, self.proc = stop_process(self.proc, timeout), None
         return rc
 
     @staticmethod

@@ -10,6 +10,7 @@
 #include "dataplane/ports.h"
 #include "dataplane/worker.h"
 #include "frames.h"
+#include "ring_ports.h"
 
 #include <gtest/gtest.h>
 
@@ -64,14 +65,11 @@ policy {
 const Mac host_mac{0x02, 0, 0, 0, 0, 0x11};
 const Mac server_mac{0x02, 0, 0, 0, 0, 0x33};
 
-rte_mempool *pool = nullptr;
-struct RingPort {
-    rte_ring *rx = nullptr;
-    rte_ring *tx = nullptr;
-    uint16_t port = 0;
-};
-RingPort rings[3];
-Ports *ports = nullptr;
+// Ports and pool live for the whole suite: a started ethdev cannot be re-created cheaply.
+qorgan::test::RingPorts suite;
+rte_mempool *&pool = suite.pool;
+qorgan::test::RingPort (&rings)[3] = suite.ring;
+Ports *&ports = suite.ports;
 int serial = 0;
 
 std::string config_text(const std::string &policy = policy_text) {
@@ -162,24 +160,7 @@ protected:
     static void SetUpTestSuite() {
         if (pool)
             return; // the suites share ports: an ethdev cannot be re-created cheaply
-        pool = rte_pktmbuf_pool_create("cs_pool", 4095, 0, mbuf_priv_size,
-                                       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-        ASSERT_NE(pool, nullptr);
-        const char *names[3] = {"inner", "dmz", "inet"};
-        for (int i = 0; i < 3; i++) {
-            std::string n = std::string("cs_") + names[i];
-            rings[i].rx = rte_ring_create((n + "_rx").c_str(), 1024, 0, 0);
-            rings[i].tx = rte_ring_create((n + "_tx").c_str(), 1024, 0, 0);
-            ASSERT_NE(rings[i].rx, nullptr);
-            int id = rte_eth_from_rings(names[i], &rings[i].rx, 1, &rings[i].tx, 1, 0);
-            ASSERT_GE(id, 0);
-            rings[i].port = static_cast<uint16_t>(id);
-        }
-        auto c = config::load_text(interfaces_text, "cs.conf");
-        ASSERT_TRUE(c.ok()) << c.error().to_string();
-        auto p = Ports::open(c.value(), 1, pool);
-        ASSERT_TRUE(p.ok()) << p.error().to_string();
-        ports = new Ports(std::move(p.value()));
+        qorgan::test::open_ring_ports(suite, "cs", std::string(interfaces_text));
     }
 
     void SetUp() override {

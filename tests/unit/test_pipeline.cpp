@@ -10,6 +10,7 @@
 #include "dataplane/slowpath.h"
 #include "dataplane/worker.h"
 #include "frames.h"
+#include "ring_ports.h"
 
 #include <gtest/gtest.h>
 
@@ -63,16 +64,11 @@ policy {
 const Mac host_mac{0x02, 0, 0, 0, 0, 0x11};
 const Mac server_mac{0x02, 0, 0, 0, 0, 0x33};
 
-struct RingPort {
-    rte_ring *rx = nullptr;
-    rte_ring *tx = nullptr;
-    uint16_t port = 0;
-};
-
 // Ports and pool live for the whole suite: a started ethdev cannot be re-created cheaply.
-rte_mempool *pool = nullptr;
-RingPort rings[3];
-Ports *ports = nullptr;
+qorgan::test::RingPorts suite;
+rte_mempool *&pool = suite.pool;
+qorgan::test::RingPort (&rings)[3] = suite.ring;
+Ports *&ports = suite.ports;
 
 config::Config load(const std::string &policy) {
     auto c = config::load_text(std::string(interfaces_text) + policy, "pipeline.conf");
@@ -89,23 +85,7 @@ std::array<uint8_t, 16> addr(int family, const char *s) {
 class Pipeline : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        pool = rte_pktmbuf_pool_create("pl_pool", 4095, 0, mbuf_priv_size,
-                                       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-        ASSERT_NE(pool, nullptr);
-        // rte_eth_from_rings names the port "net_ring_" + name.
-        const char *names[3] = {"inner", "dmz", "inet"};
-        for (int i = 0; i < 3; i++) {
-            std::string n = std::string("pl_") + names[i];
-            rings[i].rx = rte_ring_create((n + "_rx").c_str(), 1024, 0, 0);
-            rings[i].tx = rte_ring_create((n + "_tx").c_str(), 1024, 0, 0);
-            ASSERT_NE(rings[i].rx, nullptr);
-            int id = rte_eth_from_rings(names[i], &rings[i].rx, 1, &rings[i].tx, 1, 0);
-            ASSERT_GE(id, 0);
-            rings[i].port = static_cast<uint16_t>(id);
-        }
-        auto p = Ports::open(load(""), 1, pool);
-        ASSERT_TRUE(p.ok()) << p.error().to_string();
-        ports = new Ports(std::move(p.value()));
+        qorgan::test::open_ring_ports(suite, "pl", std::string(interfaces_text));
     }
 
     void SetUp() override { install(policy_text, 1); }
