@@ -22,7 +22,7 @@ enum class SchemaKind {
 };
 
 struct SchemaNode {
-    std::string keyword;              // empty for `named`
+    std::string keyword; // empty for `named`
     SchemaKind kind = SchemaKind::container;
     std::string help;                 // one line, shown by `?`
     std::string value_hint;           // "<prefix>", "<1..65535>", "<name>": shown by `?`

@@ -31,7 +31,7 @@ Status apply_delete(Node &root, const std::vector<std::string> &words);
 // Finds the block a `edit <path...>` would enter (creating nothing). Returns the path
 // normalised (e.g. {"policy","inner0","ingress","rule","10"}) or an error.
 Result<std::vector<std::string>> resolve_edit_path(const Node &root,
-                                                  const std::vector<std::string> &words);
+                                                   const std::vector<std::string> &words);
 
 // The subtree at a path (for `show <path>` in configuration mode), or nullptr.
 const Node *find_path(const Node &root, const std::vector<std::string> &path);

@@ -11,9 +11,9 @@
 namespace qorgan::control {
 
 struct DataplaneState {
-    uint32_t epoch = 0;     // policy snapshot generation
-    uint32_t revision = 0;  // qorgand revision the running snapshot came from (0: its own)
-    std::string sha256;     // of the configuration text the snapshot was built from
+    uint32_t epoch = 0;    // policy snapshot generation
+    uint32_t revision = 0; // qorgand revision the running snapshot came from (0: its own)
+    std::string sha256;    // of the configuration text the snapshot was built from
 };
 
 class DataplaneLink {

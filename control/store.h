@@ -18,9 +18,9 @@ namespace qorgan::control {
 struct Revision {
     uint32_t number = 0; // 1, 2, 3, ... never reused
     std::string author;
-    int64_t time = 0;    // seconds since the epoch, UTC
+    int64_t time = 0; // seconds since the epoch, UTC
     std::string comment;
-    std::string sha256;  // hex of the text
+    std::string sha256; // hex of the text
 };
 
 class Store {

@@ -20,8 +20,8 @@
 namespace qorgan::control {
 
 struct Candidate {
-    config::Node tree;  // the edited configuration
-    uint32_t base = 0;  // running revision it was taken from
+    config::Node tree; // the edited configuration
+    uint32_t base = 0; // running revision it was taken from
     bool changed = false;
 };
 
@@ -32,10 +32,10 @@ struct CommitOptions {
 };
 
 struct CommitResult {
-    uint32_t revision = 0;         // the new running revision (unchanged for a no-op)
-    uint32_t epoch = 0;            // dataplane snapshot epoch
-    bool no_change = false;        // candidate equals running: nothing committed
-    int64_t confirm_deadline = 0;  // unix seconds, 0 when not a confirmed commit
+    uint32_t revision = 0;        // the new running revision (unchanged for a no-op)
+    uint32_t epoch = 0;           // dataplane snapshot epoch
+    bool no_change = false;       // candidate equals running: nothing committed
+    int64_t confirm_deadline = 0; // unix seconds, 0 when not a confirmed commit
 };
 
 class Transactions {

@@ -199,7 +199,8 @@ class ControlSocket(LabTestCase):
         self.apply(self.default, 10)
         iperf = subprocess.Popen(
             ["ip", "netns", "exec", OUTER1.ns, "iperf3", "-c", INET1.v4, "-u", "-b", "10M",
-             "-l", "1000", "-t", "10", "-J"],
+             "-l", "1000", "-t", "10", "-J", "-w", "2M"],  # 2 MB socket buffers: a receiver
+            # the host scheduler holds back must not drop what the gateway delivered
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             time.sleep(1.5)

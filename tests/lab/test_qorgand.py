@@ -22,7 +22,8 @@ def iperf3_udp(seconds, rate="20M"):
     """Starts an iperf3 UDP stream outer1 -> inet1 in the background; returns the Popen."""
     return subprocess.Popen(
         ["ip", "netns", "exec", OUTER1.ns, "iperf3", "-c", INET1.v4, "-u", "-b", rate, "-l", "1000",
-         "-t", str(seconds), "-J"],
+         "-t", str(seconds), "-J", "-w", "2M"],  # 2 MB socket buffers: a receiver the host
+        # scheduler holds back must not drop what the gateway delivered (RcvbufErrors)
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
