@@ -3,6 +3,8 @@
 // every I/O failure path.
 #include "control/store.h"
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -17,21 +19,9 @@ using qorgan::control::Store;
 
 namespace {
 
-// A fresh folder under /tmp, removed with everything in it at the end of the test.
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/qorgan-store-XXXXXX";
-        _path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(_path, ec);
-    }
-    const std::string &path() const { return _path; }
-
-private:
-    std::string _path;
+// A fresh folder per test, tagged so a leftover is easy to trace.
+struct TempDir : qorgan::test::TempDir {
+    TempDir() : qorgan::test::TempDir("qorgan-store") {}
 };
 
 void write_file(const std::string &path, const std::string &text) {

@@ -7,6 +7,8 @@
 #include "config/config.h"
 #include "config/tree.h"
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,20 +27,9 @@ using namespace qorgan::control;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/qorgan-tx-XXXXXX";
-        _path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(_path, ec);
-    }
-    const std::string &path() const { return _path; }
-
-private:
-    std::string _path;
+// A fresh folder per test, tagged so a leftover is easy to trace.
+struct TempDir : qorgan::test::TempDir {
+    TempDir() : qorgan::test::TempDir("qorgan-tx") {}
 };
 
 // Records what it is asked to run; can fail on demand; optionally keeps its state in a
