@@ -47,6 +47,19 @@ struct Interface {
 
 enum class Action : uint8_t { accept, drop, reject };
 
+// The word the config, logs and the shell use for an action.
+constexpr const char *action_name(Action a) {
+    switch (a) {
+    case Action::accept:
+        return "accept";
+    case Action::drop:
+        return "drop";
+    case Action::reject:
+        return "reject";
+    }
+    return "?";
+}
+
 struct PortRange {
     uint16_t low = 0;
     uint16_t high = 65535;

@@ -52,18 +52,6 @@ std::string addr_text(uint8_t family, const void *bytes) {
     return s;
 }
 
-const char *action_name(config::Action a) {
-    switch (a) {
-    case config::Action::accept:
-        return "accept";
-    case config::Action::drop:
-        return "drop";
-    case config::Action::reject:
-        return "reject";
-    }
-    return "?";
-}
-
 Json proto_json(uint8_t p) {
     switch (p) {
     case config::proto_tcp:
@@ -283,7 +271,7 @@ Json ControlService::rules() const {
                 list.push_back(Json{{"interface", ifc.conf->name},
                                     {"direction", dir == 0 ? "ingress" : "egress"},
                                     {"id", rules[i].id},
-                                    {"action", action_name(rules[i].action)},
+                                    {"action", config::action_name(rules[i].action)},
                                     {"log", rules[i].log},
                                     {"description", rules[i].description},
                                     {"hits", s.rule_hits(slot)},

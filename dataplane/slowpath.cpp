@@ -20,17 +20,6 @@ constexpr size_t max_pending = 256;
 constexpr uint8_t max_tries = 3;
 constexpr uint64_t retry_ms = 1000;
 
-const char *action_name(uint8_t a) {
-    switch (static_cast<config::Action>(a)) {
-    case config::Action::accept:
-        return "accept";
-    case config::Action::drop:
-        return "drop";
-    case config::Action::reject:
-        return "reject";
-    }
-    return "?";
-}
 bool own_address(const IfaceState &ifc, uint8_t family, const void *ip) {
     for (const auto &addr : ifc.conf->addresses)
         if (addr.family == family && std::memcmp(addr.bytes.data(), ip, family == 4 ? 4 : 16) == 0)
@@ -105,8 +94,9 @@ void SlowPath::print_log(const Snapshot &s, const RuleLog &r) {
     std::fprintf(_env.log,
                  "rule-log iface=%s dir=%s rule=%u action=%s proto=%u src=%s sport=%u dst=%s "
                  "dport=%u\n",
-                 ifname, r.dir == 0 ? "ingress" : "egress", r.rule_id, action_name(r.action),
-                 r.proto, src, ntohs(r.sport), dst, ntohs(r.dport));
+                 ifname, r.dir == 0 ? "ingress" : "egress", r.rule_id,
+                 config::action_name(static_cast<config::Action>(r.action)), r.proto, src,
+                 ntohs(r.sport), dst, ntohs(r.dport));
 }
 
 void SlowPath::handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {

@@ -692,6 +692,29 @@ def start_own_dataplane(config_path):
     return Dataplane(config=config_path).start()
 
 
+class OwnDataplaneTestCase(unittest.TestCase):
+    """A lab test class that runs its own dataplane on the config file own_config() writes;
+    the shared dataplane comes back afterwards, also when the start fails."""
+
+    @classmethod
+    def own_config(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dataplane = None
+        try:
+            cls.dataplane = start_own_dataplane(cls.own_config())
+        except BaseException:
+            restore_shared_dataplane(cls.dataplane)
+            raise
+        cls.tel = Telemetry()
+
+    @classmethod
+    def tearDownClass(cls):
+        restore_shared_dataplane(cls.dataplane)
+
+
 PREVIOUS_LOG = LAB_DIR / "dataplane.previous.log"  # the own dataplane's log, kept for a failed test
 
 

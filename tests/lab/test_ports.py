@@ -5,9 +5,8 @@
 import time
 import unittest
 
-from labkit import (GATEWAY, INET1, OUTER1, LabTestCase, Telemetry, curl, default_config_text, log_offset, ns,
-                    restore_host_link, restore_shared_dataplane, start_own_dataplane, wait_for_log,
-                    write_config)
+from labkit import (GATEWAY, INET1, OUTER1, LabTestCase, OwnDataplaneTestCase, curl,
+                    default_config_text, log_offset, ns, restore_host_link, wait_for_log, write_config)
 
 SPARE = """    spare0 {
         device "net_null0";
@@ -26,22 +25,12 @@ def with_spare_port(text):
     return text[:end] + SPARE + text[end:]
 
 
-class DisabledPort(unittest.TestCase):
+class DisabledPort(OwnDataplaneTestCase):
     """Runs its own dataplane with a disabled spare port; the shared one is restored after."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.dataplane = None
-        try:
-            cls.dataplane = start_own_dataplane(write_config("test-ports.conf", with_spare_port(default_config_text())))
-        except BaseException:
-            restore_shared_dataplane(cls.dataplane)
-            raise
-        cls.tel = Telemetry()
-
-    @classmethod
-    def tearDownClass(cls):
-        restore_shared_dataplane(cls.dataplane)
+    def own_config(cls):
+        return write_config("test-ports.conf", with_spare_port(default_config_text()))
 
     def test_disabled_port_stays_down_R139_13(self):
         ports = self.tel.query("/qorgan/ports")

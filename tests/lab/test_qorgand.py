@@ -5,13 +5,11 @@
 # its restart disturbs nothing (R139-4: the running revision is checked, not re-pushed).
 
 import json
-import re
-import socket
 import subprocess
 import time
 import unittest
 
-from labkit import INET1, OUTER1, LAB_DIR, LabTestCase, Qorgand, ns, run
+from labkit import INET1, OUTER1, LabTestCase, Qorgand, ns
 
 
 def epoch(tel):

@@ -7,9 +7,8 @@ import select
 import subprocess
 import unittest
 
-from labkit import (INET1, OUTER1, PYTHON, Telemetry, curl, default_config_text, log_offset,
-                    restore_shared_dataplane, start_own_dataplane, wait_for_counts, wait_for_log,
-                    without_rule, write_config)
+from labkit import (INET1, OUTER1, PYTHON, OwnDataplaneTestCase, curl, default_config_text,
+                    log_offset, wait_for_counts, wait_for_log, without_rule, write_config)
 
 CONFIG_NAME = "test-reload.conf"
 WEB_RULE = ("outer0", "ingress", 10)  # tcp 80/443 from the outer loop
@@ -71,23 +70,13 @@ class DnsSession:
         self.proc.wait(timeout=5)
 
 
-class Reload(unittest.TestCase):
+class Reload(OwnDataplaneTestCase):
     """Runs its own dataplane on a config file it rewrites; the shared one is restored after."""
 
     @classmethod
-    def setUpClass(cls):
+    def own_config(cls):
         cls.config = write_config(CONFIG_NAME, default_config_text())
-        cls.dataplane = None
-        try:
-            cls.dataplane = start_own_dataplane(cls.config)
-        except BaseException:
-            restore_shared_dataplane(cls.dataplane)
-            raise
-        cls.tel = Telemetry()
-
-    @classmethod
-    def tearDownClass(cls):
-        restore_shared_dataplane(cls.dataplane)
+        return cls.config
 
     def setUp(self):
         # Each test starts from the default policy, whatever the previous one left.

@@ -4,8 +4,8 @@
 
 import unittest
 
-from labkit import (INET1, OUTER1, Telemetry, curl, default_config_text, ns_python, ping,
-                    restore_shared_dataplane, start_own_dataplane, wait_for_counts, write_config)
+from labkit import (INET1, OUTER1, OwnDataplaneTestCase, curl, default_config_text, ns_python, ping,
+                    wait_for_counts, write_config)
 
 PARALLEL_TCP = """
 import json, socket, threading
@@ -64,28 +64,21 @@ print(json.dumps(answered))
 """
 
 
-class TwoWorkers(unittest.TestCase):
+class TwoWorkers(OwnDataplaneTestCase):
     """Runs its own dataplane with `workers 2`; the shared one is restored after."""
 
     @classmethod
-    def setUpClass(cls):
+    def own_config(cls):
         text = default_config_text()
         cls.assert_workers_line = "workers 1;" in text
-        config = write_config("test-workers.conf", text.replace("workers 1;", "workers 2;"))
-        cls.dataplane = None
-        try:
-            cls.dataplane = start_own_dataplane(config)
-        except BaseException:
-            restore_shared_dataplane(cls.dataplane)
-            raise
-        cls.tel = Telemetry()
+        return write_config("test-workers.conf", text.replace("workers 1;", "workers 2;"))
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         # Resolve the gateway's neighbours first: a burst towards an unresolved neighbour
         # overflows its hold queue (16 frames), which is not what these tests measure.
         cls.warm = [ping(OUTER1, addr, count=1) for addr in (INET1.v4, INET1.v6)]
-
-    @classmethod
-    def tearDownClass(cls):
-        restore_shared_dataplane(cls.dataplane)
 
     def test_runs_two_workers(self):
         self.assertTrue(self.assert_workers_line, "the default config no longer says `workers 1;`")
