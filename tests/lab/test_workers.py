@@ -8,9 +8,9 @@ from labkit import (INET1, OUTER1, OwnDataplaneTestCase, curl, default_config_te
                     wait_for_counts, write_config)
 
 PARALLEL_TCP = """
-import json, socket, threading
+import json, socket, threading, time
 fam = socket.AF_INET6 if ":" in DST else socket.AF_INET
-results = [None] * N
+results = ["unfinished"] * N
 def fetch(i):
     try:
         with socket.socket(fam, socket.SOCK_STREAM) as s:
@@ -27,11 +27,13 @@ def fetch(i):
         results[i] = data.startswith(b"HTTP/1.0 200") and b"qorgan-lab inet1" in data
     except OSError as e:
         results[i] = str(e)
-threads = [threading.Thread(target=fetch, args=(i,)) for i in range(N)]
+# Daemon threads and one deadline: the script always prints what happened to each port.
+threads = [threading.Thread(target=fetch, args=(i,), daemon=True) for i in range(N)]
 for t in threads:
     t.start()
+deadline = time.monotonic() + 25
 for t in threads:
-    t.join(20)
+    t.join(max(0.0, deadline - time.monotonic()))
 print(json.dumps(results))
 """
 
