@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qorgan::config {
@@ -120,12 +121,73 @@ struct Dataplane {
     Timeouts timeouts;
 };
 
+// Command classes (R128-b): what a privilege level may do. A level's set is a bit mask.
+enum class CommandClass : uint8_t {
+    view,           // show state and configuration
+    traffic_view,   // show sessions, monitor: what crosses the border
+    clear,          // clear sessions
+    network,        // configure interfaces, zones, policy, routes, NAT, dataplane
+    security,       // users, levels, keys, login settings
+    audit_view,     // read and verify the audit log
+    audit_settings, // retention, warning threshold, remote syslog
+};
+inline constexpr unsigned command_class_count = 7;
+using ClassMask = uint32_t;
+constexpr ClassMask class_bit(CommandClass c) {
+    return ClassMask(1) << static_cast<unsigned>(c);
+}
+// The word the config and the shell use for a class ("traffic-view", ...).
+const char *class_name(CommandClass c);
+std::optional<CommandClass> class_from_name(std::string_view name);
+
+struct PasswordSettings {
+    uint32_t min_length = 12;
+    uint32_t min_classes = 3;   // of lower, upper, digit, other
+    uint32_t history = 5;       // previous passwords that may not be reused
+    uint32_t max_age_days = 90; // 0: never expires
+};
+
+struct LoginSettings {
+    uint32_t idle_timeout = 900;       // seconds without a command (R118)
+    uint32_t session_lifetime = 28800; // seconds from login, whatever happens (R118)
+    uint32_t lockout_failures = 5;     // consecutive failures that lock account and source
+    uint32_t lockout_time = 900;       // seconds (R90-1-3)
+    uint32_t alert_failures = 3;       // consecutive failures that raise an alert (R52)
+    uint32_t alert_refusals = 3;       // privilege refusals in a session that raise an alert
+    PasswordSettings password;
+    // Classes per level 0-15; a level not configured has its built-in set (privilege.h).
+    std::array<std::optional<ClassMask>, 16> levels{};
+    std::array<Location, 16> level_where{};
+};
+
+struct SyslogTarget {
+    std::string server; // address or name
+    uint16_t port = 6514;
+    std::string ca_file;
+    std::string certificate; // client certificate (optional)
+    std::string key;
+    std::string server_name; // for certificate verification; empty: server
+};
+
+struct AuditSettings {
+    uint32_t retention_days = 1095; // R38-4: never below 3 years
+    uint32_t warn_percent = 80;     // storage use that raises a warning
+    std::optional<SyslogTarget> syslog;
+};
+
+struct System {
+    std::string host_name = "qorgan";
+    LoginSettings login;
+    AuditSettings audit;
+};
+
 struct Config {
     std::vector<Interface> interfaces;
     std::vector<Zone> zones;
     std::vector<InterfacePolicy> policies;
     std::vector<Route> routes;
     Dataplane dataplane;
+    System system;
 };
 
 } // namespace qorgan::config

@@ -336,8 +336,12 @@ private:
                 s = section(n, path, "routes { route <prefix> { ... } }", once, &Builder::routes);
             else if (key == "dataplane")
                 s = section(n, path, "dataplane { workers <n>; ... }", once, &Builder::dataplane);
+            else if (key == "system")
+                s = section(n, path, "system { login { ... } audit { ... } }", once,
+                            &Builder::system);
             else
-                s = unknown(n, "", {"interfaces", "zones", "policy", "routes", "dataplane"});
+                s = unknown(n, "",
+                            {"interfaces", "zones", "policy", "routes", "dataplane", "system"});
             if (!s)
                 return s;
         }
@@ -836,6 +840,270 @@ private:
         return Ok{};
     }
 
+    // Numeric leaves of one block: each `key <lo..hi>;` at most once.
+    struct NumberField {
+        const char *key;
+        uint32_t *field;
+        uint64_t lo, hi;
+    };
+    Status number_leaf(const Node &c, const std::string &p, const NumberField &f) {
+        std::string form =
+            std::string(f.key) + " <" + std::to_string(f.lo) + ".." + std::to_string(f.hi) + ">;";
+        auto w = scalar(c, p, form);
+        if (!w)
+            return w.error();
+        auto v = number(**w, p, f.lo, f.hi);
+        if (!v)
+            return v.error();
+        *f.field = uint32_t(*v);
+        return Ok{};
+    }
+
+    Status string_leaf(const Node &c, const std::string &p, const std::string &form,
+                       std::string &out) {
+        auto w = scalar(c, p, form);
+        if (!w)
+            return w.error();
+        if ((*w)->text.empty() || (*w)->text.size() > 255)
+            return fail((*w)->where, p, "empty or longer than 255 characters", quoted(form));
+        out = (*w)->text;
+        return Ok{};
+    }
+
+    Status system(const Node &n, const std::string &path) {
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "host-name" && key != "login" && key != "audit")
+                return unknown(c, path, {"host-name", "login", "audit"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            Status s = Ok{};
+            if (key == "host-name") {
+                auto w = scalar(c, p, "host-name <name>;");
+                if (!w)
+                    return w.error();
+                if (auto st = check_name(**w, p); !st)
+                    return st;
+                _cfg.system.host_name = (*w)->text;
+            } else if (key == "login") {
+                if (auto st = check_shape(c, p, "login { ... }", 1, false, true); !st)
+                    return st;
+                s = login(c, p);
+            } else {
+                if (auto st = check_shape(c, p, "audit { ... }", 1, false, true); !st)
+                    return st;
+                s = audit(c, p);
+            }
+            if (!s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    Status login(const Node &n, const std::string &path) {
+        LoginSettings &l = _cfg.system.login;
+        const NumberField fields[] = {
+            {"idle-timeout", &l.idle_timeout, 1, 86400},
+            {"session-lifetime", &l.session_lifetime, 60, 604800},
+            {"lockout-failures", &l.lockout_failures, 1, 100},
+            {"lockout-time", &l.lockout_time, 1, 86400},
+            {"alert-failures", &l.alert_failures, 1, 100},
+            {"alert-refusals", &l.alert_refusals, 1, 100},
+        };
+        std::vector<std::string> allowed{"password", "level"};
+        for (const auto &f : fields)
+            allowed.push_back(f.key);
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key == "level") {
+                if (auto s = level(c, p); !s)
+                    return s;
+                continue;
+            }
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (key == "password") {
+                if (auto s = check_shape(c, p, "password { min-length <n>; ... }", 1, false, true);
+                    !s)
+                    return s;
+                if (auto s = password(c, p); !s)
+                    return s;
+                continue;
+            }
+            const NumberField *f = nullptr;
+            for (const auto &x : fields)
+                if (key == x.key)
+                    f = &x;
+            if (!f)
+                return unknown(c, path, allowed);
+            if (auto s = number_leaf(c, p, *f); !s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    Status password(const Node &n, const std::string &path) {
+        PasswordSettings &pw = _cfg.system.login.password;
+        const NumberField fields[] = {
+            {"min-length", &pw.min_length, 8, 128},
+            {"min-classes", &pw.min_classes, 1, 4},
+            {"history", &pw.history, 0, 24},
+            {"max-age", &pw.max_age_days, 0, 3650},
+        };
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            const NumberField *f = nullptr;
+            for (const auto &x : fields)
+                if (key == x.key)
+                    f = &x;
+            if (!f)
+                return unknown(c, path, {"min-length", "min-classes", "history", "max-age"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (auto s = number_leaf(c, p, *f); !s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    // level <0..15> { class [ view network ... ]; }
+    Status level(const Node &n, const std::string &path) {
+        const std::string form = "level <0..15> { class [ <class> ... ]; }";
+        if (auto s = check_shape(n, path, form, 2, false, true); !s)
+            return s;
+        auto lv = number(n.words[1], path, 0, 15);
+        if (!lv)
+            return lv.error();
+        std::string p = path + " " + n.words[1].text;
+        LoginSettings &l = _cfg.system.login;
+        if (l.levels[*lv])
+            return fail(n.where, p,
+                        "duplicate level (first at " + l.level_where[*lv].to_string() + ")",
+                        "each level at most once");
+        std::vector<std::string> names;
+        for (unsigned i = 0; i < command_class_count; i++)
+            names.push_back(class_name(static_cast<CommandClass>(i)));
+        ClassMask mask = 0;
+        bool seen_class = false;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string cp = join_path(p, key);
+            if (key != "class")
+                return unknown(c, p, {"class"});
+            if (seen_class)
+                return fail(c.where, cp, "duplicate statement", "'class' at most once here");
+            seen_class = true;
+            auto vs = values(c, cp, "class [ <class> ... ];");
+            if (!vs)
+                return vs.error();
+            for (const Word *w : *vs) {
+                auto cls = class_from_name(w->text);
+                if (!cls)
+                    return fail(w->where, cp, "unknown command class " + quoted(w->text),
+                                one_of(names));
+                mask |= class_bit(*cls);
+            }
+        }
+        // Separation of duties (R102-2): no level both administers the network and the
+        // people or the audit trail that watch it.
+        ClassMask admin =
+            class_bit(CommandClass::security) | class_bit(CommandClass::audit_settings);
+        if ((mask & admin) && (mask & class_bit(CommandClass::network)))
+            return fail(n.where, p,
+                        "R102-2 forbids an all-powerful level: 'network' cannot be combined "
+                        "with 'security' or 'audit-settings'",
+                        "separate levels for the network and the security administrator");
+        l.levels[*lv] = mask;
+        l.level_where[*lv] = n.where;
+        return Ok{};
+    }
+
+    Status audit(const Node &n, const std::string &path) {
+        AuditSettings &a = _cfg.system.audit;
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "retention" && key != "warn-percent" && key != "syslog")
+                return unknown(c, path, {"retention", "warn-percent", "syslog"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (key == "retention") {
+                auto w = scalar(c, p, "retention <days>;");
+                if (!w)
+                    return w.error();
+                auto v = number(**w, p, 0, 36500);
+                if (!v)
+                    return v.error();
+                if (*v < 1095)
+                    return fail((*w)->where, p,
+                                "R38-4 requires event logs to be kept at least 3 years; " +
+                                    (*w)->text + " days is less",
+                                "1095..36500 days");
+                a.retention_days = uint32_t(*v);
+            } else if (key == "warn-percent") {
+                if (auto s = number_leaf(c, p, {"warn-percent", &a.warn_percent, 50, 99}); !s)
+                    return s;
+            } else {
+                if (auto s = check_shape(c, p, "syslog { server <address>; ca-file \"<path>\"; }",
+                                         1, false, true);
+                    !s)
+                    return s;
+                if (auto s = syslog(c, p); !s)
+                    return s;
+            }
+        }
+        return Ok{};
+    }
+
+    Status syslog(const Node &n, const std::string &path) {
+        SyslogTarget t;
+        Once once;
+        uint32_t port = t.port;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            Status s = Ok{};
+            if (key == "server")
+                s = string_leaf(c, p, "server <address-or-name>;", t.server);
+            else if (key == "port")
+                s = number_leaf(c, p, {"port", &port, 1, 65535});
+            else if (key == "ca-file")
+                s = string_leaf(c, p, "ca-file \"<path>\";", t.ca_file);
+            else if (key == "certificate")
+                s = string_leaf(c, p, "certificate \"<path>\";", t.certificate);
+            else if (key == "key")
+                s = string_leaf(c, p, "key \"<path>\";", t.key);
+            else if (key == "server-name")
+                s = string_leaf(c, p, "server-name <name>;", t.server_name);
+            else
+                return unknown(c, path,
+                               {"server", "port", "ca-file", "certificate", "key", "server-name"});
+            if (!s)
+                return s;
+        }
+        t.port = uint16_t(port);
+        if (t.server.empty())
+            return fail(n.where, path, "missing 'server'", "'server <address-or-name>;'");
+        if (t.ca_file.empty())
+            return fail(n.where, path,
+                        "missing 'ca-file': the log server's certificate must be verified",
+                        "'ca-file \"<path>\";'");
+        if (t.certificate.empty() != t.key.empty())
+            return fail(n.where, path, "a client certificate needs both 'certificate' and 'key'",
+                        "both or neither");
+        _cfg.system.audit.syslog = std::move(t);
+        return Ok{};
+    }
+
     // Zones and interfaces may be named before they are defined: check them last.
     Status references() {
         std::vector<std::string> zones, interfaces;
@@ -869,6 +1137,33 @@ private:
 };
 
 } // namespace
+
+const char *class_name(CommandClass c) {
+    switch (c) {
+    case CommandClass::view:
+        return "view";
+    case CommandClass::traffic_view:
+        return "traffic-view";
+    case CommandClass::clear:
+        return "clear";
+    case CommandClass::network:
+        return "network";
+    case CommandClass::security:
+        return "security";
+    case CommandClass::audit_view:
+        return "audit-view";
+    case CommandClass::audit_settings:
+        return "audit-settings";
+    }
+    return "?";
+}
+
+std::optional<CommandClass> class_from_name(std::string_view name) {
+    for (unsigned i = 0; i < command_class_count; i++)
+        if (name == class_name(static_cast<CommandClass>(i)))
+            return static_cast<CommandClass>(i);
+    return std::nullopt;
+}
 
 std::optional<Prefix> parse_prefix(std::string_view text) {
     Prefix p;

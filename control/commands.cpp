@@ -5,6 +5,8 @@
 #include "config/compliance.h"
 #include "config/config.h"
 #include "config/set_form.h"
+#include "control/audit/store.h"
+#include "control/privilege.h"
 
 #include <algorithm>
 #include <ctime>
@@ -26,6 +28,7 @@ const CommandHelp operational_commands[] = {
     {"help", "List the commands"},
     {"monitor", "Watch live interface rates"},
     {"quit", "Leave the shell"},
+    {"request", "Users, passwords, second factor, audit verification"},
     {"show", "Show state and configuration"},
 };
 
@@ -34,11 +37,13 @@ const CommandHelp show_operational[] = {
     {"compliance", "Requirements of Decree 832 and their live status"},
     {"configuration", "The running configuration"},
     {"interfaces", "Ports: state, speed, packets, bytes, errors, drops (R128-f)"},
+    {"log", "The audit log and its remote copy (R128-c, R90-1-7)"},
     {"ndp", "IPv6 neighbours"},
     {"route", "Routing table"},
     {"security", "Security policies and their hit counts"},
     {"sessions", "Tracked connections (filters: address, port, interface, zone)"},
     {"system", "Commits and configuration integrity"},
+    {"users", "Administrators, levels, second factor, lockouts (R128-b)"},
 };
 
 const CommandHelp configuration_commands[] = {
@@ -225,10 +230,26 @@ Result<std::vector<std::string>> split_words(const std::string &line) {
     return words;
 }
 
-Commands::Commands(Transactions &tx, Query dataplane) : _tx(tx), _dataplane(std::move(dataplane)) {}
+Commands::Commands(Transactions &tx, Query dataplane, Services services)
+    : _tx(tx), _dataplane(std::move(dataplane)), _services(services) {
+    refresh_system();
+}
+
+void Commands::refresh_system() {
+    auto text = _tx.store().text(_tx.store().running());
+    if (!text)
+        return;
+    auto conf = config::load_text(text.value(), "running");
+    if (conf)
+        _system = conf.value().system;
+}
+
+config::ClassMask Commands::classes_of(int level) const {
+    return level_classes(_system.login, level);
+}
 
 std::string Commands::prompt(const Session &s) const {
-    return s.user + "@qorgan" + (s.configuring ? "# " : "> ");
+    return s.user + "@" + _system.host_name + (s.configuring ? "# " : "> ");
 }
 
 Result<Json> Commands::counters() {
@@ -272,12 +293,93 @@ Reply Commands::exec(Session &s, const std::string &line, int64_t now) {
     auto &w = words.value();
     if (w.empty())
         return say("");
+    if (s.restriction != Restriction::none)
+        return restricted(s, w, now);
+    if (config::ClassMask need = required(s, w); need && !(need & s.classes))
+        return refuse(s, join(w), need);
     if (display_set) {
         if (w[0] != "show")
             return fail("'| display set' applies to show commands");
         return show(s, w, true);
     }
     return s.configuring ? configuration(s, w, now) : operational(s, w, now);
+}
+
+config::ClassMask Commands::required(const Session &s, const std::vector<std::string> &w) const {
+    using C = config::CommandClass;
+    auto bit = [](C c) { return config::class_bit(c); };
+    auto prefix = [](const std::string &word, const char *full) {
+        return !word.empty() && std::string(full).rfind(word, 0) == 0;
+    };
+    const config::ClassMask configure_any =
+        bit(C::network) | bit(C::security) | bit(C::audit_settings);
+    if (s.configuring) {
+        auto c = pick(w[0], configuration_commands, "command");
+        if (!c)
+            return 0; // the command itself reports the typo
+        if (c.value() == "set" || c.value() == "delete") {
+            std::vector<std::string> full = s.edit_path;
+            full.insert(full.end(), w.begin() + 1, w.end());
+            return bit(class_for_config_path(full));
+        }
+        if (c.value() == "run" && w.size() > 1) {
+            Session op = s;
+            op.configuring = false;
+            return required(op, std::vector<std::string>(w.begin() + 1, w.end()));
+        }
+        return 0; // being in configuration mode already took a configuring class
+    }
+    auto c = pick(w[0], operational_commands, "command");
+    if (!c)
+        return 0;
+    const std::string &cmd = c.value();
+    if (cmd == "configure")
+        return configure_any;
+    if (cmd == "clear")
+        return bit(C::clear);
+    if (cmd == "monitor")
+        return bit(C::traffic_view);
+    if (cmd == "show") {
+        if (w.size() < 2)
+            return bit(C::view);
+        auto what = pick(w[1], show_operational, "show command");
+        if (!what)
+            return bit(C::view);
+        if (what.value() == "sessions")
+            return bit(C::traffic_view);
+        if (what.value() == "users")
+            return bit(C::security);
+        if (what.value() == "log") {
+            if (w.size() > 2 && prefix(w[2], "forwarding"))
+                return bit(C::audit_view) | bit(C::audit_settings);
+            return bit(C::audit_view);
+        }
+        return bit(C::view);
+    }
+    if (cmd == "request" && w.size() > 1) {
+        if (prefix(w[1], "audit"))
+            return bit(C::audit_view);
+        if (prefix(w[1], "user"))
+            return bit(C::security);
+        return 0; // request password / request totp: the session's own account
+    }
+    return 0;
+}
+
+Reply Commands::refuse(Session &s, const std::string &what, config::ClassMask need) {
+    s.refusals++;
+    Reply r = fail("permission denied (R128-b): '" + what + "' needs the class " +
+                   describe_classes(need) + (need & (need - 1) ? " (any of them)" : "") +
+                   "; your level " + std::to_string(s.level) + " (" + role_of_level(s.level) +
+                   ") grants " + describe_classes(s.classes));
+    r.refused = true;
+    r.audit_action = "privilege-refused";
+    if (s.refusals == _system.login.alert_refusals) {
+        r.alert = true;
+        r.alert_text = "user " + s.user + " was refused " + std::to_string(s.refusals) +
+                       " privileged commands in session " + s.id + " (R52)";
+    }
+    return r;
 }
 
 Reply Commands::operational(Session &s, const std::vector<std::string> &w, int64_t now) {
@@ -308,6 +410,8 @@ Reply Commands::operational(Session &s, const std::vector<std::string> &w, int64
     }
     if (c == "show")
         return show(s, w, false);
+    if (c == "request")
+        return request(s, w, now);
     if (c == "clear") {
         if (w.size() < 2 || std::string("sessions").rfind(w[1], 0) != 0)
             return fail("expected 'clear sessions [address A] [port P] [interface I] [zone Z]'");
@@ -328,7 +432,7 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
     }
     if (w.size() < 2)
         return fail("expected 'show' followed by one of: arp, compliance, configuration, "
-                    "interfaces, ndp, route, security, sessions, system");
+                    "interfaces, log, ndp, route, security, sessions, system, users");
     auto what = pick(w[1], show_operational, "show command");
     if (!what)
         return fail(what.error().message);
@@ -359,6 +463,10 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
         return show_neighbors(6);
     if (x == "compliance")
         return show_compliance();
+    if (x == "log")
+        return show_log(w, std::time(nullptr));
+    if (x == "users")
+        return show_users(std::time(nullptr));
     if (x == "system") {
         if (w.size() >= 3 && std::string("integrity").rfind(w[2], 0) == 0)
             return show_integrity();
@@ -619,6 +727,14 @@ Reply Commands::commit(Session &s, const std::vector<std::string> &w, int64_t no
             return fail(st.error().to_string());
         return say("configuration check succeeds\n");
     }
+    if (Reply full = storage_full(); !full.ok)
+        return full;
+    if (auto running = _tx.revision_tree(0); running) {
+        config::ClassMask need = classes_for_change(running.value(), s.candidate->tree);
+        if (config::ClassMask missing = need & ~s.classes)
+            return refuse(s, "commit", missing);
+    }
+    std::string diff = _tx.compare(*s.candidate);
     if (!s.candidate->changed && _tx.pending_confirm_deadline() && !opts.confirm_minutes) {
         auto st = _tx.confirm();
         if (!st)
@@ -630,6 +746,7 @@ Reply Commands::commit(Session &s, const std::vector<std::string> &w, int64_t no
         return fail(r.error().to_string());
     if (r.value().no_change)
         return say("no changes to commit\n");
+    refresh_system();
     std::string out = "commit complete: revision " + std::to_string(r.value().revision) +
                       ", dataplane epoch " + std::to_string(r.value().epoch) + "\n";
     if (r.value().confirm_deadline)
@@ -639,7 +756,10 @@ Reply Commands::commit(Session &s, const std::vector<std::string> &w, int64_t no
     auto next = _tx.begin();
     if (next)
         s.candidate = std::move(next.value());
-    return say(out);
+    Reply done = say(out);
+    done.audit_action = "commit";
+    done.audit_detail = "revision " + std::to_string(r.value().revision) + "\n" + diff;
+    return done;
 }
 
 Reply Commands::configuration(Session &s, const std::vector<std::string> &w, int64_t now) {

@@ -7,21 +7,48 @@
 #pragma once
 
 #include "common/framing.h"
+#include "config/model.h"
 #include "config/schema_tree.h"
 #include "control/transactions.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+namespace qorgan::audit {
+class Store;
+}
+namespace qorgan::auth {
+class Authenticator;
+}
+
 namespace qorgan::control {
 
+// What a session may do before it is a full session (R47, R118).
+enum class Restriction { none, enroll_otp, change_password };
+
 struct Session {
-    std::string user = "admin";
+    std::string user;
+    int level = -1;                // privilege level 0-15; -1 before login
+    config::ClassMask classes = 0; // what the level grants (privilege.h)
+    Restriction restriction = Restriction::none;
+    std::string id; // session id for the audit log
+    std::string terminal, source;
+    bool console = false;                       // the local console
+    unsigned refusals = 0;                      // privilege refusals in this session (R52)
+    std::map<std::string, std::string> answers; // replies to Reply::ask, for one exec
     bool configuring = false;
     std::vector<std::string> edit_path; // [edit ...] within the candidate
     std::optional<Candidate> candidate;
+};
+
+// A question the shell asks the person without echo (passwords), then sends the line again
+// with the answers.
+struct Ask {
+    std::string key;
+    std::string prompt;
 };
 
 struct Reply {
@@ -29,6 +56,21 @@ struct Reply {
     std::string output;
     std::string error;
     bool exit = false; // the session ends
+    // For the audit record qorgand writes of this command (R128-c).
+    std::string audit_action = "command"; // "commit", "privilege-refused", "user", ...
+    std::string audit_detail;             // added to the command line (a commit's diff, ...)
+    bool refused = false;                 // a privilege refusal
+    bool alert = false;                   // qorgand also writes an alert record (R52)
+    std::string alert_text;
+    std::vector<Ask> ask; // non-empty: nothing ran; ask these and send the line again
+};
+
+// What qorgand gives the command language besides the configuration (null in tests that
+// do not need them).
+struct Services {
+    auth::Authenticator *auth = nullptr;
+    audit::Store *audit = nullptr;
+    std::string forwarding_status_file; // qorgan-logfwd's status (show log forwarding)
 };
 
 // Splits a command line into words: whitespace separates, "double quotes" group (with \"
@@ -39,9 +81,15 @@ class Commands {
 public:
     using Query = std::function<Result<Json>(const Json &request)>;
 
-    Commands(Transactions &tx, Query dataplane);
+    Commands(Transactions &tx, Query dataplane, Services services = {});
 
     Reply exec(Session &s, const std::string &line, int64_t now);
+    // The system settings of the running configuration (levels, timeouts, audit). Call after
+    // anything outside exec() changes the running revision (a confirmed-commit rollback).
+    void refresh_system();
+    const config::System &system() const { return _system; }
+    // The classes a level grants under the running configuration.
+    config::ClassMask classes_of(int level) const;
     // Candidates for the last word of `line` (empty when the line ends in a space).
     std::vector<config::Candidate> complete(const Session &s, const std::string &line) const;
     std::string prompt(const Session &s) const;
@@ -64,9 +112,22 @@ private:
     Reply show_integrity();
     Reply commit(Session &s, const std::vector<std::string> &w, int64_t now);
     Reply exit_config(Session &s, bool discard);
+    // Privilege (R128-b): the classes that may run a command, 0 when any session may.
+    config::ClassMask required(const Session &s, const std::vector<std::string> &w) const;
+    Reply refuse(Session &s, const std::string &what, config::ClassMask need);
+    Reply request(Session &s, const std::vector<std::string> &w, int64_t now);
+    Reply request_user(Session &s, const std::vector<std::string> &w, int64_t now);
+    Reply request_totp(Session &s, const std::vector<std::string> &w, int64_t now);
+    Reply request_password(Session &s, int64_t now);
+    Reply show_log(const std::vector<std::string> &w, int64_t now);
+    Reply show_users(int64_t now);
+    Reply storage_full() const; // nullopt-like: ok when config changes may go on
+    Reply restricted(Session &s, const std::vector<std::string> &w, int64_t now);
 
     Transactions &_tx;
     Query _dataplane;
+    Services _services;
+    config::System _system;
 };
 
 } // namespace qorgan::control

@@ -7,12 +7,16 @@
 
 #include <histedit.h>
 
+#include <clocale>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cwchar>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <poll.h>
 #include <sstream>
 #include <string>
 #include <sys/ioctl.h>
@@ -39,11 +43,120 @@ struct Candidate {
     std::string help;
 };
 
+// What a script gives instead of typing (QORGAN_USER, QORGAN_PASSWORD, QORGAN_OTP, or the
+// options); a person at a terminal types them.
+struct Credentials {
+    std::string user, password, otp;
+    std::string session; // QORGAN_SESSION: a kept session's token (qorgan --login-only)
+    bool keep = false;   // --login-only: keep the session and print its token
+};
+
+// One line from the terminal, without echo when `secret` (passwords, codes).
+std::optional<std::string> read_terminal_line(const std::string &prompt, bool secret) {
+    std::fputs(prompt.c_str(), stdout);
+    std::fflush(stdout);
+    termios old{};
+    bool restore = secret && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (restore) {
+        termios quiet = old;
+        quiet.c_lflag &= ~tcflag_t(ECHO);
+        quiet.c_lflag |= ICANON | ISIG;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    std::string line;
+    bool got = false;
+    for (;;) {
+        char ch = 0;
+        ssize_t n = read(STDIN_FILENO, &ch, 1);
+        if (n <= 0)
+            break;
+        got = true;
+        if (ch == '\n' || ch == '\r')
+            break;
+        line += ch;
+    }
+    if (restore) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        std::fputs("\n", stdout);
+        std::fflush(stdout);
+    }
+    if (!got)
+        return std::nullopt;
+    return line;
+}
+
 class Shell {
 public:
-    Shell(int fd, bool interactive) : _fd(fd), _interactive(interactive) {
+    Shell(int fd, bool interactive, Credentials creds)
+        : _fd(fd), _interactive(interactive), _creds(std::move(creds)) {
         if (interactive)
             _have_termios = tcgetattr(STDIN_FILENO, &_termios) == 0;
+    }
+
+    int fd() const { return _fd; }
+    const std::string &token() const { return _token; }
+
+    // Tells qorgand where this shell runs; true when it wants a login.
+    bool hello() {
+        const char *tty = isatty(STDIN_FILENO) ? ttyname(STDIN_FILENO) : nullptr;
+        std::string source;
+        if (const char *ssh = std::getenv("SSH_CONNECTION"))
+            source = std::string(ssh).substr(0, std::string(ssh).find(' '));
+        Json reply = call({{"op", "hello"}, {"terminal", tty ? tty : ""}, {"source", source}},
+                          quick_timeout_ms);
+        if (!reply.value("ok", false))
+            return false; // a server without logins (tests' fake)
+        if (_interactive)
+            std::fputs(reply.value("banner", std::string()).c_str(), stdout);
+        return reply.value("login", false);
+    }
+
+    // The login dialogue qorgand leads (user, password, code; or break-glass on the console).
+    // A person gets three tries; a script one.
+    bool login() {
+        if (!_creds.session.empty()) {
+            Json reply = call({{"op", "resume"}, {"token", _creds.session}}, quick_timeout_ms);
+            if (!reply.value("ok", false)) {
+                std::fprintf(stderr, "error: %s\n",
+                             reply.value("error", std::string("resume refused")).c_str());
+                return false;
+            }
+            _prompt = reply.value("prompt", _prompt);
+            return true;
+        }
+        int tries = _interactive ? 3 : 1;
+        for (int attempt = 0; attempt < tries; attempt++) {
+            Json answers = Json::object();
+            for (int step = 0; step < 16; step++) {
+                Json reply = call({{"op", "login"}, {"answers", answers}, {"keep", _creds.keep}},
+                                  exec_timeout_ms);
+                if (reply.value("done", false)) {
+                    _token = reply.value("token", std::string());
+                    std::string msg = reply.value("message", std::string());
+                    if (!msg.empty())
+                        std::fprintf(_interactive ? stdout : stderr, "%s\n", msg.c_str());
+                    _prompt = reply.value("prompt", _prompt);
+                    return true;
+                }
+                if (!reply.value("ok", false)) {
+                    std::fflush(stdout);
+                    std::fprintf(stderr, "%s\n",
+                                 reply.value("error", std::string("login incorrect")).c_str());
+                    break;
+                }
+                auto asked = reply.find("ask");
+                if (asked == reply.end() || !asked->is_array() || asked->empty())
+                    lost("a login reply that neither asks nor ends");
+                for (const auto &q : *asked) {
+                    auto a = answer(q.value("key", std::string()), q.value("prompt", std::string()),
+                                    q.value("secret", true));
+                    if (!a)
+                        return false;
+                    answers[q.value("key", std::string())] = *a;
+                }
+            }
+        }
+        return false;
     }
 
     // One request to qorgand; a lost connection ends the shell with status 1.
@@ -68,6 +181,32 @@ public:
         std::_Exit(1);
     }
 
+    // An answer to a question from qorgand: typed at the terminal, given by a script's
+    // credentials, or the next line of a script's standard input.
+    std::optional<std::string> answer(const std::string &key, const std::string &prompt,
+                                      bool secret) {
+        if (!_interactive) {
+            if (key == "user" && !_creds.user.empty())
+                return _creds.user;
+            if (key == "password" && !_creds.password.empty())
+                return _creds.password;
+            if (key == "otp" && !_creds.otp.empty())
+                return _creds.otp;
+            std::string line;
+            if (key != "user" && key != "password" && key != "otp" && std::getline(std::cin, line))
+                return line;
+            std::fprintf(stderr,
+                         "error: qorgand asks '%s' and this script gives no answer (set "
+                         "QORGAN_USER, QORGAN_PASSWORD, QORGAN_OTP, or add a line)\n",
+                         prompt.c_str());
+            return std::nullopt;
+        }
+        auto line = read_terminal_line(prompt, secret);
+        if (!line)
+            std::fputs("\n", stdout);
+        return line;
+    }
+
     void fetch_prompt() {
         Json reply = call({{"op", "prompt"}}, quick_timeout_ms);
         _prompt = reply.value("prompt", _prompt);
@@ -85,6 +224,19 @@ public:
         if (auto name = monitor_target(piped->command))
             return run_monitor(*name);
         Json reply = call({{"op", "exec"}, {"line", piped->command}}, exec_timeout_ms);
+        if (auto asked = reply.find("ask");
+            asked != reply.end() && asked->is_array() && !asked->empty()) {
+            Json answers = Json::object();
+            for (const auto &q : *asked) {
+                auto a = answer(q.value("key", std::string()), q.value("prompt", std::string()),
+                                q.value("secret", true));
+                if (!a)
+                    return false;
+                answers[q.value("key", std::string())] = *a;
+            }
+            reply = call({{"op", "exec"}, {"line", piped->command}, {"answers", answers}},
+                         exec_timeout_ms);
+        }
         bool ok = reply.value("ok", false);
         std::string output = reply.value("output", std::string());
         if (!piped->filters.empty())
@@ -194,6 +346,8 @@ private:
 
     int _fd;
     bool _interactive;
+    Credentials _creds;
+    std::string _token;
     bool _have_termios = false;
     termios _termios{};
     std::string _prompt = "qorgan> ";
@@ -285,6 +439,51 @@ unsigned char clear_key(EditLine *el, int) {
     return CC_REDISPLAY;
 }
 
+// Reads the keyboard, and watches qorgand's socket meanwhile: when it ends the session (idle
+// or lifetime limit, R118) it says why and the shell leaves at once.
+int read_char(EditLine *el, wchar_t *out) {
+    Shell *shell = shell_of(el);
+    static std::mbstate_t state{};
+    for (;;) {
+        pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {shell->fd(), POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            auto msg = qorgan::recv_message(shell->fd(), 1000);
+            std::string why = msg && msg->is_object() ? msg->value("reason", std::string())
+                                                      : std::string("qorgand closed the session");
+            el_end(el);
+            std::printf("\n%s\n", why.empty() ? "session ended" : why.c_str());
+            std::fflush(stdout);
+            std::_Exit(0);
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        char ch = 0;
+        ssize_t n = read(STDIN_FILENO, &ch, 1);
+        if (n == 0)
+            return 0;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        wchar_t wc = 0;
+        size_t r = std::mbrtowc(&wc, &ch, 1, &state);
+        if (r == static_cast<size_t>(-2))
+            continue; // more bytes of a multibyte character
+        if (r == static_cast<size_t>(-1)) {
+            state = std::mbstate_t{};
+            wc = static_cast<unsigned char>(ch);
+        }
+        *out = wc;
+        return 1;
+    }
+}
+
 int interactive_loop(Shell &shell) {
     std::string history_path;
     if (const char *home = std::getenv("HOME"))
@@ -301,6 +500,7 @@ int interactive_loop(Shell &shell) {
     el_set(el, EL_EDITOR, "emacs");
     el_set(el, EL_PROMPT, prompt_of);
     el_set(el, EL_HIST, history, hist);
+    el_set(el, EL_GETCFN, read_char);
     el_set(el, EL_SETTY, "-d", "-isig", nullptr); // Ctrl-C reaches clear_key as a character
     el_set(el, EL_ADDFN, "qorgan-complete", "Complete the word", complete_key);
     el_set(el, EL_ADDFN, "qorgan-help", "List what may come next", help_key);
@@ -351,12 +551,16 @@ int script_loop(Shell &shell) {
 }
 
 void usage(FILE *to) {
-    std::fputs("usage: qorgan [--socket PATH] [-c COMMAND]\n"
+    std::fputs("usage: qorgan [--socket PATH] [--user NAME] [--login-only] [-c COMMAND]\n"
                "  --socket PATH  qorgand's socket (default $QORGAN_SOCKET or "
                "/run/qorgan/qorgand.sock)\n"
+               "  --user NAME    log in as NAME (default $QORGAN_USER)\n"
                "  -c COMMAND     run one command and exit (status 1 if it failed)\n"
+               "  --login-only   log in, print a token for QORGAN_SESSION and exit; later\n"
+               "                 shells with that token run in the same session\n"
                "Without -c, reads commands from standard input: with line editing on a\n"
-               "terminal, line by line otherwise.\n",
+               "terminal, line by line otherwise. On a terminal the shell asks for the\n"
+               "login; a script gives it in QORGAN_USER, QORGAN_PASSWORD and QORGAN_OTP.\n",
                to);
 }
 
@@ -367,15 +571,30 @@ int main(int argc, char **argv) {
     if (const char *env = std::getenv("QORGAN_SOCKET"); env && *env)
         socket_path = env;
     std::optional<std::string> command;
+    Credentials creds;
+    if (const char *v = std::getenv("QORGAN_USER"))
+        creds.user = v;
+    if (const char *v = std::getenv("QORGAN_PASSWORD"))
+        creds.password = v;
+    if (const char *v = std::getenv("QORGAN_OTP"))
+        creds.otp = v;
+    if (const char *v = std::getenv("QORGAN_SESSION"))
+        creds.session = v;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "-h" || arg == "--help") {
             usage(stdout);
             return 0;
         }
-        if ((arg == "--socket" || arg == "-c") && i + 1 < argc) {
+        if (arg == "--login-only") {
+            creds.keep = true;
+            continue;
+        }
+        if ((arg == "--socket" || arg == "-c" || arg == "--user") && i + 1 < argc) {
             if (arg == "-c")
                 command = argv[++i];
+            else if (arg == "--user")
+                creds.user = argv[++i];
             else
                 socket_path = argv[++i];
             continue;
@@ -398,7 +617,14 @@ int main(int argc, char **argv) {
         sigemptyset(&act.sa_mask);
         sigaction(SIGINT, &act, nullptr);
     }
-    Shell shell(*fd, interactive);
+    std::setlocale(LC_CTYPE, "");
+    Shell shell(*fd, interactive, creds);
+    if (shell.hello() && !shell.login())
+        return 1;
+    if (creds.keep) { // the token for QORGAN_SESSION; the session stays until exit or expiry
+        std::printf("%s\n", shell.token().c_str());
+        return shell.token().empty() ? 1 : 0;
+    }
     if (command)
         return shell.run_line(*command) ? 0 : 1;
     if (!interactive)

@@ -77,7 +77,11 @@ bool skipped(const std::string &line) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static World world;
+    // Every class, so that the fuzzer reaches every command (no real level has them all).
     Session s;
+    s.user = "fuzz";
+    s.level = 15;
+    s.classes = ~config::ClassMask(0);
     std::string text(reinterpret_cast<const char *>(data), size);
     size_t start = 0;
     int lines = 0;

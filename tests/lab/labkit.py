@@ -756,41 +756,190 @@ DATAPLANE_SOCKET = LAB_DIR / "dataplane.sock"
 QORGAND_LOG = LAB_DIR / "qorgand.log"
 
 
+LAB_PASSWORD = "Border-Lab-2026!"      # what the installer set (temporary)
+LAB_PASSWORD2 = "Night-Shift-0300?"     # what each lab user chose at the first login
+# The lab's administrators: one per built-in role (issue 4).
+LAB_USERS = {"netadmin": "network-admin", "secadmin": "security-admin", "auditor": "auditor",
+             "operator": "operator"}
+ROLE_LEVELS = {"operator": 1, "auditor": 5, "network-admin": 10, "security-admin": 12}
+
+
+def totp(secret_b32, step):
+    """RFC 6238 TOTP (SHA-1, 6 digits, 30 s) for a time step."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(secret_b32.upper() + "=" * (-len(secret_b32) % 8))
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000
+    return f"{code:06d}"
+
+
+class QorgandConnection:
+    """qorgand's shell protocol spoken directly (4-byte big-endian length + JSON)."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+
+    def call(self, request):
+        data = json.dumps(request).encode()
+        self.sock.sendall(len(data).to_bytes(4, "big") + data)
+        head = self._exact(4)
+        return json.loads(self._exact(int.from_bytes(head, "big")))
+
+    def _exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("qorgand closed the connection")
+            buf += chunk
+        return buf
+
+    def login(self, answers, keep=False):
+        """Runs the login dialogue with the answers given; returns the last reply."""
+        self.call({"op": "hello", "terminal": "", "source": ""})
+        return self.call({"op": "login", "answers": answers, "keep": keep})
+
+    def close(self):
+        self.sock.close()
+
+
 class Qorgand:
     """qorgand in the root namespace (it speaks only UNIX sockets), with a fresh state
-    directory unless one is given; talks to the dataplane's control socket in the lab dir."""
+    directory unless one is given; talks to the dataplane's control socket in the lab dir.
+    A fresh start adds the lab's four administrators and enrols their second factor; cli()
+    runs shell commands in a kept session of one of them (network-admin by default)."""
 
-    def __init__(self, state_dir=None, binary=QORGAND_BIN):
+    def __init__(self, state_dir=None, binary=QORGAND_BIN, extra_args=()):
         self.state_dir = Path(state_dir) if state_dir else LAB_DIR / "qorgand-state"
         self.binary = Path(binary)
         self.socket = QORGAND_SOCKET
         self.proc = None
+        self.extra_args = list(extra_args)
+        self.secrets = {}   # user -> TOTP secret (base32)
+        self.last_step = {}  # user -> last TOTP step used (replays are refused)
+        self.tokens = {}    # user -> kept session token
+
+    def add_users(self):
+        for user, role in LAB_USERS.items():
+            r = run([str(self.binary), "--state-dir", str(self.state_dir), "--add-user", user,
+                     "--role", role], input=LAB_PASSWORD + "\n", timeout=30)
+            if r.rc != 0:
+                raise RuntimeError(f"adding {user} failed:\n{r}")
+
+    def code(self, user):
+        """A TOTP code for `user` from a time step not used yet (waits when it must)."""
+        now_step = int(time.time()) // 30
+        step = max(now_step, self.last_step.get(user, -1) + 1)
+        if step > now_step + 1:  # the verifier accepts one step ahead at most
+            time.sleep((step - 1) * 30 - time.time() + 0.5)
+        self.last_step[user] = step
+        return totp(self.secrets[user], step)
+
+    def answers(self, user, password=LAB_PASSWORD2):
+        a = {"user": user, "password": password}
+        if user in self.secrets:
+            a["otp"] = self.code(user)
+        return a
+
+    def first_login(self, user):
+        """Changes the installer's temporary password, then enrols TOTP (levels above
+        operator), as a new administrator does at the first two logins."""
+        c = QorgandConnection(self.socket)
+        try:
+            reply = c.login({"user": user, "password": LAB_PASSWORD})
+            if not reply.get("done"):
+                raise RuntimeError(f"first login of {user}: {reply}")
+            out = c.call({"op": "exec", "line": "request password",
+                          "answers": {"old": LAB_PASSWORD, "new": LAB_PASSWORD2, "again": LAB_PASSWORD2}})
+            if not out.get("ok"):
+                raise RuntimeError(f"password change of {user}: {out}")
+        finally:
+            c.close()
+        c = QorgandConnection(self.socket)
+        try:
+            reply = c.login({"user": user, "password": LAB_PASSWORD2})
+            if not reply.get("done"):
+                raise RuntimeError(f"second login of {user}: {reply}")
+            out = c.call({"op": "exec", "line": "request totp enroll"})
+            m = re.search(r"key: ([A-Z2-7]+)", out.get("output", ""))
+            if not m:
+                if ROLE_LEVELS[LAB_USERS[user]] > 1:
+                    raise RuntimeError(f"enrolment of {user}: {out}")
+                return
+            self.secrets[user] = m.group(1)
+            out = c.call({"op": "exec", "line": f"request totp confirm {self.code(user)}"})
+            if not out.get("ok"):
+                raise RuntimeError(f"confirming {user}'s code: {out}")
+        finally:
+            c.close()
+
+    def session(self, user):
+        """The kept session's token for `user` (logs in once)."""
+        if user not in self.tokens:
+            c = QorgandConnection(self.socket)
+            try:
+                reply = c.login(self.answers(user), keep=True)
+            finally:
+                c.close()
+            if not reply.get("done") or not reply.get("token"):
+                raise RuntimeError(f"login of {user} failed: {reply}")
+            self.tokens[user] = reply["token"]
+        return self.tokens[user]
 
     def start(self, fresh=True, timeout=15):
         if fresh:
             subprocess.run(["rm", "-rf", str(self.state_dir)], check=False)
+            self.secrets, self.last_step = {}, {}
+        self.tokens = {}
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            self.add_users()
         QORGAND_SOCKET.unlink(missing_ok=True)
         log = open(QORGAND_LOG, "ab")
         self.proc = subprocess.Popen(
             [str(self.binary), "--state-dir", str(self.state_dir), "--socket", str(QORGAND_SOCKET),
-             "--dataplane-socket", str(DATAPLANE_SOCKET)],
+             "--dataplane-socket", str(DATAPLANE_SOCKET), *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
-        # Ready when it answers and the dataplane runs its running revision.
         deadline = time.monotonic() + timeout
+        while not QORGAND_SOCKET.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"qorgand exited with {self.proc.returncode}:\n{log_tail(QORGAND_LOG)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"qorgand did not listen after {timeout}s:\n{log_tail(QORGAND_LOG)}")
+            time.sleep(0.1)
+        if fresh:
+            for user in LAB_USERS:
+                self.first_login(user)
+        # Ready when it answers and the dataplane runs its running revision.
         while time.monotonic() < deadline:
-            if QORGAND_SOCKET.exists() and "(the same)" in self.cli("show system integrity", timeout=5).out:
+            if "(the same)" in self.cli("show system integrity", timeout=5).out:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"qorgand exited with {self.proc.returncode}:\n{log_tail(QORGAND_LOG)}")
             time.sleep(0.2)
         raise RuntimeError(f"qorgand not in step with the dataplane after {timeout}s:\n{log_tail(QORGAND_LOG)}")
 
-    def cli(self, *commands, timeout=20):
-        """Runs shell commands non-interactively (one per line on stdin)."""
-        return run([str(QORGAN_BIN), "--socket", str(QORGAND_SOCKET)], timeout=timeout,
-                   input="\n".join(commands) + "\n")
+    def env(self, user="netadmin"):
+        return {**os.environ, "QORGAN_SESSION": self.session(user)}
+
+    def cli(self, *commands, timeout=20, user="netadmin"):
+        """Runs shell commands non-interactively (one per line on stdin) in `user`'s kept
+        session."""
+        start = time.monotonic()
+        cmd = [str(QORGAN_BIN), "--socket", str(QORGAND_SOCKET)]
+        try:
+            p = subprocess.run(cmd, input="\n".join(commands) + "\n", capture_output=True,
+                               text=True, timeout=timeout, env=self.env(user))
+            return Result(cmd, p.returncode, p.stdout, p.stderr, time.monotonic() - start)
+        except subprocess.TimeoutExpired:
+            return Result(cmd, 124, "", "", time.monotonic() - start, timed_out=True)
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -25,9 +25,9 @@ LAB_PORTS = ("inner0", "outer0", "dmz0", "inet0")
 class Tmux:
     """One shell in a detached tmux session of a fixed size."""
 
-    def __init__(self, name, socket_path, home, rows=40, cols=160):
+    def __init__(self, name, socket_path, home, rows=40, cols=160, env=""):
         self.name = name
-        cmd = f"env HOME={home} {QORGAN} --socket {socket_path}; echo SHELL-EXIT=$?; sleep 600"
+        cmd = f"env HOME={home} {env} {QORGAN} --socket {socket_path}; echo SHELL-EXIT=$?; sleep 600"
         subprocess.run(TMUX + ["kill-session", "-t", name], capture_output=True)
         subprocess.run(TMUX + ["new-session", "-d", "-s", name, "-x", str(cols), "-y", str(rows), cmd],
                        check=True)
@@ -62,9 +62,9 @@ class Tmux:
         subprocess.run(TMUX + ["kill-session", "-t", self.name], capture_output=True)
 
 
-def run_cli(socket_path, *args, input=None, timeout=30):
+def run_cli(socket_path, *args, input=None, timeout=30, env=None):
     return subprocess.run([str(QORGAN), "--socket", str(socket_path), *args], input=input,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 class ShellAgainstFake(unittest.TestCase):
@@ -240,8 +240,10 @@ class ShellAgainstQorgand(LabTestCase):
         cls.home.cleanup()
 
     def setUp(self):
-        self.tmux = Tmux("lab", self.socket, self.home.name, rows=50)
-        self.tmux.wait_for(r"^admin@qorgan> $")
+        # The network administrator's kept session (labkit logged in with password and code).
+        self.tmux = Tmux("lab", self.socket, self.home.name, rows=50,
+                         env=f"QORGAN_SESSION={self.qorgand.session('netadmin')}")
+        self.tmux.wait_for(r"^netadmin@qorgan> $")
 
     def tearDown(self):
         self.tmux.close()
@@ -253,57 +255,57 @@ class ShellAgainstQorgand(LabTestCase):
 
     def test_help_at_top_level(self):
         self.tmux.keys("?")
-        screen = self.tmux.wait_for(r"Possible completions:(\n  .*)+\n^admin@qorgan> $")
+        screen = self.tmux.wait_for(r"Possible completions:(\n  .*)+\n^netadmin@qorgan> $")
         for word in ("configure", "show", "monitor"):
             self.assertRegex(screen, rf"(?m)^  {word} +\S")
 
     def test_tab_completes_sh_to_show(self):
         self.tmux.text("sh")
         self.tmux.keys("Tab")
-        self.tmux.wait_for(r"^admin@qorgan> show $")
+        self.tmux.wait_for(r"^netadmin@qorgan> show $")
 
     def test_typo_names_what_was_wrong_and_what_is_right(self):
-        screen = self.run_line("shwo interfaces", r"^error: .*\n^admin@qorgan> $")
+        screen = self.run_line("shwo interfaces", r"^error: .*\n^netadmin@qorgan> $")
         error = re.search(r"^error: (.*)$", screen, re.M).group(1)
         self.assertIn("shwo", error)
         self.assertIn("show", error.replace("shwo", ""))
 
     def test_show_interfaces_lists_the_four_ports(self):
-        screen = self.run_line("show interfaces | no-more", r"no-more\n(.*\n)*^admin@qorgan> $")
+        screen = self.run_line("show interfaces | no-more", r"no-more\n(.*\n)*^netadmin@qorgan> $")
         for port in LAB_PORTS:
             self.assertRegex(screen, rf"\b{port}\b")
         self.assertRegex(screen, r"\bup\b")
 
     def test_configure_set_commit(self):
         nonce = f"cli-set-{os.getpid()}-{int(time.time())}"
-        self.run_line("configure", r"^admin@qorgan# $")
-        self.run_line(f'set policy dmz0 ingress rule 10 description "{nonce}"', r"^admin@qorgan# $")
-        screen = self.run_line("commit", r"^admin@qorgan# $", timeout=60)
+        self.run_line("configure", r"^netadmin@qorgan# $")
+        self.run_line(f'set policy dmz0 ingress rule 10 description "{nonce}"', r"^netadmin@qorgan# $")
+        screen = self.run_line("commit", r"^netadmin@qorgan# $", timeout=60)
         self.assertNotRegex(screen, r"^error:")
-        self.run_line("exit", r"^admin@qorgan> $")
-        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce}")
+        self.run_line("exit", r"^netadmin@qorgan> $")
+        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce}", env=self.qorgand.env())
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(nonce, r.stdout)
 
     def test_commit_confirmed_rolls_back_by_itself(self):
         nonce = f"cli-confirm-{os.getpid()}-{int(time.time())}"
-        self.run_line("configure", r"^admin@qorgan# $")
-        self.run_line(f'set policy dmz0 ingress rule 10 description "{nonce}"', r"^admin@qorgan# $")
-        screen = self.run_line("commit confirmed 1", r"^admin@qorgan# $", timeout=60)
+        self.run_line("configure", r"^netadmin@qorgan# $")
+        self.run_line(f'set policy dmz0 ingress rule 10 description "{nonce}"', r"^netadmin@qorgan# $")
+        screen = self.run_line("commit confirmed 1", r"^netadmin@qorgan# $", timeout=60)
         self.assertNotRegex(screen, r"^error:")
-        self.run_line("exit", r"^admin@qorgan> $")
-        r = run_cli(self.socket, "-c", "show system commits | no-more")
+        self.run_line("exit", r"^netadmin@qorgan> $")
+        r = run_cli(self.socket, "-c", "show system commits | no-more", env=self.qorgand.env())
         self.assertEqual(r.returncode, 0, r.stderr)
         after_commit = r.stdout
-        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count")
+        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count", env=self.qorgand.env())
         self.assertEqual(r.stdout, "Count: 1 lines\n", r.stderr)
         deadline = time.monotonic() + 90
         commits = after_commit
         while commits == after_commit and time.monotonic() < deadline:
             time.sleep(5)
-            commits = run_cli(self.socket, "-c", "show system commits | no-more").stdout
+            commits = run_cli(self.socket, "-c", "show system commits | no-more", env=self.qorgand.env()).stdout
         self.assertNotEqual(commits, after_commit, "no rollback revision within 90 s")
-        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count")
+        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count", env=self.qorgand.env())
         self.assertEqual(r.stdout, "Count: 0 lines\n", r.stderr)
 
 

@@ -4,10 +4,12 @@
 // stale candidates, compliance refusals (R139-7, R139-8), completion.
 #include "config/config.h"
 #include "control/commands.h"
+#include "control/privilege.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 
 using namespace qorgan;
@@ -94,6 +96,16 @@ public:
     std::vector<Json> queries;
 };
 
+// A logged-in session of a built-in role (as qorgand makes it after login).
+Session as_role(const std::string &role, const std::string &user = "admin") {
+    Session s;
+    s.user = user;
+    s.level = *level_of_role(role);
+    s.classes = level_classes(config::LoginSettings{}, s.level);
+    s.id = "test";
+    return s;
+}
+
 class CommandsTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -123,7 +135,7 @@ protected:
 } // namespace
 
 TEST_F(CommandsTest, ShowInterfacesListsPortsWithState_R128f) {
-    Session s;
+    Session s = as_role("network-admin");
     Reply r = run(s, "show interfaces");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_NE(r.output.find("inner0"), std::string::npos);
@@ -134,11 +146,11 @@ TEST_F(CommandsTest, ShowInterfacesListsPortsWithState_R128f) {
 }
 
 TEST_F(CommandsTest, TypoSaysWhatWasWrongAndWhatWouldBeRight) {
-    Session s;
+    Session s = as_role("network-admin");
     Reply r = run(s, "shwo interfaces");
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.error, "unknown command 'shwo'; expected one of: clear, configure, exit, help, "
-                       "monitor, quit, show (did you mean 'show'?)");
+                       "monitor, quit, request, show (did you mean 'show'?)");
     r = run(s, "show intrefaces");
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.error.find("unknown show command 'intrefaces'"), std::string::npos) << r.error;
@@ -149,7 +161,7 @@ TEST_F(CommandsTest, TypoSaysWhatWasWrongAndWhatWouldBeRight) {
 }
 
 TEST_F(CommandsTest, SessionsFiltersReachTheDataplane) {
-    Session s;
+    Session s = as_role("network-admin");
     Reply r = run(s, "show sessions address 198.18.2.11 port 80");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_NE(r.output.find("198.18.2.11:40000"), std::string::npos) << r.output;
@@ -167,7 +179,7 @@ TEST_F(CommandsTest, SessionsFiltersReachTheDataplane) {
 }
 
 TEST_F(CommandsTest, ConfigureSetCommitStoresARevisionAndAppliesIt) {
-    Session s;
+    Session s = as_role("network-admin");
     ASSERT_TRUE(run(s, "configure").ok);
     EXPECT_EQ(cmds->prompt(s), "admin@qorgan# ");
     Reply r = run(s, "set interfaces outer0 mtu 1400");
@@ -187,7 +199,7 @@ TEST_F(CommandsTest, ConfigureSetCommitStoresARevisionAndAppliesIt) {
 }
 
 TEST_F(CommandsTest, CommitRefusedByR139_8NamesPathAndParagraph) {
-    Session s;
+    Session s = as_role("network-admin");
     ASSERT_TRUE(run(s, "configure").ok);
     ASSERT_TRUE(run(s, "set policy inner0 ingress rule 90 protocol tcp").ok);
     ASSERT_TRUE(run(s, "set policy inner0 ingress rule 90 destination 203.0.113.0/24").ok);
@@ -206,7 +218,7 @@ TEST_F(CommandsTest, CommitRefusedByR139_8NamesPathAndParagraph) {
 }
 
 TEST_F(CommandsTest, StaleCandidateIsRefused) {
-    Session a, b;
+    Session a = as_role("network-admin"), b = as_role("network-admin");
     a.user = "alice";
     b.user = "bob";
     ASSERT_TRUE(run(a, "configure").ok);
@@ -224,7 +236,7 @@ TEST_F(CommandsTest, StaleCandidateIsRefused) {
 }
 
 TEST_F(CommandsTest, EditLevelsAndDisplaySet) {
-    Session s;
+    Session s = as_role("network-admin");
     ASSERT_TRUE(run(s, "configure").ok);
     Reply r = run(s, "edit policy outer0 ingress");
     ASSERT_TRUE(r.ok) << r.error;
@@ -250,7 +262,7 @@ TEST_F(CommandsTest, EditLevelsAndDisplaySet) {
 }
 
 TEST_F(CommandsTest, CommitConfirmedRollsBackUnlessConfirmed) {
-    Session s;
+    Session s = as_role("network-admin");
     ASSERT_TRUE(run(s, "configure").ok);
     ASSERT_TRUE(run(s, "set interfaces outer0 mtu 1400").ok);
     Reply r = run(s, "commit confirmed 1");
@@ -271,7 +283,7 @@ TEST_F(CommandsTest, CommitConfirmedRollsBackUnlessConfirmed) {
 }
 
 TEST_F(CommandsTest, CommitAgainConfirms) {
-    Session s;
+    Session s = as_role("network-admin");
     ASSERT_TRUE(run(s, "configure").ok);
     ASSERT_TRUE(run(s, "set interfaces outer0 mtu 1400").ok);
     ASSERT_TRUE(run(s, "commit confirmed 5").ok);
@@ -285,7 +297,7 @@ TEST_F(CommandsTest, CommitAgainConfirms) {
 }
 
 TEST_F(CommandsTest, CompletionOffersCommandsAndSchemaWords) {
-    Session s;
+    Session s = as_role("network-admin");
     auto c = cmds->complete(s, "sh");
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].word, "show");
@@ -303,7 +315,7 @@ TEST_F(CommandsTest, CompletionOffersCommandsAndSchemaWords) {
 }
 
 TEST_F(CommandsTest, IntegrityReportsTampering_R139_4) {
-    Session s;
+    Session s = as_role("network-admin");
     Reply r = run(s, "show system integrity");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_NE(r.output.find("matches its record"), std::string::npos);
@@ -321,10 +333,135 @@ TEST_F(CommandsTest, IntegrityReportsTampering_R139_4) {
 }
 
 TEST_F(CommandsTest, ComplianceListsRequirements) {
-    Session s;
+    Session s = as_role("network-admin");
     Reply r = run(s, "show compliance");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_NE(r.output.find("R128-g"), std::string::npos);
     EXPECT_NE(r.output.find("R139-8"), std::string::npos);
     EXPECT_NE(r.output.find("not implemented yet"), std::string::npos);
+}
+
+// The role matrix (R128-b, R102-2): every command class against every built-in role.
+TEST_F(CommandsTest, RoleMatrixEveryClassAgainstEveryRole_R128b) {
+    struct Probe {
+        const char *line;
+        config::CommandClass needs;
+    };
+    using C = config::CommandClass;
+    const Probe probes[] = {
+        {"show interfaces", C::view},
+        {"show configuration", C::view},
+        {"show compliance", C::view},
+        {"show sessions", C::traffic_view},
+        {"clear sessions", C::clear},
+        {"configure", C::network}, // any configuring class enters; checked per role below
+        {"show log audit", C::audit_view},
+        {"request audit verify", C::audit_view},
+        {"show users", C::security},
+        {"request user unlock nobody", C::security},
+    };
+    for (const Role &role : builtin_roles()) {
+        for (const Probe &p : probes) {
+            Session s = as_role(role.name);
+            Reply r = run(s, p.line);
+            bool allowed = std::string(p.line) == "configure"
+                               ? (role.classes &
+                                  (config::class_bit(C::network) | config::class_bit(C::security) |
+                                   config::class_bit(C::audit_settings))) != 0
+                               : (role.classes & config::class_bit(p.needs)) != 0;
+            SCOPED_TRACE(std::string(role.name) + ": " + p.line);
+            EXPECT_EQ(r.refused, !allowed) << r.error;
+            if (!allowed) {
+                EXPECT_FALSE(r.ok);
+                EXPECT_EQ(r.audit_action, "privilege-refused");
+                EXPECT_NE(r.error.find("permission denied (R128-b)"), std::string::npos);
+                EXPECT_NE(r.error.find(role.name), std::string::npos) << r.error;
+            }
+        }
+    }
+}
+
+TEST_F(CommandsTest, ConfigurationPathsNeedTheirClass_R102_2) {
+    // The network administrator edits policy but not logins or audit settings.
+    Session net = as_role("network-admin");
+    ASSERT_TRUE(run(net, "configure").ok);
+    EXPECT_TRUE(run(net, "set policy dmz0 ingress rule 10 description x").ok);
+    Reply r = run(net, "set system login idle-timeout 60");
+    EXPECT_TRUE(r.refused) << r.error;
+    EXPECT_NE(r.error.find("security"), std::string::npos) << r.error;
+    r = run(net, "set system audit retention 2000");
+    EXPECT_TRUE(r.refused);
+    EXPECT_NE(r.error.find("audit-settings"), std::string::npos) << r.error;
+    // The security administrator is the other way round.
+    Session sec = as_role("security-admin", "sec");
+    ASSERT_TRUE(run(sec, "configure").ok);
+    EXPECT_TRUE(run(sec, "set system login idle-timeout 600").ok);
+    EXPECT_TRUE(run(sec, "set system audit retention 2000").ok);
+    EXPECT_TRUE(run(sec, "set policy dmz0 ingress rule 10 description x").refused);
+    // A rollback that would change policy cannot be committed by the security admin.
+    Reply c = run(sec, "commit");
+    ASSERT_TRUE(c.ok) << c.error;
+    EXPECT_EQ(c.audit_action, "commit");
+    EXPECT_NE(c.audit_detail.find("+ set system login idle-timeout 600"), std::string::npos)
+        << c.audit_detail;
+    EXPECT_EQ(cmds->system().login.idle_timeout, 600u);
+    ASSERT_TRUE(run(net, "update").ok);
+    ASSERT_TRUE(run(net, "set policy dmz0 ingress rule 10 description y").ok);
+    ASSERT_TRUE(run(net, "commit").ok);
+    ASSERT_TRUE(run(sec, "update").ok);
+    ASSERT_TRUE(run(sec, "rollback 1").ok);
+    Reply rb = run(sec, "commit");
+    EXPECT_TRUE(rb.refused) << rb.error;
+    EXPECT_NE(rb.error.find("network"), std::string::npos) << rb.error;
+}
+
+TEST_F(CommandsTest, RetentionBelowThreeYearsIsRefusedAtCommit_R38_4) {
+    Session sec = as_role("security-admin", "sec");
+    ASSERT_TRUE(run(sec, "configure").ok);
+    // Refused as it is typed (the schema's range) ...
+    Reply set = run(sec, "set system audit retention 1000");
+    EXPECT_FALSE(set.ok);
+    EXPECT_NE(set.error.find("1095"), std::string::npos) << set.error;
+    // ... and when it comes in a file, at commit, naming the paragraph.
+    std::string file = (dir / "short-retention.conf").string();
+    {
+        std::ofstream out(file);
+        out << config::default_config_text() << "system { audit { retention 1000; } }\n";
+    }
+    ASSERT_TRUE(run(sec, "load replace " + file).ok);
+    Reply r = run(sec, "commit");
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("R38-4"), std::string::npos) << r.error;
+    EXPECT_EQ(cmds->system().audit.retention_days, 1095u);
+}
+
+TEST_F(CommandsTest, RepeatedRefusalsRaiseOneAlert_R52) {
+    Session op = as_role("operator", "op");
+    int alerts = 0;
+    for (int i = 0; i < 5; i++) {
+        Reply r = run(op, "configure");
+        EXPECT_TRUE(r.refused);
+        alerts += r.alert;
+    }
+    EXPECT_EQ(alerts, 1);
+    EXPECT_EQ(op.refusals, 5u);
+}
+
+TEST_F(CommandsTest, NoCommandErasesOrDisablesTheAuditLog_R38_6) {
+    for (const Role &role : builtin_roles()) {
+        Session s = as_role(role.name);
+        for (const char *line : {"clear log audit", "request audit delete", "request audit disable",
+                                 "delete log audit"}) {
+            Reply r = run(s, line);
+            EXPECT_FALSE(r.ok) << role.name << ": " << line;
+        }
+        if (run(s, "configure").ok) {
+            for (const char *line : {"set system audit disable", "delete system audit"}) {
+                Reply r = run(s, line);
+                EXPECT_FALSE(r.ok && std::string(line).rfind("set", 0) == 0)
+                    << role.name << ": " << line;
+            }
+            run(s, "exit discard");
+        }
+    }
 }

@@ -68,6 +68,14 @@ policy { a0 {
 routes { route 0.0.0.0/0 { via 10.0.0.254; interface a0; } }
 dataplane { workers 1; max-flows 2048; timeouts { tcp-syn 1; tcp-established 1; tcp-closing 1;
     tcp-closed 1; udp 1; udp-stream 1; icmp 1; other 1; } }
+system { host-name gw1;
+    login { idle-timeout 1; session-lifetime 60; lockout-failures 1; lockout-time 1;
+            alert-failures 1; alert-refusals 1;
+            password { min-length 8; min-classes 1; history 0; max-age 0; }
+            level 7 { class [ view clear ]; } }
+    audit { retention 1095; warn-percent 50;
+            syslog { server 192.0.2.10; port 6514; ca-file "/x"; certificate "/c"; key "/k";
+                     server-name n; } } }
 )";
 
 TEST(SchemaTree, DescribesEveryStatementOfTheDefaultConfig) {
@@ -142,8 +150,8 @@ std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
 
 TEST(SchemaTree, CompletesTopLevelKeywords) {
     auto c = complete_path(nullptr, {}, "");
-    EXPECT_EQ(words_of(c),
-              (std::vector<std::string>{"dataplane", "interfaces", "policy", "routes", "zones"}));
+    EXPECT_EQ(words_of(c), (std::vector<std::string>{"dataplane", "interfaces", "policy", "routes",
+                                                     "system", "zones"}));
     EXPECT_EQ(words_of(complete_path(nullptr, {}, "in")), (std::vector<std::string>{"interfaces"}));
     for (const Candidate &x : c)
         EXPECT_FALSE(x.help.empty()) << x.word;

@@ -172,7 +172,7 @@ TEST(SetForm, UnknownKeywordListsWhatWasExpected) {
                      "set interfaces inner0 speed: unknown 'speed'; expected one of: address, "
                      "device, disable, mtu, zone");
     expect_set_error({"firewall"}, "set firewall: unknown 'firewall'; expected one of: "
-                                   "dataplane, interfaces, policy, routes, zones");
+                                   "dataplane, interfaces, policy, routes, system, zones");
 }
 
 TEST(SetForm, BadValuesNameTheWord) {
@@ -221,7 +221,7 @@ TEST(SetForm, BadValuesNameTheWord) {
 
 TEST(SetForm, MissingAndExtraWords) {
     expect_set_error({}, "set: incomplete; expected one of: dataplane, interfaces, policy, "
-                         "routes, zones");
+                         "routes, system, zones");
     expect_set_error({"interfaces", "inner0", "mtu"},
                      "set interfaces inner0 mtu: missing value; expected <576..9000>");
     expect_set_error({"routes", "route"}, "set routes route: missing <prefix>; expected <prefix>");
@@ -304,7 +304,7 @@ TEST(SetForm, DeleteWhatIsNotThereNamesIt) {
                         "delete interfaces inner0 colour: unknown 'colour'; expected one of: "
                         "address, device, disable, mtu, zone");
     expect_delete_error({}, "delete: incomplete; expected one of: dataplane, interfaces, policy, "
-                            "routes, zones");
+                            "routes, system, zones");
     Node empty;
     auto s = apply_delete(empty, {"routes"});
     ASSERT_FALSE(s.ok());
@@ -335,7 +335,7 @@ TEST(SetForm, EditPathIsNormalisedAndChecked) {
     auto typo = resolve_edit_path(t, {"polcy"});
     ASSERT_FALSE(typo.ok());
     EXPECT_EQ(typo.error().message, "edit polcy: unknown 'polcy'; expected one of: dataplane, "
-                                    "interfaces, policy, routes, zones");
+                                    "interfaces, policy, routes, system, zones");
 }
 
 TEST(SetForm, FindPath) {
