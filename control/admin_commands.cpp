@@ -108,8 +108,7 @@ Reply Commands::restricted(Session &s, const std::vector<std::string> &w, int64_
     if (s.restriction == Restriction::enroll_otp && starts(word(0), "request") &&
         starts(word(1), "totp"))
         return request_totp(s, w, now);
-    if (s.restriction == Restriction::change_password && starts(word(0), "request") &&
-        starts(word(1), "password"))
+    if (starts(word(0), "request") && starts(word(1), "password"))
         return request_password(s, now);
     if (s.restriction == Restriction::enroll_otp)
         return fail("level " + std::to_string(s.level) +
@@ -123,13 +122,28 @@ Reply Commands::restricted(Session &s, const std::vector<std::string> &w, int64_
 Reply Commands::request(Session &s, const std::vector<std::string> &w, int64_t now) {
     auto word = [&](size_t i) { return i < w.size() ? w[i] : std::string(); };
     if (starts(word(1), "audit")) {
-        if (!starts(word(2), "verify"))
-            return fail("expected 'request audit verify'");
+        if (!starts(word(2), "verify") || (!word(3).empty() && word(3) != "key") ||
+            (word(3) == "key" && word(4).empty()))
+            return fail("expected 'request audit verify' or 'request audit verify key <the "
+                        "64 hex digits of the initial key kept offline>'");
         if (!_services.audit)
             return fail("no audit store in this process");
-        audit::VerifyReport v = _services.audit->verify();
+        audit::VerifyReport v;
+        std::string redacted;
+        if (word(3) == "key") {
+            redacted = "request audit verify key <offline key, not recorded>";
+            // The auditor's offline copy of key 0: a re-seal by someone who replaced the
+            // stored verify.key does not pass this.
+            auto key = audit::key_from_hex(word(4));
+            if (!key)
+                return fail(key.error().message);
+            v = audit::verify_dir(_services.audit->dir(), key.value());
+        } else {
+            v = _services.audit->verify();
+        }
         Reply r;
         r.audit_action = "audit-verify";
+        r.audit_line = redacted;
         if (v.ok) {
             r.output = v.summary + "\n";
             return r;

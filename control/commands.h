@@ -59,6 +59,7 @@ struct Reply {
     // For the audit record qorgand writes of this command (R128-c).
     std::string audit_action = "command"; // "commit", "privilege-refused", "user", ...
     std::string audit_detail;             // added to the command line (a commit's diff, ...)
+    std::string audit_line;               // replaces the command line when it holds a secret
     bool refused = false;                 // a privilege refusal
     bool alert = false;                   // qorgand also writes an alert record (R52)
     std::string alert_text;

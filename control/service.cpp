@@ -364,7 +364,8 @@ Json Service::exec(Client &c, const Json &m, int64_t now) {
             a.push_back({{"key", q.key}, {"prompt", q.prompt}, {"secret", true}});
         return {{"ok", true}, {"ask", a}, {"prompt", _commands.prompt(s)}};
     }
-    std::string detail = line + (r.audit_detail.empty() ? "" : "\n" + r.audit_detail);
+    std::string detail = (r.audit_line.empty() ? line : r.audit_line) +
+                         (r.audit_detail.empty() ? "" : "\n" + r.audit_detail);
     std::string result = r.refused ? "refused" : r.ok ? "ok" : "error: " + r.error;
     bool written = record(&s, r.audit_action, detail, result);
     if (r.alert)

@@ -815,10 +815,12 @@ class Qorgand:
     A fresh start adds the lab's four administrators and enrols their second factor; cli()
     runs shell commands in a kept session of one of them (network-admin by default)."""
 
-    def __init__(self, state_dir=None, binary=QORGAND_BIN, extra_args=()):
+    def __init__(self, state_dir=None, binary=QORGAND_BIN, extra_args=(), netns=None,
+                 socket_path=None):
         self.state_dir = Path(state_dir) if state_dir else LAB_DIR / "qorgand-state"
         self.binary = Path(binary)
-        self.socket = QORGAND_SOCKET
+        self.socket = Path(socket_path) if socket_path else QORGAND_SOCKET
+        self.netns = netns  # run inside this namespace (its syslog forwarder reaches from there)
         self.proc = None
         self.extra_args = list(extra_args)
         self.secrets = {}   # user -> TOTP secret (base32)
@@ -900,15 +902,16 @@ class Qorgand:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if fresh:
             self.add_users()
-        QORGAND_SOCKET.unlink(missing_ok=True)
+        self.socket.unlink(missing_ok=True)
         log = open(QORGAND_LOG, "ab")
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            [str(self.binary), "--state-dir", str(self.state_dir), "--socket", str(QORGAND_SOCKET),
+            [*prefix, str(self.binary), "--state-dir", str(self.state_dir), "--socket", str(self.socket),
              "--dataplane-socket", str(DATAPLANE_SOCKET), *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
-        while not QORGAND_SOCKET.exists():
+        while not self.socket.exists():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"qorgand exited with {self.proc.returncode}:\n{log_tail(QORGAND_LOG)}")
             if time.monotonic() > deadline:
@@ -933,7 +936,7 @@ class Qorgand:
         """Runs shell commands non-interactively (one per line on stdin) in `user`'s kept
         session."""
         start = time.monotonic()
-        cmd = [str(QORGAN_BIN), "--socket", str(QORGAND_SOCKET)]
+        cmd = [str(QORGAN_BIN), "--socket", str(self.socket)]
         try:
             p = subprocess.run(cmd, input="\n".join(commands) + "\n", capture_output=True,
                                text=True, timeout=timeout, env=self.env(user))

@@ -283,7 +283,7 @@ class ShellAgainstQorgand(LabTestCase):
         screen = self.run_line("commit", r"^netadmin@qorgan# $", timeout=60)
         self.assertNotRegex(screen, r"^error:")
         self.run_line("exit", r"^netadmin@qorgan> $")
-        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce}", env=self.qorgand.env())
+        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce}", env=self.qorgand.env("operator"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(nonce, r.stdout)
 
@@ -294,18 +294,18 @@ class ShellAgainstQorgand(LabTestCase):
         screen = self.run_line("commit confirmed 1", r"^netadmin@qorgan# $", timeout=60)
         self.assertNotRegex(screen, r"^error:")
         self.run_line("exit", r"^netadmin@qorgan> $")
-        r = run_cli(self.socket, "-c", "show system commits | no-more", env=self.qorgand.env())
+        r = run_cli(self.socket, "-c", "show system commits | no-more", env=self.qorgand.env("operator"))
         self.assertEqual(r.returncode, 0, r.stderr)
         after_commit = r.stdout
-        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count", env=self.qorgand.env())
+        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count", env=self.qorgand.env("operator"))
         self.assertEqual(r.stdout, "Count: 1 lines\n", r.stderr)
         deadline = time.monotonic() + 90
         commits = after_commit
         while commits == after_commit and time.monotonic() < deadline:
             time.sleep(5)
-            commits = run_cli(self.socket, "-c", "show system commits | no-more", env=self.qorgand.env()).stdout
+            commits = run_cli(self.socket, "-c", "show system commits | no-more", env=self.qorgand.env("operator")).stdout
         self.assertNotEqual(commits, after_commit, "no rollback revision within 90 s")
-        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count", env=self.qorgand.env())
+        r = run_cli(self.socket, "-c", f"show configuration | display set | match {nonce} | count", env=self.qorgand.env("operator"))
         self.assertEqual(r.stdout, "Count: 0 lines\n", r.stderr)
 
 

@@ -70,7 +70,7 @@ class Qorgand_(LabTestCase):
         r = self.q.cli("show security policies outer0")
         self.assertIn("62", r.out)
         r = self.q.cli("show system commits")
-        self.assertRegex(r.out, r"\n2\s+\S+ \S+ UTC\s+admin\s+[0-9a-f]{12}\s+lab\s+running")
+        self.assertRegex(r.out, r"\n2\s+\S+ \S+ UTC\s+netadmin\s+[0-9a-f]{12}\s+lab\s+running")
 
     def test_2_compliance_refusal_changes_nothing_R139_8(self):
         before = epoch(self.tel)
