@@ -41,6 +41,16 @@ struct ComplianceFacts {
     unsigned ports_disabled = 0;
     bool running_config_intact = false; // its SHA-256 matches the recorded one
     unsigned revisions = 0;
+    // Administrators and the audit log (issue 4); audit_known false when not looked at.
+    bool audit_known = false;
+    unsigned users = 0;
+    unsigned privileged_users = 0;     // level above operator
+    unsigned privileged_with_totp = 0; // of them, with a confirmed second factor
+    bool audit_intact = false;         // request audit verify
+    std::string audit_summary;         // its one line
+    std::string audit_storage;         // ok, warning, full
+    bool forwarding_connected = false; // qorgan-logfwd's status
+    std::string forwarding_detail;
 };
 
 struct ComplianceRow {

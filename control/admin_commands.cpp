@@ -89,6 +89,36 @@ std::string first_line(const std::string &s, size_t max) {
 
 } // namespace
 
+void Commands::fill_admin_facts(config::ComplianceFacts &f) const {
+    if (!_services.auth || !_services.audit)
+        return;
+    f.audit_known = true;
+    for (const auto &u : _services.auth->users()) {
+        f.users++;
+        if (u.level > 1) {
+            f.privileged_users++;
+            f.privileged_with_totp += u.totp_confirmed;
+        }
+    }
+    audit::VerifyReport v = _services.audit->verify();
+    f.audit_intact = v.ok;
+    f.audit_summary = v.ok ? v.summary : "broken: " + v.first_broken;
+    f.audit_storage = audit::to_string(_services.audit->storage());
+    std::ifstream in(_services.forwarding_status_file);
+    Json st = in ? Json::parse(in, nullptr, false) : Json();
+    if (st.is_object()) {
+        f.forwarding_connected = st.value("connected", false);
+        f.forwarding_detail = std::string(f.forwarding_connected ? "connected" : "not connected") +
+                              ", last sent seq " +
+                              std::to_string(st.value("last_sent_seq", uint64_t(0))) +
+                              (st.value("last_error", std::string()).empty()
+                                   ? ""
+                                   : ", " + st.value("last_error", std::string()));
+    } else {
+        f.forwarding_detail = "forwarder not running";
+    }
+}
+
 Reply Commands::storage_full() const {
     if (_services.audit && _services.audit->storage() == audit::Storage::full)
         return fail("the audit storage is full: configuration changes are refused until space "

@@ -644,6 +644,7 @@ Reply Commands::show_compliance() {
     }
     f.running_config_intact = static_cast<bool>(_tx.store().verify_running());
     f.revisions = static_cast<unsigned>(_tx.store().list().size());
+    fill_admin_facts(f);
     auto text = _tx.store().text(_tx.store().running());
     config::Config conf;
     if (text) {

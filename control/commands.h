@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common/framing.h"
+#include "config/compliance.h"
 #include "config/model.h"
 #include "config/schema_tree.h"
 #include "control/transactions.h"
@@ -122,7 +123,8 @@ private:
     Reply request_password(Session &s, int64_t now);
     Reply show_log(const std::vector<std::string> &w, int64_t now);
     Reply show_users(int64_t now);
-    Reply storage_full() const; // nullopt-like: ok when config changes may go on
+    Reply storage_full() const; // ok when configuration changes may go on
+    void fill_admin_facts(config::ComplianceFacts &f) const;
     Reply restricted(Session &s, const std::vector<std::string> &w, int64_t now);
 
     Transactions &_tx;

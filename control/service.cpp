@@ -272,9 +272,18 @@ Json Service::login(Client &c, const Json &m, int64_t now) {
     a.console = s.console;
     a.now = now;
     auth::LoginOutcome out = _auth.login(a);
-    for (const std::string &fact : out.audit)
-        record(&who, fact.find("locked") != std::string::npos ? "lockout" : "auth", fact,
-               fact.find("locked") != std::string::npos ? "locked" : "noted");
+    for (const std::string &fact : out.audit) {
+        bool alert = fact.rfind("alert:", 0) == 0;
+        bool lock = !alert && fact.find("locked until") != std::string::npos;
+        record(&who,
+               alert  ? "alert"
+               : lock ? "lockout"
+                      : "auth",
+               fact,
+               alert  ? "raised"
+               : lock ? "locked"
+                      : "noted");
+    }
     if (out.alert)
         system_record("alert", "repeated authentication failures for '" + *user + "' from " +
                                    s.source + " (R52)");

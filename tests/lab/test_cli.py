@@ -18,48 +18,14 @@ from labkit import BUILD_DIR, LabTestCase
 
 QORGAN = Path(os.environ.get("QORGAN_CLI", str(BUILD_DIR / "control" / "qorgan")))
 FAKE = Path(__file__).resolve().parent / "fake_qorgand.py"
-TMUX = ["tmux", "-L", "qorgan-cli-test"]  # a private tmux server
 LAB_PORTS = ("inner0", "outer0", "dmz0", "inet0")
 
 
-class Tmux:
-    """One shell in a detached tmux session of a fixed size."""
+class Tmux(labkit.Tmux):
+    """The qorgan shell in tmux, with its own HOME (history) and environment."""
 
     def __init__(self, name, socket_path, home, rows=40, cols=160, env=""):
-        self.name = name
-        cmd = f"env HOME={home} {env} {QORGAN} --socket {socket_path}; echo SHELL-EXIT=$?; sleep 600"
-        subprocess.run(TMUX + ["kill-session", "-t", name], capture_output=True)
-        subprocess.run(TMUX + ["new-session", "-d", "-s", name, "-x", str(cols), "-y", str(rows), cmd],
-                       check=True)
-
-    def keys(self, *keys):
-        subprocess.run(TMUX + ["send-keys", "-t", self.name, *keys], check=True)
-
-    def text(self, text):
-        subprocess.run(TMUX + ["send-keys", "-t", self.name, "-l", text], check=True)
-
-    def screen(self):
-        return subprocess.run(TMUX + ["capture-pane", "-p", "-N", "-t", self.name], check=True,
-                              capture_output=True, text=True).stdout
-
-    def wait_for(self, pattern, timeout=10.0):
-        """The screen once `pattern` (a regex) appears on it; fails with the screen otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if re.search(pattern, screen, re.M):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{pattern!r} not on the screen after {timeout}s:\n{screen}")
-            time.sleep(0.1)
-
-    def clear(self):
-        subprocess.run(TMUX + ["clear-history", "-t", self.name], check=True)
-        self.keys("C-c")
-        self.keys("C-l")
-
-    def close(self):
-        subprocess.run(TMUX + ["kill-session", "-t", self.name], capture_output=True)
+        super().__init__(name, f"env HOME={home} {env} {QORGAN} --socket {socket_path}", rows, cols)
 
 
 def run_cli(socket_path, *args, input=None, timeout=30, env=None):

@@ -3,7 +3,10 @@
 # qorgan-logfwd in qg-mgmt sends an audit store filled by audit-load, as RFC 5424 over TLS, to
 # a real rsyslogd (rsyslog-openssl) in qg-logsrv. Stopping rsyslog for a while loses nothing and
 # duplicates nothing; a server certificate from another CA is refused and nothing arrives.
-# Needs neither the dataplane nor the shared lab: two namespaces of its own joined by a veth.
+# SyslogForwarding needs neither the dataplane nor the shared lab: two namespaces of its own
+# joined by a veth. QorgandAuditToSyslog is end to end: qorgand in qg-mgmt (beside the shared
+# dataplane) starts the forwarder itself once the security administrator commits the remote
+# copy, and real administrator actions are what arrives.
 
 import gzip
 import hashlib
@@ -11,13 +14,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
-from labkit import BUILD_DIR, lab_address, log_tail, ns, run, stop_process
+from labkit import (BUILD_DIR, QORGAND_LOG, LabTestCase, Qorgand, QorgandConnection, lab_address,
+                    log_tail, ns, run, stop_process)
 
 LOGFWD = Path(os.environ.get("QORGAN_LOGFWD", str(BUILD_DIR / "control" / "logfwd" / "qorgan-logfwd")))
 AUDIT_LOAD = Path(os.environ.get("QORGAN_AUDIT_LOAD", str(BUILD_DIR / "tests" / "tools" / "audit-load")))
@@ -30,6 +35,8 @@ LOGSRV_IP = lab_address("192.0.2.10")
 PORT = 6514
 
 SEQ = re.compile(r'\[qorgan@32473 seq="(\d+)"')
+# RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG
+HEADER = re.compile(r'^<(\d+)>1 \S+ \S+ qorgan \S+ (\S+) \[qorgan@32473 seq="(\d+)" user="((?:[^"\\]|\\.)*)"')
 PREV = re.compile(r' prev="([0-9a-f]*)"')
 
 
@@ -327,6 +334,174 @@ class SyslogForwarding(unittest.TestCase):
                         fwd.log_text())
         self.assertEqual(received(server.lines()), [])
         self.assertFalse((work / "logfwd-state.json").exists())
+
+
+def audit_lines(lines):
+    """[{pri, msgid, seq, user, prev, text}] of the qorgan records among received lines, in arrival
+    order (MSGID is the record's action)."""
+    out = []
+    for line in lines:
+        m = HEADER.search(line)
+        if m:
+            prev = PREV.search(line)
+            out.append({"pri": int(m.group(1)), "msgid": m.group(2), "seq": int(m.group(3)),
+                        "user": m.group(4), "prev": prev.group(1) if prev else None, "text": line})
+    return out
+
+
+class QorgandAuditToSyslog(LabTestCase):
+    """qorgand in qg-mgmt forwards its own audit store, as the security administrator set it
+    up, to rsyslogd in qg-logsrv. The tests run in order: each builds on the one before."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()  # the shared dataplane: qorgand's start waits until in step with it
+        cls.tmp = Path(tempfile.mkdtemp(prefix="qorgan-syslog-e2e-"))
+        cls.server = cls.q = None
+        try:
+            make_namespaces()
+            ca_key, cls.ca = make_ca(cls.tmp, "qorgan-lab-ca")
+            key, cert = make_server_cert(cls.tmp, "logsrv", ca_key, cls.ca, LOGSRV_IP)
+            cls.server = Rsyslog(cls.tmp, "rsyslog", cls.ca, cert, key).start()
+            cls.state = cls.tmp / "qorgand-state"
+            cls.audit_dir = cls.state / "audit"
+            cls.q = Qorgand(state_dir=cls.state, netns=MGMT_NS, socket_path=cls.tmp / "qorgand.sock")
+            cls.q.start(timeout=60)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.q is not None and cls.q.proc is not None:
+                pgid = cls.q.proc.pid  # its own session: qorgand and the forwarder it forked
+                cls.q.stop()  # SIGTERM: qorgand stops its forwarder first
+                try:
+                    os.killpg(pgid, signal.SIGKILL)  # a forwarder left behind by a crash
+                except ProcessLookupError:
+                    pass
+            if cls.server is not None:
+                cls.server.stop()
+        finally:
+            remove_namespaces()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def diag(self):
+        return (f"\nlogfwd:\n{log_tail(self.state / 'logfwd.log')}\nrsyslog:\n{log_tail(self.server.log)}"
+                f"\nqorgand:\n{log_tail(QORGAND_LOG, 20)}")
+
+    def forwarding(self):
+        """`show log forwarding` as the auditor, as {key: value}."""
+        r = self.q.cli("show log forwarding", user="auditor")
+        self.assertEqual(r.rc, 0, str(r))
+        return dict(line.split(": ", 1) for line in r.out.splitlines() if ": " in line)
+
+    def admin_actions(self):
+        """A command, a refused privileged command and a failed login, each checked."""
+        r = self.q.cli("show interfaces", user="netadmin")
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn("inner0", r.out)
+        r = self.q.cli("configure", user="operator")
+        self.assertNotEqual(r.rc, 0, str(r))
+        self.assertIn("permission denied (R128-b)", r.err)
+        c = QorgandConnection(self.q.socket)
+        try:
+            reply = c.login({"user": "auditor", "password": "not-the-password"})
+        finally:
+            c.close()
+        self.assertFalse(reply.get("done"), reply)
+        self.assertFalse(reply.get("ok"), reply)
+
+    def assert_store_arrived_once_in_order(self):
+        """Waits (bounded) until rsyslog holds every record of the store, then checks that the
+        qorgan records received are seq 1, 2, 3... each once, each as the store holds it.
+        Returns the received records."""
+        last = max(store_records(self.audit_dir))
+        wait_until(lambda: any(r["seq"] >= last for r in audit_lines(self.server.lines())), 60, step=0.5)
+        time.sleep(0.5)  # a duplicate arriving late would show up as an excess
+        got = audit_lines(self.server.lines())
+        store = store_records(self.audit_dir)  # after `got`: holds every record received
+        seqs = [r["seq"] for r in got]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)), "each record once, in order" + self.diag())
+        self.assertGreaterEqual(len(seqs), last, "the store's last record did not arrive" + self.diag())
+        for r in got:
+            prev, _, action = store[r["seq"]]
+            self.assertEqual((r["msgid"], r["prev"]), (action, prev), f"seq {r['seq']} differs from the store")
+            if r["seq"] > 1:
+                self.assertEqual(r["prev"], store[r["seq"] - 1][1], f"seq {r['seq']} does not chain")
+        return got
+
+    def assert_actions_among(self, got, after_seq):
+        """The records of admin_actions() are among `got` past `after_seq`."""
+        mine = [(r["msgid"], r["user"]) for r in got if r["seq"] > after_seq]
+        self.assertIn(("command", "netadmin"), mine)
+        self.assertIn(("privilege-refused", "operator"), mine)
+        failed = [r for r in got if r["seq"] > after_seq and r["msgid"] == "login-failed"]
+        self.assertEqual(len(failed), 1, mine)
+        self.assertEqual(failed[0]["user"], "auditor")
+        self.assertIn("wrong password", failed[0]["text"])
+
+    def test_1_admin_actions_reach_rsyslog_each_once_in_order_R128_c_R90_1_7(self):
+        self.assertNotIn("connected", self.forwarding(), "no forwarder before the commit")
+        r = self.q.cli("configure", f"set system audit syslog server {LOGSRV_IP}",
+                       f"set system audit syslog port {PORT}",
+                       f'set system audit syslog ca-file "{self.ca}"',
+                       'commit comment "remote copy of the audit log"', "exit", user="secadmin")
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn("commit complete", r.out, str(r))
+        self.admin_actions()
+
+        got = self.assert_store_arrived_once_in_order()
+        commits = [r for r in got if r["msgid"] == "commit" and r["user"] == "secadmin"]
+        self.assertEqual(len(commits), 1, [(r["seq"], r["msgid"], r["user"]) for r in got])
+        self.assertIn("remote copy of the audit log", commits[0]["text"])
+        self.assert_actions_among(got, commits[0]["seq"])
+        self.assertEqual({r["pri"] // 8 for r in got}, {10}, "facility authpriv")
+        status = wait_until(lambda: self.forwarding().get("connected") == "true" and self.forwarding(), 10, step=1)
+        self.assertTrue(status, f"{self.forwarding()}{self.diag()}")
+        self.assertEqual(status["server"], f"{LOGSRV_IP}:{PORT}")
+        self.assertEqual(status["last_error"], "")
+
+    def test_2_rsyslog_down_for_a_while_loses_nothing_and_duplicates_nothing_R38_6(self):
+        self.server.stop()
+        self.assertTrue(wait_until(lambda: self.forwarding().get("connected") == "false", 15, step=1),
+                        f"the forwarder did not notice the server stop: {self.forwarding()}{self.diag()}")
+        before = len(self.server.lines())
+        boundary = max(store_records(self.audit_dir))
+        self.admin_actions()  # while nobody listens
+        time.sleep(3)
+        status = self.forwarding()
+        self.assertEqual(status["connected"], "false")
+        self.assertIn("Connection refused", status["last_error"])
+        self.assertLess(int(status["last_sent_seq"]), max(store_records(self.audit_dir)),
+                        "nothing counts as sent while down")
+        self.assertEqual(len(self.server.lines()), before)
+
+        self.server.start()
+        got = self.assert_store_arrived_once_in_order()
+        self.assert_actions_among(got, boundary)
+        log = log_tail(self.state / "logfwd.log", 200)
+        self.assertIn("disconnected from", log)
+        self.assertEqual(log.count(f"connected to {LOGSRV_IP}:{PORT}"), 2, log)
+
+    def test_3_network_admin_cannot_change_or_remove_the_remote_copy_R128_b_R38_6(self):
+        for line in ("set system audit syslog port 1514", "delete system audit syslog"):
+            r = self.q.cli("configure", line, "exit", user="netadmin")
+            self.assertNotEqual(r.rc, 0, str(r))
+            self.assertIn("permission denied (R128-b)", r.err, str(r))
+        r = self.q.cli("show configuration | display set | match syslog", user="secadmin")
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn(f"set system audit syslog port {PORT}", r.out)
+        self.assertIn(f"set system audit syslog server {LOGSRV_IP}", r.out)
+        # The refusals themselves reach the log server, and the forwarder was never restarted.
+        got = self.assert_store_arrived_once_in_order()
+        refused = [r for r in got if r["msgid"] == "privilege-refused" and r["user"] == "netadmin"]
+        self.assertEqual(len(refused), 2, [(r["seq"], r["msgid"], r["user"]) for r in got])
+        lifecycle = [r["text"] for r in got if r["msgid"] == "service" and "qorgan-logfwd" in r["text"]]
+        self.assertEqual(len(lifecycle), 1, lifecycle)
+        self.assertIn(f"qorgan-logfwd started for {LOGSRV_IP}:{PORT}", lifecycle[0])
+        self.assertEqual(self.forwarding().get("connected"), "true")
 
 
 if __name__ == "__main__":

@@ -261,5 +261,40 @@ TEST(ComplianceReport, R139_13_NeedsDisabledPortsDown) {
     EXPECT_EQ(row(compliance_report(c, f), "R139-13")->status, "met");
 }
 
+TEST(ComplianceReport, AdministratorRowsFollowTheLiveFacts_R47_R90_1_7) {
+    auto c = load_text(default_config_text(), "default");
+    ASSERT_TRUE(c.ok());
+    ComplianceFacts f = healthy();
+    f.audit_known = true;
+    f.users = 3;
+    f.privileged_users = 2;
+    f.privileged_with_totp = 2;
+    f.audit_intact = true;
+    f.audit_summary = "1 files, 10 records, 1 seals: intact";
+    f.audit_storage = "ok";
+    auto rows = compliance_report(*c, f);
+    auto get = [&](const char *id) {
+        for (const auto &r : rows)
+            if (r.id == id)
+                return r;
+        return ComplianceRow{};
+    };
+    EXPECT_EQ(get("R47").status, "met");
+    EXPECT_EQ(get("R38-6").status, "met");
+    EXPECT_EQ(get("R128-b").status, "met");
+    // No remote log server configured: R90-1-7 is not met.
+    EXPECT_EQ(get("R90-1-7").status, "not met");
+    EXPECT_NE(get("R90-1-7").evidence.find("no 'system audit syslog'"), std::string::npos);
+    // A privileged user without a second factor, a broken chain, full storage.
+    f.privileged_with_totp = 1;
+    f.audit_intact = false;
+    f.audit_summary = "broken: audit-1.jsonl line 3 (seq 3): prev hash does not match";
+    rows = compliance_report(*c, f);
+    EXPECT_EQ(get("R47").status, "not met");
+    EXPECT_EQ(get("R38-6").status, "not met");
+    EXPECT_NE(get("R38-6").evidence.find("seq 3"), std::string::npos);
+    EXPECT_EQ(get("R128-c").status, "not met");
+}
+
 } // namespace
 } // namespace qorgan::config
