@@ -384,7 +384,7 @@ Reply Commands::show_users(int64_t now) {
 Reply Commands::show_log(const std::vector<std::string> &w, int64_t now) {
     auto word = [&](size_t i) { return i < w.size() ? w[i] : std::string(); };
     if (starts(word(2), "forwarding")) {
-        if (_services.forwarding_status_file.empty())
+        if (!_system.audit.syslog || _services.forwarding_status_file.empty())
             return say("remote copy: not configured (system audit syslog)\n");
         std::ifstream in(_services.forwarding_status_file);
         if (!in)

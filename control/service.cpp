@@ -414,9 +414,10 @@ void Service::check_sessions(int64_t now) {
     for (auto it = _clients.begin(); it != _clients.end();) {
         Client &c = it->second;
         std::string why = c.authed ? auth::session_expiry(limits, c.started, c.last, now) : "";
-        // An unauthenticated connection gets the idle limit too.
-        if (!c.authed && now - c.last > limits.idle_seconds)
-            why = "no login within " + std::to_string(limits.idle_seconds) + " s (R118)";
+        // A connection that does not log in gets a grace time, as sshd's LoginGraceTime.
+        constexpr int64_t login_grace = 120;
+        if (!c.authed && now - c.last > login_grace)
+            why = "no login within " + std::to_string(login_grace) + " s (R118)";
         if (why.empty()) {
             ++it;
             continue;

@@ -773,8 +773,9 @@ class Tmux:
         self.keys("Enter")
 
     def screen(self):
-        return subprocess.run(TMUX + ["capture-pane", "-p", "-N", "-t", self.name], check=True,
-                              capture_output=True, text=True).stdout
+        # -J joins lines the terminal wrapped, so a long error stays one line.
+        return subprocess.run(TMUX + ["capture-pane", "-p", "-N", "-J", "-t", self.name],
+                              check=True, capture_output=True, text=True).stdout
 
     def wait_for(self, pattern, timeout=10.0):
         """The screen once `pattern` (a regex) appears on it; fails with the screen otherwise."""
@@ -932,9 +933,10 @@ class Qorgand:
     def session(self, user):
         """The kept session's token for `user` (logs in once)."""
         if user not in self.tokens:
+            answers = self.answers(user)  # may wait for a fresh TOTP step: before connecting
             c = QorgandConnection(self.socket)
             try:
-                reply = c.login(self.answers(user), keep=True)
+                reply = c.login(answers, keep=True)
             finally:
                 c.close()
             if not reply.get("done") or not reply.get("token"):
