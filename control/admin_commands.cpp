@@ -153,20 +153,27 @@ Reply Commands::request(Session &s, const std::vector<std::string> &w, int64_t n
     auto word = [&](size_t i) { return i < w.size() ? w[i] : std::string(); };
     if (starts(word(1), "audit")) {
         if (!starts(word(2), "verify") || (!word(3).empty() && word(3) != "key") ||
-            (word(3) == "key" && word(4).empty()))
-            return fail("expected 'request audit verify' or 'request audit verify key <the "
-                        "64 hex digits of the initial key kept offline>'");
+            (word(3) == "key" && word(4).empty())) {
+            Reply r = fail("expected 'request audit verify' or 'request audit verify key <the "
+                           "64 hex digits of the initial key kept offline>'");
+            r.audit_line = "request audit <arguments not recorded>";
+            return r;
+        }
         if (!_services.audit)
             return fail("no audit store in this process");
         audit::VerifyReport v;
-        std::string redacted;
+        // The offline key never goes into the record, typed right or wrong.
+        std::string redacted =
+            word(3) == "key" ? "request audit verify key <offline key, not recorded>" : "";
         if (word(3) == "key") {
-            redacted = "request audit verify key <offline key, not recorded>";
             // The auditor's offline copy of key 0: a re-seal by someone who replaced the
             // stored verify.key does not pass this.
             auto key = audit::key_from_hex(word(4));
-            if (!key)
-                return fail(key.error().message);
+            if (!key) {
+                Reply r = fail(key.error().message);
+                r.audit_line = redacted;
+                return r;
+            }
             v = audit::verify_dir(_services.audit->dir(), key.value());
         } else {
             v = _services.audit->verify();

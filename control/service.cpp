@@ -698,7 +698,14 @@ int Service::run(volatile std::sig_atomic_t &stopping) {
                         a.push_back(Json{{"word", cand.word}, {"help", cand.help}});
                 reply = {{"ok", true}, {"candidates", a}};
             } else if (op == "counters") {
-                if (!(s.classes & config::class_bit(config::CommandClass::traffic_view))) {
+                c.last = now;
+                std::string start = m.value("start", std::string());
+                bool allowed = s.classes & config::class_bit(config::CommandClass::traffic_view);
+                if (!start.empty() || !allowed)
+                    record(&s, allowed ? "command" : "privilege-refused",
+                           start.empty() ? "monitor interface" : start.substr(0, 80),
+                           allowed ? "ok" : "refused");
+                if (!allowed) {
                     reply = {{"ok", false},
                              {"error", "permission denied (R128-b): 'monitor interface' needs "
                                        "the class traffic-view"}};

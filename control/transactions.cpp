@@ -172,6 +172,11 @@ Transactions::Transactions(Store &store, DataplaneLink &dataplane, std::string b
 
 Result<std::string> Transactions::recover() {
     if (_store.running() == 0) {
+        // Ask first: a dataplane that is not there yet must not cost a stored revision on
+        // every retry.
+        if (auto state = _dataplane.state(); !state)
+            return Error{state.error().where,
+                         "cannot ask the dataplane what it runs: " + state.error().message};
         auto tree = config::parse_tree(_bootstrap, "bootstrap");
         if (!tree)
             return tree.error();

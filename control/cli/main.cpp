@@ -294,8 +294,16 @@ private:
     }
 
     bool run_monitor(const std::string &name) {
-        auto fetch = [this]() -> Result<Json> {
-            return call({{"op", "counters"}}, quick_timeout_ms);
+        bool first = true; // qorgand records the first poll as the command (R128-c)
+        auto fetch = [this, &first, &name]() -> Result<Json> {
+            Json request{{"op", "counters"}};
+            if (first)
+                request["start"] = "monitor interface" + (name.empty() ? "" : " " + name);
+            first = false;
+            Json reply = call(request, quick_timeout_ms);
+            if (!reply.value("ok", false))
+                return qorgan::Error{{}, reply.value("error", std::string("counters refused"))};
+            return reply;
         };
         auto status = qorgan::cli::run_monitor(fetch, name, STDIN_FILENO);
         if (!status) {
@@ -528,9 +536,12 @@ int interactive_loop(Shell &shell) {
         }
         if (line.find_first_not_of(" \t") == std::string::npos)
             continue;
-        history(hist, &ev, H_ENTER, line.c_str());
-        if (!history_path.empty())
-            history(hist, &ev, H_SAVE, history_path.c_str());
+        // The auditor's offline key stays out of the history file.
+        if (line.find("verify key") == std::string::npos) {
+            history(hist, &ev, H_ENTER, line.c_str());
+            if (!history_path.empty())
+                history(hist, &ev, H_SAVE, history_path.c_str());
+        }
         status = shell.run_line(line) ? 0 : 1;
     }
     el_end(el);

@@ -270,3 +270,86 @@ class AdminLab(LabTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BreakGlassOnTheConsole(LabTestCase):
+    """qorgand told that tmux's terminals are the local console (--console-tty), with a
+    recovery code made offline as an installer would: a locked-out account comes back."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.TemporaryDirectory(prefix="qorgan-glass-")
+        cls.q = Qorgand(state_dir=Path(cls.dir.name) / "state",
+                        socket_path=Path(cls.dir.name) / "qorgand.sock",
+                        extra_args=["--console-tty", "/dev/pts/*"])
+        cls.q.start()
+        cls.q.stop()
+        r = labkit.run([str(cls.q.binary), "--state-dir", str(cls.q.state_dir),
+                        "--new-recovery-code"], timeout=30)
+        if r.rc != 0:
+            raise RuntimeError(f"--new-recovery-code failed:\n{r}")
+        cls.code = r.out.strip().splitlines()[-1]
+        cls.q.start(fresh=False)
+        cls.shells = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for t in cls.shells:
+            t.close()
+        cls.q.stop()
+        cls.dir.cleanup()
+
+    def shell(self, name):
+        t = Tmux(f"glass-{name}", f"env HOME={self.dir.name} {QORGAN} --socket {self.q.socket}")
+        self.shells.append(t)
+        t.wait_for(r"^login: $")
+        return t
+
+    def test_recovery_code_brings_back_a_locked_account_once(self):
+        self.assertRegex(self.code, r"^[A-Z2-7]{5}(-[A-Z2-7]{5}){3}$")
+        # Lock the operator's account (three failures in a shell, the console's source is
+        # never locked, so the console stays usable).
+        t = self.shell("lock")
+        for attempt in range(3):
+            t.line("operator")
+            t.wait_for(r"^Password: $")
+            t.line("not-the-Password-1")
+            t.wait_for(r"(?i)login incorrect\n^login: $" if attempt < 2
+                       else r"(?i)login incorrect\n^SHELL-EXIT=1$")
+        t = self.shell("glass")
+        t.line("recovery")
+        t.wait_for(r"^Recovery code: $")
+        t.line(self.code)
+        t.wait_for(r"^Account to recover: $")
+        t.line("operator")
+        t.wait_for(r"^New password: $")
+        t.line("Console-Rescue-2026")
+        t.wait_for(r"^Retype it: $")
+        t.line("Console-Rescue-2026")
+        screen = t.wait_for(r"account operator recovered.*\n(.*\n)*^login: $")
+        new_code = re.search(r"shown once\): ([A-Z2-7-]+)", screen).group(1)
+        self.assertNotEqual(new_code, self.code)
+        t.line("operator")
+        t.wait_for(r"^Password: $")
+        t.line("Console-Rescue-2026")
+        t.wait_for(r"^operator@qorgan> $")
+        t.line("exit")
+        # The used code does not work twice.
+        t = self.shell("again")
+        t.line("recovery")
+        t.wait_for(r"^Recovery code: $")
+        t.line(self.code)
+        t.wait_for(r"^Account to recover: $")
+        t.line("operator")
+        t.wait_for(r"^New password: $")
+        t.line("Console-Rescue-2027")
+        t.wait_for(r"^Retype it: $")
+        t.line("Console-Rescue-2027")
+        t.wait_for(r"(?i)(wrong|invalid|incorrect).*\n(.*\n)*^login: $")
+        records = self.q.audit_records()
+        glass = [r for r in records if r["action"] == "break-glass"]
+        self.assertTrue(any(r["result"] == "ok" and "operator" in r["detail"] for r in glass), glass)
+        self.assertTrue(any(r["result"].startswith("failed") for r in glass), glass)
+        self.assertTrue(any(r["action"] == "alert" and "break-glass used" in r["detail"]
+                            for r in records))

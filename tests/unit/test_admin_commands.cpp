@@ -177,3 +177,28 @@ TEST_F(AdminCommands, FullStorageRefusesChangesNotRecords_R38_6) {
     space = {100ull << 30, 90ull << 30};
     EXPECT_TRUE(run(net, "commit").ok);
 }
+
+TEST_F(AdminCommands, TheOfflineKeyIsNeverRecorded_R38_6) {
+    Session aud = as_role("auditor", "aud");
+    for (const char *line : {"request audit verify key SECRETKEYTYPEDWRONG",
+                             "request audit verify key", "request audit verify key 00 extra"}) {
+        Reply r = run(aud, line);
+        EXPECT_FALSE(r.ok) << line;
+        EXPECT_EQ(r.audit_line.find("SECRET"), std::string::npos) << line;
+        EXPECT_FALSE(r.audit_line.empty()) << line;
+    }
+    audit::Event e;
+    e.action = "command";
+    e.result = "ok";
+    ASSERT_TRUE(audit_store->append(e).ok());
+    ASSERT_TRUE(audit_store->seal().ok()); // a seal for the keys to disagree on
+    std::ifstream in(audit_store->dir() + "/verify.key");
+    std::string hex;
+    in >> hex;
+    ASSERT_EQ(hex.size(), 64u);
+    Reply ok = run(aud, "request audit verify key " + hex);
+    ASSERT_TRUE(ok.ok) << ok.error;
+    EXPECT_EQ(ok.audit_line.find(hex), std::string::npos);
+    Reply wrong = run(aud, "request audit verify key " + std::string(64, 'a'));
+    EXPECT_FALSE(wrong.ok);
+}

@@ -798,6 +798,20 @@ TEST(Transactions, RecoverWithAnUnreachableOrFailingDataplane) {
     auto b = tx.recover();
     ASSERT_FALSE(b);
     EXPECT_EQ(store->running(), 0u);
+    // A dataplane that is not there yet costs no stored revision, however often qorgand
+    // retries (it retries every 2 s).
+    TempDir tmp2;
+    auto store2 = Store::open(tmp2.path());
+    ASSERT_TRUE(store2);
+    FakeDataplane absent;
+    absent.fail_state = true;
+    Transactions tx2(*store2, absent, base_text);
+    for (int i = 0; i < 5; i++)
+        ASSERT_FALSE(tx2.recover());
+    EXPECT_TRUE(store2->list().empty());
+    absent.fail_state = false;
+    ASSERT_TRUE(tx2.recover());
+    EXPECT_EQ(store2->running(), 1u);
 }
 
 // Issue 3: at least 200 random kill points during a commit. Afterwards the running
