@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 namespace qorgan::dp {
@@ -384,10 +385,10 @@ Json ControlService::routes() const {
     for (const auto &r : s.conf.routes) {
         std::string out = r.interface;
         if (out.empty() && r.via) {
-            uint16_t hop =
-                r.via->family == 4
-                    ? s.routes->lookup4(*reinterpret_cast<const uint32_t *>(r.via->bytes.data()))
-                    : s.routes->lookup6(r.via->bytes.data());
+            uint32_t via4 = 0; // the bytes of a Prefix are not 4-byte aligned
+            std::memcpy(&via4, r.via->bytes.data(), sizeof(via4));
+            uint16_t hop = r.via->family == 4 ? s.routes->lookup4(via4)
+                                              : s.routes->lookup6(r.via->bytes.data());
             const NextHop &nh = s.routes->next_hop(hop);
             if (nh.kind != NextHopKind::none && nh.iface < s.conf.interfaces.size())
                 out = s.conf.interfaces[nh.iface].name;
