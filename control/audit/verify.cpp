@@ -133,9 +133,8 @@ private:
                 return broken(here + ": seal of epoch " + std::to_string(r->epoch) +
                               " where epoch " + std::to_string(_epoch) +
                               " was expected (a seal was removed or forged)");
-            if (_check_hmac &&
-                r->hmac !=
-                    seal_hmac(_key, seal_message(r->seq, r->prev, r->time_us, r->clock_synced)))
+            if (_check_hmac && r->hmac != seal_hmac(_key, seal_message(r->seq, r->prev, r->time_us,
+                                                                       r->clock_synced)))
                 return broken(here + ": seal of epoch " + std::to_string(_epoch) +
                               " does not match: records before it were altered or the seal "
                               "was forged");
