@@ -17,18 +17,9 @@ namespace qorgan::control {
 
 namespace {
 
-Reply fail(const std::string &e) {
-    Reply r;
-    r.ok = false;
-    r.error = e;
-    return r;
-}
-
-Reply say(const std::string &out) {
-    Reply r;
-    r.output = out;
-    return r;
-}
+// The same two helpers as commands.cpp, on Reply itself.
+constexpr auto fail = &Reply::failure;
+constexpr auto say = &Reply::success;
 
 bool starts(const std::string &word, const char *full) {
     return !word.empty() && std::string(full).rfind(word, 0) == 0;

@@ -168,16 +168,11 @@ std::string time_text(int64_t t) {
 }
 
 Reply fail(const std::string &e) {
-    Reply r;
-    r.ok = false;
-    r.error = e;
-    return r;
+    return Reply::failure(e);
 }
 
 Reply say(const std::string &out) {
-    Reply r;
-    r.output = out;
-    return r;
+    return Reply::success(out);
 }
 
 std::string edit_banner(const Session &s) {

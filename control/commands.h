@@ -65,6 +65,18 @@ struct Reply {
     bool alert = false;                   // qorgand also writes an alert record (R52)
     std::string alert_text;
     std::vector<Ask> ask; // non-empty: nothing ran; ask these and send the line again
+
+    static Reply failure(const std::string &error) {
+        Reply r;
+        r.ok = false;
+        r.error = error;
+        return r;
+    }
+    static Reply success(const std::string &output) {
+        Reply r;
+        r.output = output;
+        return r;
+    }
 };
 
 // What qorgand gives the command language besides the configuration (null in tests that

@@ -20,22 +20,22 @@ QORGAN = Path(os.environ.get("QORGAN_CLI", str(BUILD_DIR / "control" / "qorgan")
 LOCKOUT_TIME = 5  # seconds, short so that the tests can wait it out
 
 
-class AdminLab(LabTestCase):
-    """Its own qorgand (fresh state, own socket) on the shared dataplane."""
+class OwnQorgandTestCase(LabTestCase):
+    """Its own qorgand (fresh state, own socket, `qorgand_args`) on the shared dataplane, and
+    qorgan shells in tmux that are closed with the class."""
+
+    name = "admin"
+    qorgand_args = ()
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dir = tempfile.TemporaryDirectory(prefix="qorgan-admin-")
+        cls.dir = tempfile.TemporaryDirectory(prefix=f"qorgan-{cls.name}-")
         cls.q = Qorgand(state_dir=Path(cls.dir.name) / "state",
-                        socket_path=Path(cls.dir.name) / "qorgand.sock")
-        cls.q.start()
-        r = cls.q.cli("configure", f"set system login lockout-time {LOCKOUT_TIME}",
-                      "set system login lockout-failures 3", "set system login alert-failures 2",
-                      'commit comment "short lockout for the lab"', "exit", user="secadmin")
-        if r.rc != 0 or "commit complete" not in r.out:
-            raise RuntimeError(f"setting the lockout failed:\n{r}")
+                        socket_path=Path(cls.dir.name) / "qorgand.sock",
+                        extra_args=list(cls.qorgand_args))
         cls.shells = []
+        cls.q.start()
 
     @classmethod
     def tearDownClass(cls):
@@ -46,10 +46,21 @@ class AdminLab(LabTestCase):
 
     def shell(self, name):
         """A fresh qorgan shell in tmux, at its login prompt."""
-        t = Tmux(f"admin-{name}", f"env HOME={self.dir.name} {QORGAN} --socket {self.q.socket}")
+        t = Tmux(f"{self.name}-{name}", f"env HOME={self.dir.name} {QORGAN} --socket {self.q.socket}")
         self.shells.append(t)
         t.wait_for(r"^login: $")
         return t
+
+
+class AdminLab(OwnQorgandTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.q.cli("configure", f"set system login lockout-time {LOCKOUT_TIME}",
+                      "set system login lockout-failures 3", "set system login alert-failures 2",
+                      'commit comment "short lockout for the lab"', "exit", user="secadmin")
+        if r.rc != 0 or "commit complete" not in r.out:
+            raise RuntimeError(f"setting the lockout failed:\n{r}")
 
     def type_login(self, t, user, password=LAB_PASSWORD2, code=None):
         t.line(user)
@@ -272,18 +283,16 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class BreakGlassOnTheConsole(LabTestCase):
+class BreakGlassOnTheConsole(OwnQorgandTestCase):
     """qorgand told that tmux's terminals are the local console (--console-tty), with a
     recovery code made offline as an installer would: a locked-out account comes back."""
+
+    name = "glass"
+    qorgand_args = ("--console-tty", "/dev/pts/*")
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.dir = tempfile.TemporaryDirectory(prefix="qorgan-glass-")
-        cls.q = Qorgand(state_dir=Path(cls.dir.name) / "state",
-                        socket_path=Path(cls.dir.name) / "qorgand.sock",
-                        extra_args=["--console-tty", "/dev/pts/*"])
-        cls.q.start()
         cls.q.stop()
         r = labkit.run([str(cls.q.binary), "--state-dir", str(cls.q.state_dir),
                         "--new-recovery-code"], timeout=30)
@@ -291,20 +300,6 @@ class BreakGlassOnTheConsole(LabTestCase):
             raise RuntimeError(f"--new-recovery-code failed:\n{r}")
         cls.code = r.out.strip().splitlines()[-1]
         cls.q.start(fresh=False)
-        cls.shells = []
-
-    @classmethod
-    def tearDownClass(cls):
-        for t in cls.shells:
-            t.close()
-        cls.q.stop()
-        cls.dir.cleanup()
-
-    def shell(self, name):
-        t = Tmux(f"glass-{name}", f"env HOME={self.dir.name} {QORGAN} --socket {self.q.socket}")
-        self.shells.append(t)
-        t.wait_for(r"^login: $")
-        return t
 
     def test_recovery_code_brings_back_a_locked_account_once(self):
         self.assertRegex(self.code, r"^[A-Z2-7]{5}(-[A-Z2-7]{5}){3}$")

@@ -8,6 +8,7 @@
 #include "control/auth/authenticator.h"
 #include "control/commands.h"
 #include "control/privilege.h"
+#include "sessions.h"
 #include "temp_dir.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 
 using namespace qorgan;
 using namespace qorgan::control;
+using qorgan::test::as_role;
 
 namespace {
 
@@ -31,15 +33,6 @@ public:
     Result<DataplaneState> state() override { return st; }
     DataplaneState st;
 };
-
-Session as_role(const std::string &role, const std::string &user) {
-    Session s;
-    s.user = user;
-    s.level = *level_of_role(role);
-    s.classes = level_classes(config::LoginSettings{}, s.level);
-    s.id = "t";
-    return s;
-}
 
 class AdminCommands : public ::testing::Test {
 protected:

@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "control/commands.h"
 #include "control/privilege.h"
+#include "sessions.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 
 using namespace qorgan;
 using namespace qorgan::control;
+using qorgan::test::as_role;
 
 namespace {
 
@@ -95,16 +97,6 @@ public:
     bool fail_next = false;
     std::vector<Json> queries;
 };
-
-// A logged-in session of a built-in role (as qorgand makes it after login).
-Session as_role(const std::string &role, const std::string &user = "admin") {
-    Session s;
-    s.user = user;
-    s.level = *level_of_role(role);
-    s.classes = level_classes(config::LoginSettings{}, s.level);
-    s.id = "test";
-    return s;
-}
 
 class CommandsTest : public ::testing::Test {
 protected:
