@@ -287,6 +287,7 @@ routes {
 dataplane {
     workers 1;
     max-flows 262144;
+    idle-sleep 50;
     timeouts {
         tcp-syn 30;
         tcp-established 3600;

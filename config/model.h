@@ -118,6 +118,10 @@ struct Timeouts {
 struct Dataplane {
     unsigned workers = 1;        // worker lcores
     uint32_t max_flows = 262144; // per worker; admission limit of the flow table
+    // Microseconds an idle worker sleeps once it has found nothing to do 256 polls running;
+    // 0 polls without pause. Traffic never waits behind it: a worker that receives stays
+    // awake. It keeps a lab or a small appliance from burning every core on empty queues.
+    uint32_t idle_sleep_us = 50;
     Timeouts timeouts;
 };
 

@@ -774,8 +774,8 @@ private:
         for (const Node &c : n.children) {
             std::string key(c.keyword());
             std::string p = join_path(path, key);
-            if (key != "workers" && key != "max-flows" && key != "timeouts")
-                return unknown(c, path, {"workers", "max-flows", "timeouts"});
+            if (key != "workers" && key != "max-flows" && key != "timeouts" && key != "idle-sleep")
+                return unknown(c, path, {"workers", "max-flows", "idle-sleep", "timeouts"});
             if (auto s = once.note(key, c, p); !s)
                 return s;
             if (key == "timeouts") {
@@ -785,6 +785,16 @@ private:
                     return s;
                 if (auto s = timeouts(c, p); !s)
                     return s;
+                continue;
+            }
+            if (key == "idle-sleep") {
+                auto w = scalar(c, p, "idle-sleep <0..1000>; (microseconds)");
+                if (!w)
+                    return w.error();
+                auto v = number(**w, p, 0, 1000);
+                if (!v)
+                    return v.error();
+                dp.idle_sleep_us = uint32_t(*v);
                 continue;
             }
             bool workers = key == "workers";

@@ -88,6 +88,8 @@ SchemaNode build_root() {
             node("dataplane", K::container, "fast path settings", {}, {},
                  {node("workers", K::leaf, "worker lcores", "<1..64>"),
                   node("max-flows", K::leaf, "flow table size per worker", "<1024..16777216>"),
+                  node("idle-sleep", K::leaf, "sleep of an idle worker (microseconds, 0 polls)",
+                       "<0..1000>"),
                   node("timeouts", K::container, "flow idle timeouts", {}, {}, timeouts)}),
             node("system", K::container, "administrators, sessions and the audit log", {}, {},
                  {node("host-name", K::leaf, "name in prompts and syslog", "<name>"),

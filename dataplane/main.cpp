@@ -328,6 +328,7 @@ int main(int argc, char **argv) {
         env.port_up = ports.up();
         env.pool = pool;
         env.tsc_hz = rte_get_tsc_hz();
+        env.idle_sleep_us = conf.dataplane.idle_sleep_us;
         session_slots.push_back(std::make_unique<SessionSlot>(session_limit_max));
         env.sessions = session_slots.back().get();
         spe.from_workers.push_back(env.to_main);

@@ -131,12 +131,13 @@ void Worker::flush() {
     }
 }
 
-void Worker::drain_main() {
+unsigned Worker::drain_main() {
     rte_mbuf *pkts[burst_size];
     unsigned n = rte_ring_sc_dequeue_burst(_env.from_main, reinterpret_cast<void **>(pkts),
                                            burst_size, nullptr);
     for (unsigned i = 0; i < n; i++)
         tx(priv_of(pkts[i])->out_port, pkts[i]);
+    return n;
 }
 
 void Worker::to_slowpath(rte_mbuf *m) {
@@ -165,20 +166,33 @@ int Worker::run(const std::atomic<bool> &stop) {
     rte_rcu_qsbr_thread_online(_env.rcu, _env.id);
     rte_mbuf *pkts[burst_size];
     uint64_t tsc_per_ms = _env.tsc_hz / 1000;
+    // Empty polls in a row; past idle_polls the worker sleeps idle_sleep_us between polls,
+    // offline for RCU so that a publish never waits for its sleep.
+    constexpr unsigned idle_polls = 256;
+    unsigned empty = 0;
     while (!stop.load(std::memory_order_relaxed)) {
         rte_rcu_qsbr_quiescent(_env.rcu, _env.id);
         if (_env.sessions)
             _env.sessions->serve(*_env.flows);
         const Snapshot *s = _env.active->load(std::memory_order_acquire);
         uint64_t now_ms = rte_get_tsc_cycles() / tsc_per_ms;
+        unsigned got = 0;
         for (uint16_t port : _env.rx_ports) {
             uint16_t n = rte_eth_rx_burst(port, static_cast<uint16_t>(_env.id), pkts, burst_size);
             if (n > 0)
                 process(*s, port, pkts, n, now_ms);
+            got += n;
         }
-        drain_main();
+        got += drain_main();
         flush();
         _env.flows->expire(now_ms, 64);
+        if (got) {
+            empty = 0;
+        } else if (_env.idle_sleep_us && ++empty >= idle_polls) {
+            rte_rcu_qsbr_thread_offline(_env.rcu, _env.id);
+            rte_delay_us_sleep(_env.idle_sleep_us);
+            rte_rcu_qsbr_thread_online(_env.rcu, _env.id);
+        }
     }
     rte_rcu_qsbr_thread_offline(_env.rcu, _env.id);
     rte_rcu_qsbr_thread_unregister(_env.rcu, _env.id);

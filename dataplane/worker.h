@@ -116,6 +116,7 @@ struct WorkerEnv {
     rte_mempool *pool = nullptr;                   // for the packets the worker generates
     uint64_t tsc_hz = 0;
     SessionSlot *sessions = nullptr; // dump/clear requests from the main lcore (optional)
+    uint32_t idle_sleep_us = 0;      // sleep when idle (config dataplane idle-sleep), 0 polls
 };
 
 class Worker {
@@ -129,7 +130,7 @@ public:
     // handed to the main lcore, or freed with its drop counted.
     void process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t n, uint64_t now_ms);
     // Sends the frames handed over by the main lcore.
-    void drain_main();
+    unsigned drain_main();
     // Transmits what process() and drain_main() queued.
     void flush();
 

@@ -204,6 +204,7 @@ const ErrorCase error_cases[] = {
      "interface"},
     {"UnknownInDataplane", section("dataplane", {"lcores 2;"}),
      "lab.conf:8:5: dataplane lcores: unknown statement; expected one of workers, max-flows, "
+     "idle-sleep, "
      "timeouts"},
     {"UnknownTimeout", section("dataplane", {"timeouts { sctp 5; }"}),
      "lab.conf:8:16: dataplane timeouts sctp: unknown statement; expected one of tcp-syn, "
@@ -624,13 +625,13 @@ TEST(ConfigSchema, PciDevicesAndReferencesInAnyOrder) {
 }
 
 TEST(ConfigSchema, RoutesAndDataplane) {
-    Config c =
-        load_ok(one_interface + "routes {\n    route 2001:db8:200::/48 { via 2001:db8:100::2; "
-                                "interface inner0; }\n    route 192.0.2.7 { via 10.0.0.1; }\n}\n"
-                                "dataplane {\n    workers 64;\n    max-flows 16777216;\n"
-                                "    timeouts { tcp-syn 5; tcp-established 7200; tcp-closing "
-                                "60; tcp-closed 2; udp 30; udp-stream 90; icmp 10; other "
-                                "604800; }\n}\n");
+    Config c = load_ok(one_interface +
+                       "routes {\n    route 2001:db8:200::/48 { via 2001:db8:100::2; "
+                       "interface inner0; }\n    route 192.0.2.7 { via 10.0.0.1; }\n}\n"
+                       "dataplane {\n    workers 64;\n    max-flows 16777216;\n    idle-sleep 0;\n"
+                       "    timeouts { tcp-syn 5; tcp-established 7200; tcp-closing "
+                       "60; tcp-closed 2; udp 30; udp-stream 90; icmp 10; other "
+                       "604800; }\n}\n");
     ASSERT_EQ(c.routes.size(), 2u);
     EXPECT_EQ(format_prefix(c.routes[0].prefix), "2001:db8:200::/48");
     EXPECT_EQ(format_address(*c.routes[0].via), "2001:db8:100::2");
@@ -638,6 +639,7 @@ TEST(ConfigSchema, RoutesAndDataplane) {
     EXPECT_EQ(format_prefix(c.routes[1].prefix), "192.0.2.7/32");
     EXPECT_EQ(c.dataplane.workers, 64u);
     EXPECT_EQ(c.dataplane.max_flows, 16777216u);
+    EXPECT_EQ(c.dataplane.idle_sleep_us, 0u);
     const Timeouts &t = c.dataplane.timeouts;
     EXPECT_EQ(t.tcp_syn, 5u);
     EXPECT_EQ(t.tcp_established, 7200u);
@@ -653,7 +655,15 @@ TEST(ConfigSchema, EmptyConfigHasDefaults) {
     Config c = load_ok("# nothing\n");
     EXPECT_TRUE(c.interfaces.empty());
     EXPECT_EQ(c.dataplane.workers, 1u);
+    EXPECT_EQ(c.dataplane.idle_sleep_us, 50u);
     EXPECT_EQ(c.dataplane.timeouts.tcp_established, 3600u);
+}
+
+TEST(ConfigSchema, IdleSleepOutOfRangeNamesLineAndRange) {
+    auto r = load_text("dataplane {\n    idle-sleep 5000;\n}\n", "lab.conf");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().to_string().find("lab.conf:2"), std::string::npos) << r.error().to_string();
+    EXPECT_NE(r.error().to_string().find("0..1000"), std::string::npos) << r.error().to_string();
 }
 
 TEST(ConfigSchema, PrefixHelpers) {
