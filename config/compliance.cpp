@@ -374,6 +374,69 @@ ComplianceRow later(const char *id, const char *summary, const std::string &wait
     return {id, "not implemented yet", summary, waits_for};
 }
 
+// "a, b, c" of the names of NAT rules (or anything with a `name`).
+template <typename T>
+std::string names_of(const std::vector<T> &items) {
+    std::string out;
+    for (const T &x : items)
+        out += (out.empty() ? "" : ", ") + x.name;
+    return out;
+}
+
+// R128-d: static 1:1 translation is configured.
+ComplianceRow static_nat_row(const Nat &nat) {
+    const char *summary = "static network address translation";
+    if (nat.statics.empty())
+        return {"R128-d", "not met", summary, "no 'nat static' configured"};
+    return {"R128-d", "met", summary,
+            std::to_string(nat.statics.size()) +
+                " static 1:1 translations (nat static): " + names_of(nat.statics)};
+}
+
+// R90-1-6: every interface in the internet loop has a source NAT rule, so LAN addresses
+// leave translated. Whether each rule's `from` covers every LAN is not checked.
+ComplianceRow source_nat_row(const Config &c) {
+    const char *summary = "concealment of internal LAN addressing";
+    std::string covered;
+    unsigned internet = 0;
+    for (const Interface &i : c.interfaces) {
+        bool in_internet = false;
+        for (const Zone &z : c.zones)
+            in_internet = in_internet || (z.name == i.zone && z.loop == Loop::internet);
+        if (!in_internet)
+            continue;
+        ++internet;
+        std::string rules;
+        for (const NatSource &r : c.nat.sources)
+            if (r.interface == i.name)
+                rules += (rules.empty() ? "" : ", ") + r.name;
+        if (rules.empty())
+            return {"R90-1-6", "not met", summary,
+                    "interface " + i.name +
+                        " (loop internet) has no 'nat source' rule: inside addresses leave it "
+                        "untranslated"};
+        covered += (covered.empty() ? "" : "; ") + i.name + " by " + rules;
+    }
+    if (internet == 0)
+        return {"R90-1-6", "not met", summary,
+                "no interface is in the internet loop: no 'nat source' rule to show"};
+    return {"R90-1-6", "met", summary,
+            "source NAT (NAPT) on every internet-loop interface: " + covered};
+}
+
+// R139-10-1: the address translation half; the IPS half waits for issue 7.
+ComplianceRow shielded_row(const Nat &nat) {
+    std::string translation =
+        nat.destinations.empty() && nat.statics.empty()
+            ? std::string("no 'nat destination' or 'nat static' rule")
+            : std::to_string(nat.destinations.size()) + " destination rules" +
+                  (nat.destinations.empty() ? "" : " (" + names_of(nat.destinations) + ")") +
+                  " and " + std::to_string(nat.statics.size()) + " static translations" +
+                  (nat.statics.empty() ? "" : " (" + names_of(nat.statics) + ")");
+    return later("R139-10-1", "shielded subnet with IPS and address translation",
+                 "address translation: " + translation + "; IPS waits for issue 7");
+}
+
 } // namespace
 
 std::vector<Violation> check_loops(const Config &conf) {
@@ -433,7 +496,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
             later("R128-c", "recording administrator actions",
                   "known to qorgand only (built in issue 4): run show compliance in the shell"));
     }
-    rows.push_back(later("R128-d", "static network address translation", "waits for issue 5"));
+    rows.push_back(static_nat_row(running.nat));
     rows.push_back(later("R128-e", "protection against network attacks", "waits for issue 7"));
     if (f.dataplane_connected)
         rows.push_back({"R128-f", "met", "monitoring of physical and logical ports",
@@ -484,8 +547,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
                             "at every commit)"));
     rows.push_back(later("R139-9", "outer loop reaches the Internet only through the UIAG",
                          "no UIAG uplink declaration yet; " + none));
-    rows.push_back(later("R139-10-1", "shielded subnet with IPS and address translation",
-                         "waits for issues 5 and 7"));
+    rows.push_back(shielded_row(running.nat));
     rows.push_back(later("R139-12", "time synchronization with the national time source",
                          "no NTP status yet; " + none));
     bool ports_down = f.dataplane_connected && f.ports_disabled == disabled &&
@@ -548,7 +610,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
             later("R90-1-3", "block on excess request rate or authentication errors",
                   "known to qorgand only (built in issue 4): run show compliance in the shell"));
     }
-    rows.push_back(later("R90-1-6", "concealment of internal LAN addressing", "waits for issue 5"));
+    rows.push_back(source_nat_row(running));
     if (f.audit_known) {
         rows.push_back(row("R90-1-7", audit.syslog.has_value() && f.forwarding_connected,
                            "event logs on a dedicated log server",

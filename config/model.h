@@ -185,12 +185,61 @@ struct System {
     AuditSettings audit;
 };
 
+// NAT44 (R128-d, R90-1-6, R139-10-1). Rules see the real addresses: ingress and egress
+// rules match the destination after destination NAT and the source before source NAT.
+
+// Static 1:1 NAT on the outside interface `interface`, both directions: packets arriving
+// there for `outside` go to `inside`; packets from `inside` leaving there leave as `outside`
+// (ports kept). The gateway answers ARP for `outside` on that interface.
+struct NatStatic {
+    std::string name;
+    std::string interface;
+    Address inside;  // IPv4
+    Address outside; // IPv4
+    Location where;
+};
+
+// Source NAPT for flows leaving by `interface` from a `from` prefix: the source becomes a
+// pool address (the interface's first IPv4 address when the pool is empty) and a port of
+// `ports`. First match in list order; static NAT wins over it.
+struct NatSource {
+    std::string name;
+    std::string interface;
+    std::vector<Prefix> from;  // IPv4 prefixes; empty: any IPv4 source
+    std::vector<Address> pool; // IPv4, at most 64; empty: the interface's address
+    PortRange ports{1024, 65535};
+    bool endpoint_independent = false; // RFC 4787 EIM; default endpoint-dependent
+    uint32_t max_per_source = 0;       // concurrent translations per inside address; 0: none
+    Location where;
+};
+
+// Destination NAT (port forwarding): TCP or UDP arriving on `interface` for
+// address:port goes to to:to_port.
+struct NatDestination {
+    std::string name;
+    std::string interface;
+    uint8_t protocol = proto_tcp;  // tcp or udp
+    std::optional<Address> address; // IPv4; empty: the interface's address
+    uint16_t port = 0;
+    Address to;           // IPv4
+    uint16_t to_port = 0; // 0: port
+    Location where;
+};
+
+struct Nat {
+    std::vector<NatStatic> statics;
+    std::vector<NatSource> sources;
+    std::vector<NatDestination> destinations;
+    uint16_t mss_clamp = 0; // clamp the MSS of forwarded TCP SYNs to this; 0: off
+};
+
 struct Config {
     std::vector<Interface> interfaces;
     std::vector<Zone> zones;
     std::vector<InterfacePolicy> policies;
     std::vector<Route> routes;
     Dataplane dataplane;
+    Nat nat;
     System system;
 };
 

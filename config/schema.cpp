@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <utility>
@@ -211,6 +212,25 @@ Result<PortRange> read_port(const Word &w, const std::string &path) {
     return PortRange{uint16_t(l), uint16_t(h)};
 }
 
+// NAT44 values. A bare address must be a unicast host: the gateway answers ARP for
+// static outside and pool addresses, and translates packets to and from all of them.
+Result<Prefix> read_ipv4(const Word &w, const std::string &path, bool prefix) {
+    auto p = prefix ? read_prefix(w, path, Length::optional, true)
+                    : read_prefix(w, path, Length::forbidden, false);
+    if (!p)
+        return p;
+    if (p->family != 4)
+        return fail(w.where, path,
+                    w.text + " is IPv6: NAT44 translates IPv4 only; IPv6 is routed untranslated",
+                    prefix ? "an IPv4 prefix, e.g. 198.18.1.0/24"
+                           : "an IPv4 address, e.g. 203.0.113.10");
+    uint8_t first = p->bytes[0];
+    if (!prefix && (first == 0 || first == 127 || first >= 224))
+        return fail(w.where, path, w.text + " is not a unicast host address",
+                    "an IPv4 address outside 0.0.0.0/8, 127.0.0.0/8 and 224.0.0.0/3");
+    return p;
+}
+
 struct Named {
     const char *name;
     uint8_t value;
@@ -301,6 +321,14 @@ std::string vdev_identity(std::string_view s) {
 
 const std::string interface_form = "<name> { device \"<pci-or-vdev>\"; zone <zone>; }";
 const std::string rule_form = "rule <1..4294967295> { ...; action accept|drop|reject; }";
+const std::string nat_static_form =
+    "static <name> { interface <interface>; inside <ipv4-address>; outside <ipv4-address>; }";
+const std::string nat_source_form = "source <name> { interface <interface>; ... }";
+const std::string nat_destination_form =
+    "destination <name> { interface <interface>; protocol tcp|udp; port <1..65535>; "
+    "to <ipv4-address>; }";
+constexpr std::size_t max_pool_addresses = 64;
+constexpr uint32_t min_pool_ports = 64; // a slice for each of up to 64 workers
 
 class Builder {
 public:
@@ -308,6 +336,8 @@ public:
         if (auto s = top(root); !s)
             return s.error();
         if (auto s = references(); !s)
+            return s.error();
+        if (auto s = nat_addresses(); !s)
             return s.error();
         return std::move(_cfg);
     }
@@ -317,6 +347,14 @@ private:
         std::string name;
         Location where;
         std::string path;
+    };
+
+    enum class NatRole : uint8_t { inside, outside, pool, destination };
+    struct NatClaim {
+        Address address;
+        NatRole role;
+        std::string owner; // "static web", "source lan"
+        Location where;
     };
 
     Status top(const Node &root) {
@@ -336,12 +374,16 @@ private:
                 s = section(n, path, "routes { route <prefix> { ... } }", once, &Builder::routes);
             else if (key == "dataplane")
                 s = section(n, path, "dataplane { workers <n>; ... }", once, &Builder::dataplane);
+            else if (key == "nat")
+                s = section(n, path, "nat { static|source|destination <name> { ... } }", once,
+                            &Builder::nat);
             else if (key == "system")
                 s = section(n, path, "system { login { ... } audit { ... } }", once,
                             &Builder::system);
             else
-                s = unknown(n, "",
-                            {"interfaces", "zones", "policy", "routes", "dataplane", "system"});
+                s = unknown(
+                    n, "",
+                    {"interfaces", "zones", "policy", "routes", "dataplane", "nat", "system"});
             if (!s)
                 return s;
         }
@@ -850,6 +892,300 @@ private:
         return Ok{};
     }
 
+    // nat { static <name> { ... } source <name> { ... } destination <name> { ... } mss-clamp; }
+    Status nat(const Node &n, const std::string &path) {
+        Once once, statics, sources, destinations;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key == "mss-clamp") {
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+                auto w = scalar(c, p, "mss-clamp <536..9000>; (0: off)");
+                if (!w)
+                    return w.error();
+                uint64_t off = 1;
+                if (to_number((*w)->text, off) && off == 0) {
+                    _cfg.nat.mss_clamp = 0;
+                    continue;
+                }
+                auto v = number(**w, p, 536, 9000);
+                if (!v)
+                    return v.error();
+                _cfg.nat.mss_clamp = uint16_t(*v);
+                continue;
+            }
+            struct Kind {
+                Once &names;
+                const std::string &form;
+                Status (Builder::*body)(const Node &, const std::string &);
+            };
+            std::optional<Kind> kind;
+            if (key == "static")
+                kind.emplace(Kind{statics, nat_static_form, &Builder::nat_static});
+            else if (key == "source")
+                kind.emplace(Kind{sources, nat_source_form, &Builder::nat_source});
+            else if (key == "destination")
+                kind.emplace(Kind{destinations, nat_destination_form, &Builder::nat_destination});
+            else
+                return unknown(c, path, {"static", "source", "destination", "mss-clamp"});
+            if (auto s = check_shape(c, p, kind->form, 2, false, true); !s)
+                return s;
+            if (auto s = check_name(c.words[1], p); !s)
+                return s;
+            p = join_path(p, c.words[1].text);
+            if (auto s = kind->names.note(c.words[1].text, c, p); !s)
+                return s;
+            if (auto s = (this->*kind->body)(c, p); !s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    // `interface <name>;` of a NAT rule: checked against the interfaces at the end.
+    Status nat_interface(const Node &c, const std::string &p, std::string &out, Location &at) {
+        auto w = scalar(c, p, "interface <interface>;");
+        if (!w)
+            return w.error();
+        out = (*w)->text;
+        at = (*w)->where;
+        _interface_refs.push_back({out, at, p});
+        return Ok{};
+    }
+
+    Status nat_address(const Node &c, const std::string &p, Address &out) {
+        auto w = scalar(c, p, std::string(c.keyword()) + " <ipv4-address>;");
+        if (!w)
+            return w.error();
+        auto a = read_ipv4(**w, p, false);
+        if (!a)
+            return a.error();
+        out = *a;
+        return Ok{};
+    }
+
+    Status nat_static(const Node &n, const std::string &path) {
+        NatStatic st;
+        st.name = n.words[1].text;
+        st.where = n.where;
+        Location interface_at, outside_at;
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "interface" && key != "inside" && key != "outside")
+                return unknown(c, path, {"interface", "inside", "outside"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (key == "interface") {
+                if (auto s = nat_interface(c, p, st.interface, interface_at); !s)
+                    return s;
+                continue;
+            }
+            bool inside = key == "inside";
+            if (auto s = nat_address(c, p, inside ? st.inside : st.outside); !s)
+                return s;
+            if (auto s = claim(inside ? NatRole::inside : NatRole::outside,
+                               inside ? st.inside : st.outside, "static " + st.name, c.words[1], p);
+                !s)
+                return s;
+            if (!inside)
+                outside_at = c.words[1].where;
+        }
+        const std::pair<const char *, const char *> required[] = {
+            {"interface", "'interface <interface>;'"},
+            {"inside", "'inside <ipv4-address>;'"},
+            {"outside", "'outside <ipv4-address>;'"},
+        };
+        for (const auto &[key, form] : required)
+            if (!once.has(key))
+                return fail(n.where, path, "missing '" + std::string(key) + "'", form);
+        _static_outside_at.push_back(outside_at);
+        _cfg.nat.statics.push_back(std::move(st));
+        return Ok{};
+    }
+
+    Status nat_source(const Node &n, const std::string &path) {
+        NatSource r;
+        r.name = n.words[1].text;
+        r.where = n.where;
+        Location interface_at;
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "from" && key != "pool")
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+            if (key == "interface") {
+                if (auto s = nat_interface(c, p, r.interface, interface_at); !s)
+                    return s;
+            } else if (key == "from") {
+                auto ws = values(c, p, "from <ipv4-prefix>; or from [ <ipv4-prefix> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto a = read_ipv4(*w, p, true);
+                    if (!a)
+                        return a.error();
+                    r.from.push_back(*a);
+                }
+            } else if (key == "pool") {
+                auto ws = values(c, p, "pool <ipv4-address>; or pool [ <ipv4-address> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto a = read_ipv4(*w, p, false);
+                    if (!a)
+                        return a.error();
+                    if (r.pool.size() == max_pool_addresses)
+                        return fail(w->where, p,
+                                    "more than " + std::to_string(max_pool_addresses) +
+                                        " pool addresses",
+                                    "at most " + std::to_string(max_pool_addresses) +
+                                        " addresses in the pool of one source rule");
+                    if (auto s = claim(NatRole::pool, *a, "source " + r.name, *w, p); !s)
+                        return s;
+                    r.pool.push_back(*a);
+                }
+            } else if (key == "ports") {
+                auto w = scalar(c, p, "ports <low>-<high>;");
+                if (!w)
+                    return w.error();
+                auto range = read_port(**w, p);
+                if (!range)
+                    return range.error();
+                uint32_t count = uint32_t(range->high) - range->low + 1;
+                if (range->low == 0)
+                    return fail((*w)->where, p, quoted((*w)->text) + " includes port 0",
+                                "a range within 1..65535, e.g. 1024-65535");
+                if (count < min_pool_ports)
+                    return fail((*w)->where, p,
+                                quoted((*w)->text) + " is " + std::to_string(count) +
+                                    (count == 1 ? " port" : " ports") + ", fewer than " +
+                                    std::to_string(min_pool_ports),
+                                "a range of at least " + std::to_string(min_pool_ports) +
+                                    " ports, e.g. 1024-65535");
+                r.ports = *range;
+            } else if (key == "mapping") {
+                auto w = scalar(c, p, "mapping endpoint-independent|endpoint-dependent;");
+                if (!w)
+                    return w.error();
+                const std::string &v = (*w)->text;
+                if (v == "endpoint-independent")
+                    r.endpoint_independent = true;
+                else if (v == "endpoint-dependent")
+                    r.endpoint_independent = false;
+                else
+                    return fail((*w)->where, p, quoted(v) + " is not a mapping",
+                                "endpoint-independent or endpoint-dependent");
+            } else if (key == "max-per-source") {
+                if (auto s = number_leaf(c, p, {"max-per-source", &r.max_per_source, 0, 1000000});
+                    !s)
+                    return s;
+            } else {
+                return unknown(c, path,
+                               {"interface", "from", "pool", "ports", "mapping", "max-per-source"});
+            }
+        }
+        if (!once.has("interface"))
+            return fail(n.where, path, "missing 'interface'", "'interface <interface>;'");
+        _source_interface_at.push_back(interface_at);
+        _cfg.nat.sources.push_back(std::move(r));
+        return Ok{};
+    }
+
+    Status nat_destination(const Node &n, const std::string &path) {
+        NatDestination d;
+        d.name = n.words[1].text;
+        d.where = n.where;
+        Location interface_at;
+        Once once;
+        uint32_t port = 0, to_port = 0;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            Status s = Ok{};
+            if (key == "interface") {
+                s = nat_interface(c, p, d.interface, interface_at);
+            } else if (key == "protocol") {
+                auto w = scalar(c, p, "protocol tcp|udp;");
+                if (!w)
+                    return w.error();
+                const std::string &v = (*w)->text;
+                if (v == "tcp")
+                    d.protocol = proto_tcp;
+                else if (v == "udp")
+                    d.protocol = proto_udp;
+                else
+                    return fail((*w)->where, p,
+                                quoted(v) + " cannot be forwarded: destination NAT needs ports",
+                                "tcp or udp");
+            } else if (key == "address") {
+                Address a;
+                if (auto st = nat_address(c, p, a); !st)
+                    return st;
+                s = claim(NatRole::destination, a, "destination " + d.name, c.words[1], p);
+                d.address = a;
+            } else if (key == "port") {
+                s = number_leaf(c, p, {"port", &port, 1, 65535});
+            } else if (key == "to") {
+                s = nat_address(c, p, d.to);
+            } else if (key == "to-port") {
+                s = number_leaf(c, p, {"to-port", &to_port, 1, 65535});
+            } else {
+                return unknown(c, path,
+                               {"interface", "protocol", "address", "port", "to", "to-port"});
+            }
+            if (!s)
+                return s;
+        }
+        const std::pair<const char *, const char *> required[] = {
+            {"interface", "'interface <interface>;'"},
+            {"protocol", "'protocol tcp|udp;'"},
+            {"port", "'port <1..65535>;'"},
+            {"to", "'to <ipv4-address>;'"},
+        };
+        for (const auto &[key, form] : required)
+            if (!once.has(key))
+                return fail(n.where, path, "missing '" + std::string(key) + "'", form);
+        d.port = uint16_t(port);
+        d.to_port = uint16_t(to_port);
+        _destination_interface_at.push_back(interface_at);
+        _cfg.nat.destinations.push_back(std::move(d));
+        return Ok{};
+    }
+
+    // One NAT role per address, in text order so the second use is the one refused: a
+    // static's inside or outside, or one pool. A destination rule may share its address
+    // with a pool or another destination rule, never with a static's outside (the static
+    // takes every packet for it).
+    Status claim(NatRole role, const Address &a, const std::string &owner, const Word &w,
+                 const std::string &path) {
+        for (const NatClaim &c : _nat_claims) {
+            if (c.address != a)
+                continue;
+            bool destination = role == NatRole::destination || c.role == NatRole::destination;
+            bool outside = role == NatRole::outside || c.role == NatRole::outside;
+            if (destination && !outside)
+                continue;
+            const char *was = c.role == NatRole::inside    ? "the inside address of "
+                              : c.role == NatRole::outside ? "the outside address of "
+                              : c.role == NatRole::pool    ? "in the pool of "
+                                                           : "the address of ";
+            return fail(w.where, path,
+                        w.text + " is already " + was + c.owner + " (at " + c.where.to_string() +
+                            ")",
+                        destination ? "no destination rule for the outside address of a static"
+                                    : "each address in one NAT role: the inside or the outside "
+                                      "of one static, or the pool of one source rule");
+        }
+        _nat_claims.push_back({a, role, owner, w.where});
+        return Ok{};
+    }
+
     // Numeric leaves of one block: each `key <lo..hi>;` at most once.
     struct NumberField {
         const char *key;
@@ -1140,10 +1476,76 @@ private:
         return Ok{};
     }
 
+    // NAT checks that need the interfaces (after references(), so every name resolves).
+    Status nat_addresses() {
+        auto first_ipv4 = [&](const std::string &name) -> const Prefix * {
+            for (const Interface &i : _cfg.interfaces)
+                if (i.name == name)
+                    for (const Prefix &a : i.addresses)
+                        if (a.family == 4)
+                            return &a;
+            return nullptr;
+        };
+        const Nat &nat = _cfg.nat;
+        for (std::size_t k = 0; k < nat.statics.size(); ++k) {
+            const NatStatic &st = nat.statics[k];
+            for (const Interface &i : _cfg.interfaces)
+                for (const Prefix &a : i.addresses)
+                    if (a.family == 4 && a.bytes == st.outside.bytes)
+                        return fail(_static_outside_at[k], "nat static " + st.name + " outside",
+                                    format_address(st.outside) + " is the address of interface " +
+                                        i.name,
+                                    "an address of its own (the gateway's own addresses take "
+                                    "a source or destination rule)");
+        }
+        for (std::size_t k = 0; k < nat.sources.size(); ++k) {
+            const NatSource &r = nat.sources[k];
+            if (r.pool.empty() && !first_ipv4(r.interface))
+                return fail(_source_interface_at[k], "nat source " + r.name + " interface",
+                            "interface " + r.interface + " has no IPv4 address to translate to",
+                            "an IPv4 address on " + r.interface + " or 'pool <ipv4-address>;'");
+        }
+        std::vector<std::pair<Address, std::size_t>> seen; // resolved address, rule
+        for (std::size_t k = 0; k < nat.destinations.size(); ++k) {
+            const NatDestination &d = nat.destinations[k];
+            Address a;
+            if (d.address) {
+                a = *d.address;
+            } else if (const Prefix *own = first_ipv4(d.interface)) {
+                a = *own;
+                a.length = 32;
+            } else {
+                return fail(_destination_interface_at[k],
+                            "nat destination " + d.name + " interface",
+                            "interface " + d.interface + " has no IPv4 address to forward from",
+                            "an IPv4 address on " + d.interface + " or 'address <ipv4-address>;'");
+            }
+            for (const auto &[other_address, j] : seen) {
+                const NatDestination &o = nat.destinations[j];
+                if (o.interface != d.interface || o.protocol != d.protocol || o.port != d.port ||
+                    other_address != a)
+                    continue;
+                return fail(d.where, "nat destination " + d.name,
+                            std::string(d.protocol == proto_tcp ? "tcp " : "udp ") +
+                                format_address(a) + " port " + std::to_string(d.port) + " on " +
+                                d.interface + " is already forwarded by destination " + o.name +
+                                " (at " + o.where.to_string() + ")",
+                            "one destination rule per interface, protocol, address and port");
+            }
+            seen.emplace_back(a, k);
+        }
+        return Ok{};
+    }
+
     Config _cfg;
     std::vector<Reference> _zone_refs;
     std::vector<Reference> _interface_refs;
     std::map<std::string, std::pair<std::string, Location>> _devices;
+    std::vector<NatClaim> _nat_claims;
+    // Where the NAT statements checked against the interfaces were written, one per rule.
+    std::vector<Location> _static_outside_at;
+    std::vector<Location> _source_interface_at;
+    std::vector<Location> _destination_interface_at;
 };
 
 } // namespace

@@ -45,6 +45,41 @@ SchemaNode rule_list(const std::string &keyword, const std::string &help) {
                       {}, rule_children())});
 }
 
+std::vector<SchemaNode> nat_children() {
+    auto interface = [](const char *help) {
+        return node("interface", K::leaf, help, "<interface>");
+    };
+    return {
+        node("static", K::keyed, "1:1 translation in both directions (R128-d)", "<name>", {},
+             {interface("the outside interface"),
+              node("inside", K::leaf, "the inside host's address", "<ipv4-address>"),
+              node("outside", K::leaf, "its address on the outside interface", "<ipv4-address>")}),
+        node(
+            "source", K::keyed, "NAPT of flows leaving by an interface (R90-1-6)", "<name>", {},
+            {interface("flows leaving by this interface"),
+             node("from", K::leaf_list, "source network; absent: any IPv4 source", "<ipv4-prefix>"),
+             node("pool", K::leaf_list, "translated source, at most 64; absent: the interface's",
+                  "<ipv4-address>"),
+             node("ports", K::leaf, "translated ports, at least 64; default 1024-65535",
+                  "<low>-<high>"),
+             node("mapping", K::leaf, "RFC 4787 mapping; default endpoint-dependent", "",
+                  {"endpoint-dependent", "endpoint-independent"}),
+             node("max-per-source", K::leaf, "translations per inside address; 0: no limit",
+                  "<0..1000000>")}),
+        node("destination", K::keyed, "port forwarding to a shielded server (R139-10-1)", "<name>",
+             {},
+             {interface("the arrival interface"),
+              node("protocol", K::leaf, "forwarded protocol", "", {"tcp", "udp"}),
+              node("address", K::leaf, "address packets arrive for; absent: the interface's",
+                   "<ipv4-address>"),
+              node("port", K::leaf, "port packets arrive for", "<1..65535>"),
+              node("to", K::leaf, "the server's address", "<ipv4-address>"),
+              node("to-port", K::leaf, "the server's port; absent: the same", "<1..65535>")}),
+        node("mss-clamp", K::leaf, "clamp the MSS of forwarded TCP SYNs; 0: off", "<536..9000>",
+             {"0"}),
+    };
+}
+
 SchemaNode build_root() {
     std::vector<SchemaNode> timeouts;
     const std::pair<const char *, const char *> kinds[] = {
@@ -91,6 +126,8 @@ SchemaNode build_root() {
                   node("idle-sleep", K::leaf, "sleep of an idle worker (microseconds, 0 polls)",
                        "<0..1000>"),
                   node("timeouts", K::container, "flow idle timeouts", {}, {}, timeouts)}),
+            node("nat", K::container, "NAT44: static, source (NAPT) and destination", {}, {},
+                 nat_children()),
             node("system", K::container, "administrators, sessions and the audit log", {}, {},
                  {node("host-name", K::leaf, "name in prompts and syslog", "<name>"),
                   node("login", K::container, "sessions, lockout, passwords, levels (R118)", {}, {},

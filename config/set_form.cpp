@@ -124,21 +124,25 @@ std::optional<std::string> check_value(const SchemaNode &s, const std::string &v
             return quoted(v) + " is not a valid name";
         return std::nullopt;
     }
-    if (h == "<prefix>" || h == "<address>" || h == "<address>/<length>") {
+    bool ipv4 = h == "<ipv4-prefix>" || h == "<ipv4-address>"; // NAT44
+    if (h == "<prefix>" || h == "<address>" || h == "<address>/<length>" || ipv4) {
         auto p = parse_prefix(v);
         bool has_length = v.find('/') != std::string::npos;
+        bool prefix = h == "<prefix>" || h == "<ipv4-prefix>";
         if (!p)
-            return quoted(v) + " is not an IPv4 or IPv6 " +
-                   (h == "<prefix>" ? "prefix" : "address");
-        if (h == "<address>" && has_length)
+            return quoted(v) + " is not an " + (ipv4 ? "IPv4 " : "IPv4 or IPv6 ") +
+                   (prefix ? "prefix" : "address");
+        if (ipv4 && p->family != 4)
+            return quoted(v) + " is IPv6: NAT44 translates IPv4 only";
+        if ((h == "<address>" || h == "<ipv4-address>") && has_length)
             return quoted(v) + " has a prefix length";
         if (h == "<address>/<length>" && !has_length)
             return quoted(v) + " has no prefix length";
-        if (h == "<prefix>" && network_of(*p) != *p)
+        if (prefix && network_of(*p) != *p)
             return v + " has host bits set (did you mean " + format_prefix(network_of(*p)) + "?)";
         return std::nullopt;
     }
-    if (h == "<N|N-M>") {
+    if (h == "<N|N-M>" || h == "<low>-<high>") {
         std::size_t dash = v.find('-');
         uint64_t l = 0, hgh = 0;
         bool ok = parse_number(v.substr(0, dash), l) &&

@@ -293,6 +293,15 @@ Flow *FlowTable::lookup(const FlowKey &key, Dir *dir) const {
 
 Flow *FlowTable::create(const PacketMeta &meta, const uint8_t *l4, uint32_t l4_len,
                         uint64_t now_ms) {
+    return create(meta, flow_key_of(meta).reversed(), l4, l4_len, now_ms);
+}
+
+bool FlowTable::contains(const FlowKey &key) const {
+    return rte_hash_lookup(_hash, &key) >= 0;
+}
+
+Flow *FlowTable::create(const PacketMeta &meta, const FlowKey &reply, const uint8_t *l4,
+                        uint32_t l4_len, uint64_t now_ms) {
     TcpSeg seg;
     if (meta.proto == proto_tcp) {
         // Only a clean SYN opens a TCP session.
@@ -306,7 +315,7 @@ Flow *FlowTable::create(const PacketMeta &meta, const uint8_t *l4, uint32_t l4_l
         return nullptr;
     }
     FlowKey fwd = flow_key_of(meta);
-    FlowKey rev = fwd.reversed();
+    FlowKey rev = reply;
     // A packet to itself (same address and port) would need one key for both
     // directions: refuse it. rte_hash_add_key_data would overwrite an existing key,
     // so presence is checked first.
@@ -464,6 +473,8 @@ Track FlowTable::track(Flow &flow, Dir dir, const PacketMeta &meta, const uint8_
 }
 
 void FlowTable::release(Flow &flow) {
+    if (_hook)
+        _hook(_hook_ctx, flow);
     rte_hash_del_key(_hash, &flow.key[0]);
     rte_hash_del_key(_hash, &flow.key[1]);
     flow.in_use = 0;

@@ -63,6 +63,15 @@ struct Flow {
     uint32_t rule_id = 0;      // ingress rule that admitted the flow (its config id)
     FlowState state = FlowState::other;
     uint8_t in_use = 0;
+    // NAT44 (dataplane/nat.h): what forward packets are rewritten to; replies are
+    // rewritten back to key[0]'s addresses. Zero when the flow is not translated.
+    uint8_t nat_kind = 0;   // NatKind bits: nat_snat, nat_dnat, nat_dynamic
+    uint8_t nat_rule = 0;   // source rule index (dynamic SNAT: where the port came from)
+    uint16_t nat_sport = 0; // SNAT: new source port (network order)
+    uint16_t nat_dport = 0; // DNAT: new destination port (network order)
+    uint32_t nat_src = 0;   // SNAT: new source address (network order)
+    uint32_t nat_dst = 0;   // DNAT: new destination address (network order)
+    uint32_t nat_gen = 0;   // dynamic SNAT: generation of the port pool
 };
 
 // What the tracker says of one packet of a known flow.
@@ -101,6 +110,20 @@ public:
     // refusal when the table is full, or when either key is already present.
     // For TCP the caller only creates flows for a SYN without ACK.
     Flow *create(const PacketMeta &meta, const uint8_t *l4, uint32_t l4_len, uint64_t now_ms);
+    // The same with the reply key given: a translated flow's replies arrive addressed to the
+    // translation (NAT), not to key[0]'s source.
+    Flow *create(const PacketMeta &meta, const FlowKey &reply, const uint8_t *l4, uint32_t l4_len,
+                 uint64_t now_ms);
+    // Whether a key is held (a NAT port candidate whose reply key is taken is skipped).
+    bool contains(const FlowKey &key) const;
+
+    // Called for every flow leaving the table (expired, removed), before its slot is
+    // reused: NAT gives its port back to the pool.
+    using ReleaseHook = void (*)(void *ctx, const Flow &flow);
+    void set_release_hook(ReleaseHook hook, void *ctx) {
+        _hook = hook;
+        _hook_ctx = ctx;
+    }
 
     // Tracks one packet of a known flow: updates state, windows, counters, last_seen.
     // l4 points at the TCP/UDP/ICMP header and l4_len counts to the end of the IP packet.
@@ -119,6 +142,7 @@ public:
 
     const FlowTableStats &stats() const { return _stats; }
     uint32_t capacity() const { return _max_flows; }
+    bool full() const { return _free_top == 0; }
 
     // Walks live flows (for show commands and tests, not the hot path).
     template <typename F>
@@ -140,6 +164,8 @@ private:
     uint32_t _sweep_pos = 0;
     config::Timeouts _timeouts;
     FlowTableStats _stats;
+    ReleaseHook _hook = nullptr;
+    void *_hook_ctx = nullptr;
 };
 
 } // namespace qorgan::dp

@@ -57,7 +57,17 @@ namespace qorgan::dp {
     X(port_down, "port_down")                                                                      \
     X(tx_full, "tx_full")                                                                          \
     X(icmp_rate_limited, "icmp_rate_limited")                                                      \
-    X(mbuf_exhausted, "mbuf_exhausted")
+    X(mbuf_exhausted, "mbuf_exhausted")                                                            \
+    /* NAT44 */                                                                                    \
+    X(nat_no_mapping, "nat_no_mapping")                                                            \
+    X(nat_pool_exhausted, "nat_pool_exhausted")                                                    \
+    X(nat_source_limit, "nat_source_limit")                                                        \
+    X(nat_unsupported, "nat_unsupported")                                                          \
+    X(nat_collision, "nat_collision")                                                              \
+    X(nat_bad_inner_checksum, "nat_bad_inner_checksum")                                            \
+    X(nat_rewrite_failed, "nat_rewrite_failed")                                                    \
+    X(nat_handoff_full, "nat_handoff_full")                                                        \
+    X(nat_fragment_unknown, "nat_fragment_unknown")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

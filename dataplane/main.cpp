@@ -298,6 +298,16 @@ int main(int argc, char **argv) {
     tel.neighbors = &neighbors;
     tel.counters.push_back(main_counters.get());
 
+    // NAT hand-off rings (multi-producer: any worker may hand a packet to worker w).
+    std::vector<rte_ring *> handoff;
+    for (unsigned w = 0; w < workers && workers > 1; w++) {
+        handoff.push_back(rte_ring_create(("qg_handoff_" + std::to_string(w)).c_str(), 2048,
+                                          static_cast<int>(rte_socket_id()), RING_F_SC_DEQ));
+        if (!handoff.back()) {
+            std::fprintf(stderr, "qorgan-dataplane: hand-off ring: %s\n", rte_strerror(rte_errno));
+            return 1;
+        }
+    }
     for (unsigned w = 0; w < workers; w++) {
         auto ft = FlowTable::create(("qg_flows_" + std::to_string(w)).c_str(),
                                     conf.dataplane.max_flows, socket, conf.dataplane.timeouts);
@@ -329,6 +339,7 @@ int main(int argc, char **argv) {
         env.pool = pool;
         env.tsc_hz = rte_get_tsc_hz();
         env.idle_sleep_us = conf.dataplane.idle_sleep_us;
+        env.handoff = handoff;
         session_slots.push_back(std::make_unique<SessionSlot>(session_limit_max));
         env.sessions = session_slots.back().get();
         spe.from_workers.push_back(env.to_main);

@@ -134,7 +134,8 @@ void SlowPath::handle_arp(const Snapshot &s, rte_mbuf *m) {
         drop(m, DropReason::arp_malformed);
         return;
     }
-    bool ours = own_address(*in, 4, &a.target_ip);
+    // Static NAT outside addresses and pool addresses are answered for too (proxy ARP).
+    bool ours = own_address(*in, 4, &a.target_ip) || s.nat->proxy_arp(in->port, a.target_ip);
     uint8_t sender[4];
     std::memcpy(sender, &a.sender_ip, 4);
     Mac known;

@@ -23,7 +23,8 @@ uint64_t Snapshot::rule_bytes(uint32_t slot) const {
 
 Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
                                                  const std::vector<PortBinding> &ports,
-                                                 unsigned workers, uint32_t epoch, int socket_id) {
+                                                 unsigned workers, uint32_t epoch, int socket_id,
+                                                 const Snapshot *previous) {
     auto s = std::make_unique<Snapshot>();
     s->epoch = epoch;
     s->conf = conf;
@@ -93,6 +94,15 @@ Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
     if (!routes)
         return routes.error();
     s->routes = std::move(routes.value());
+
+    std::vector<std::pair<std::string, uint16_t>> nat_ports;
+    for (const auto &b : ports)
+        nat_ports.emplace_back(b.name, b.port);
+    auto nat = NatTable::build(s->conf, nat_ports, workers,
+                               previous && previous->nat ? previous->nat.get() : nullptr);
+    if (!nat)
+        return nat.error();
+    s->nat = std::move(nat.value());
 
     for (unsigned w = 0; w < workers; w++)
         s->rule_counters.emplace_back(new RuleCounter[s->rule_count + 1]);

@@ -8,6 +8,7 @@
 #include "config/model.h"
 #include "dataplane/acl.h"
 #include "dataplane/counters.h"
+#include "dataplane/nat.h"
 #include "dataplane/pkt_build.h"
 #include "dataplane/routes.h"
 
@@ -48,6 +49,7 @@ struct Snapshot {
     std::vector<IfaceState> ifaces;                      // same order as conf.interfaces
     std::array<int16_t, RTE_MAX_ETHPORTS> iface_of_port; // -1: not ours
     std::unique_ptr<RouteTable> routes;
+    std::unique_ptr<NatTable> nat; // always set (empty without a nat section)
     uint32_t rule_count = 0;
     std::vector<std::unique_ptr<RuleCounter[]>> rule_counters; // one array per worker
 
@@ -62,8 +64,10 @@ struct Snapshot {
 };
 
 // Compiles conf into a snapshot. Every interface must have a binding (disabled ones too).
+// `previous` (the running snapshot, if any) lends its NAT port pools to unchanged rules.
 Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
                                                  const std::vector<PortBinding> &ports,
-                                                 unsigned workers, uint32_t epoch, int socket_id);
+                                                 unsigned workers, uint32_t epoch, int socket_id,
+                                                 const Snapshot *previous = nullptr);
 
 } // namespace qorgan::dp

@@ -140,6 +140,54 @@ int cmd_stats(const char *, const char *, rte_tel_data *d) {
     return 0;
 }
 
+// NAT44 counters summed over workers, the ports held per source rule, and the
+// translated flows. Read under the snapshot lock: the table belongs to the running policy.
+int cmd_nat(const char *, const char *, rte_tel_data *d) {
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> g(*src->snapshot_lock);
+    const Snapshot *s = src->active->load(std::memory_order_acquire);
+    const NatTable &nat = *s->nat;
+    const std::pair<const char *, Counter NatCounters::*> fields[] = {
+        {"translated", &NatCounters::translated_new},
+        {"static", &NatCounters::static_new},
+        {"destination", &NatCounters::dnat_new},
+        {"source", &NatCounters::snat_new},
+        {"refused_pool_exhausted", &NatCounters::refused_pool},
+        {"refused_source_limit", &NatCounters::refused_source},
+        {"refused_source_table", &NatCounters::refused_sources},
+        {"refused_protocol", &NatCounters::refused_protocol},
+        {"refused_collision", &NatCounters::refused_collision},
+        {"icmp_errors", &NatCounters::icmp_errors},
+        {"mss_clamped", &NatCounters::mss_clamped},
+        {"handoffs", &NatCounters::handoffs},
+        {"handoff_full", &NatCounters::handoff_full},
+        {"no_mapping", &NatCounters::no_mapping},
+    };
+    for (const auto &[name, field] : fields) {
+        uint64_t n = 0;
+        for (unsigned w = 0; w < nat.workers(); w++)
+            n += (nat.counters(w).*field).get();
+        rte_tel_data_add_dict_u64(d, name, n);
+    }
+    // Port pools: written by their workers, read here without a lock (plain words, a read
+    // may be one update behind).
+    uint64_t in_use = 0, capacity = 0, bytes = 0;
+    for (const auto &r : nat.sources())
+        for (const auto &p : r.pools) {
+            in_use += p->stats().in_use;
+            capacity += uint64_t(p->slice_size()) * r.pool.addresses.size();
+            bytes += p->bytes();
+        }
+    rte_tel_data_add_dict_u64(d, "ports_in_use", in_use);
+    rte_tel_data_add_dict_u64(d, "ports_per_protocol", capacity);
+    rte_tel_data_add_dict_u64(d, "pool_bytes", bytes);
+    uint64_t translated_active = 0;
+    for (const FlowTable *f : src->flows)
+        f->for_each([&](const Flow &fl) { translated_active += fl.nat_kind != 0; });
+    rte_tel_data_add_dict_u64(d, "active", translated_active);
+    return 0;
+}
+
 int cmd_neighbors(const char *, const char *, rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     unsigned entries = 0;
@@ -169,6 +217,8 @@ void telemetry_register(const TelemetrySources *sources) {
     rte_telemetry_register_cmd("/qorgan/flows", cmd_flows, "Flow table occupancy and refusals");
     rte_telemetry_register_cmd("/qorgan/stats", cmd_stats, "Dataplane packet totals");
     rte_telemetry_register_cmd("/qorgan/neighbors", cmd_neighbors, "ARP and ND cache");
+    rte_telemetry_register_cmd("/qorgan/nat", cmd_nat,
+                               "NAT44 translations, refusals by reason, port pool use");
 }
 
 } // namespace qorgan::dp

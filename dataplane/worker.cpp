@@ -3,6 +3,7 @@
 #include "dataplane/worker.h"
 
 #include "dataplane/mbuf_priv.h"
+#include "dataplane/nat_rewrite.h"
 #include "dataplane/parse.h"
 #include "dataplane/pkt_build.h"
 
@@ -41,11 +42,21 @@ bool is_echo_request(const PacketMeta &m) {
 
 bool session_matches(const SessionFilter &f, const Flow &flow) {
     const FlowKey &k = flow.key[0];
-    if (f.family != 0 &&
+    if (f.nat_only && !flow.nat_kind)
+        return false;
+    // A translated flow also matches by its translated addresses and ports.
+    bool nat_addr = f.family == 4 && flow.nat_kind &&
+                    (((flow.nat_kind & nat_snat) && flow.nat_src == f.address[0]) ||
+                     ((flow.nat_kind & nat_dnat) && flow.nat_dst == f.address[0]));
+    if (f.family != 0 && !nat_addr &&
         (k.family != f.family || (std::memcmp(k.src, f.address, sizeof(k.src)) != 0 &&
                                   std::memcmp(k.dst, f.address, sizeof(k.dst)) != 0)))
         return false;
-    if (f.has_port && rte_be_to_cpu_16(k.sport) != f.port && rte_be_to_cpu_16(k.dport) != f.port)
+    bool nat_port = f.has_port && flow.nat_kind &&
+                    (((flow.nat_kind & nat_snat) && rte_be_to_cpu_16(flow.nat_sport) == f.port) ||
+                     ((flow.nat_kind & nat_dnat) && rte_be_to_cpu_16(flow.nat_dport) == f.port));
+    if (f.has_port && !nat_port && rte_be_to_cpu_16(k.sport) != f.port &&
+        rte_be_to_cpu_16(k.dport) != f.port)
         return false;
     if (f.has_iface && flow.in_port != f.iface_port && flow.out_port != f.iface_port)
         return false;
@@ -92,12 +103,32 @@ void SessionSlot::serve(FlowTable &flows) {
         r.in_port = f.in_port;
         r.out_port = f.out_port;
         r.state = f.state;
+        r.nat_kind = f.nat_kind;
+        r.nat_sport = f.nat_sport;
+        r.nat_dport = f.nat_dport;
+        r.nat_src = f.nat_src;
+        r.nat_dst = f.nat_dst;
     });
     _state.store(done_state, std::memory_order_release);
 }
 
 Worker::Worker(WorkerEnv env) : _env(std::move(env)) {
     _icmp_tokens = icmp_burst;
+    if (_env.flows)
+        _env.flows->set_release_hook(&Worker::release_hook, this);
+}
+
+void Worker::release_hook(void *ctx, const Flow &f) {
+    auto *w = static_cast<Worker *>(ctx);
+    if (!(f.nat_kind & nat_dynamic) || !w->_snap)
+        return;
+    // The pool is given back its port only if the running snapshot still holds it: a
+    // changed source rule got fresh pools and the old ones go with the old snapshot.
+    const NatSourceRule *r = w->_snap->nat->rule_by_generation(f.nat_gen);
+    if (!r || w->_env.id >= r->pools.size())
+        return;
+    const FlowKey &k = f.key[0];
+    r->pools[w->_env.id]->release(k.proto, PortMapping{f.nat_src, f.nat_sport}, k.src[0], k.sport);
 }
 
 void Worker::drop(rte_mbuf *m, DropReason r) {
@@ -172,11 +203,12 @@ int Worker::run(const std::atomic<bool> &stop) {
     unsigned empty = 0;
     while (!stop.load(std::memory_order_relaxed)) {
         rte_rcu_qsbr_quiescent(_env.rcu, _env.id);
+        const Snapshot *s = _env.active->load(std::memory_order_acquire);
+        _snap = s;
         if (_env.sessions)
             _env.sessions->serve(*_env.flows);
-        const Snapshot *s = _env.active->load(std::memory_order_acquire);
         uint64_t now_ms = rte_get_tsc_cycles() / tsc_per_ms;
-        unsigned got = 0;
+        unsigned got = drain_handoff(*s, now_ms);
         for (uint16_t port : _env.rx_ports) {
             uint16_t n = rte_eth_rx_burst(port, static_cast<uint16_t>(_env.id), pkts, burst_size);
             if (n > 0)
@@ -190,10 +222,12 @@ int Worker::run(const std::atomic<bool> &stop) {
             empty = 0;
         } else if (_env.idle_sleep_us && ++empty >= idle_polls) {
             rte_rcu_qsbr_thread_offline(_env.rcu, _env.id);
+            _snap = nullptr;
             rte_delay_us_sleep(_env.idle_sleep_us);
             rte_rcu_qsbr_thread_online(_env.rcu, _env.id);
         }
     }
+    _snap = nullptr;
     rte_rcu_qsbr_thread_offline(_env.rcu, _env.id);
     rte_rcu_qsbr_thread_unregister(_env.rcu, _env.id);
     return 0;
@@ -201,6 +235,7 @@ int Worker::run(const std::atomic<bool> &stop) {
 
 void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t n,
                      uint64_t now_ms) {
+    _snap = &s;
     _env.counters->rx_packets.add(n);
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf *m = pkts[i];
@@ -228,6 +263,8 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
             to_slowpath(m);
             continue;
         }
+        if (_env.handoff.size() > 1 && p->meta.l3 == L3Kind::ipv4 && handoff(s, m))
+            continue;
         handle_ip(s, *in, m, now_ms);
     }
 }
@@ -379,6 +416,10 @@ bool Worker::recheck_flow(const Snapshot &s, Flow &f) {
     std::memcpy(meta.dst, k.dst, sizeof(meta.dst));
     meta.sport = k.sport;
     meta.dport = k.dport;
+    if (f.nat_kind & nat_dnat) { // rules see the server, not the published address
+        meta.dst[0] = f.nat_dst;
+        meta.dport = f.nat_dport;
+    }
     if (k.proto == config::proto_icmp)
         meta.icmp_type = 8;
     else if (k.proto == config::proto_icmpv6)
@@ -392,6 +433,189 @@ bool Worker::recheck_flow(const Snapshot &s, Flow &f) {
     }
     f.policy_epoch = s.epoch;
     return true;
+}
+
+bool Worker::handoff(const Snapshot &s, rte_mbuf *m) {
+    const PacketMeta &meta = priv_of(m)->meta;
+    if (s.nat->empty())
+        return false;
+    uint32_t src = meta.src[0], dst = meta.dst[0];
+    uint16_t sport = meta.sport, dport = meta.dport;
+    uint8_t proto = meta.proto;
+    if (meta.flags & meta_later_fragment)
+        return false; // no ports: the fragment stays with its receiver (see docs/NAT.md)
+    if (is_icmp_error(meta)) {
+        // An error belongs where the flow it quotes lives: the quoted packet reversed.
+        FlowKey inner{};
+        if (!icmp_error_inner_key(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+                                  meta, inner) ||
+            inner.family != 4)
+            return false;
+        src = inner.dst[0];
+        dst = inner.src[0];
+        sport = inner.dport;
+        dport = inner.sport;
+        proto = inner.proto;
+    }
+    int owner = nat_owner(*s.nat, meta.in_port, proto, src, sport, dst, dport);
+    if (owner < 0 || unsigned(owner) == _env.id || unsigned(owner) >= _env.handoff.size())
+        return false;
+    NatCounters &c = s.nat->counters(_env.id);
+    if (rte_ring_mp_enqueue(_env.handoff[unsigned(owner)], m) != 0) {
+        c.handoff_full.add();
+        drop(m, DropReason::nat_handoff_full);
+        return true;
+    }
+    c.handoffs.add();
+    return true;
+}
+
+unsigned Worker::drain_handoff(const Snapshot &s, uint64_t now_ms) {
+    if (_env.handoff.size() <= _env.id || !_env.handoff[_env.id])
+        return 0;
+    rte_mbuf *pkts[burst_size];
+    unsigned n = rte_ring_sc_dequeue_burst(_env.handoff[_env.id], reinterpret_cast<void **>(pkts),
+                                           burst_size, nullptr);
+    for (unsigned i = 0; i < n; i++) {
+        const IfaceState *in = s.iface_by_port(priv_of(pkts[i])->meta.in_port);
+        if (!in) {
+            drop(pkts[i], DropReason::port_down);
+            continue;
+        }
+        handle_ip(s, *in, pkts[i], now_ms);
+    }
+    return n;
+}
+
+bool Worker::apply_nat(const Flow &f, Dir dir, rte_mbuf *m) {
+    PacketMeta &meta = priv_of(m)->meta;
+    uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+    uint32_t len = rte_pktmbuf_data_len(m);
+    const FlowKey &k = f.key[0];
+    NatRewrite r = NatRewrite::ok;
+    if (dir == Dir::forward) {
+        if (f.nat_kind & nat_dnat)
+            r = nat_rewrite_ipv4(frame, len, meta, false, f.nat_dst, f.nat_dport);
+        if (r == NatRewrite::ok && (f.nat_kind & nat_snat))
+            r = nat_rewrite_ipv4(frame, len, meta, true, f.nat_src, f.nat_sport);
+    } else {
+        if (f.nat_kind & nat_snat)
+            r = nat_rewrite_ipv4(frame, len, meta, false, k.src[0], k.sport);
+        if (r == NatRewrite::ok && (f.nat_kind & nat_dnat))
+            r = nat_rewrite_ipv4(frame, len, meta, true, k.dst[0], k.dport);
+    }
+    return r == NatRewrite::ok;
+}
+
+// RFC 5508: an ICMP error about a translated flow is translated in its quoted packet and in
+// its outer header, as a packet of that flow travelling the same way. `dir` says which key of
+// the flow the quoted packet, reversed, matched: reply means the error travels like a reply
+// (it quotes a forward packet as translated), forward means it travels like a forward packet
+// (it quotes a reply as translated back).
+bool Worker::translate_icmp_error(const Flow &f, Dir dir, rte_mbuf *m) {
+    PacketMeta &meta = priv_of(m)->meta;
+    uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+    uint32_t len = rte_pktmbuf_data_len(m);
+    const FlowKey &k = f.key[0];
+    NatRewrite r = NatRewrite::ok;
+    if (dir == Dir::reply) {
+        if (f.nat_kind & nat_snat) {
+            r = nat_rewrite_icmp_error_inner(frame, len, meta, true, k.src[0], k.sport);
+            if (r == NatRewrite::ok)
+                r = nat_rewrite_ipv4(frame, len, meta, false, k.src[0], 0);
+        }
+        if (r == NatRewrite::ok && (f.nat_kind & nat_dnat)) {
+            r = nat_rewrite_icmp_error_inner(frame, len, meta, false, k.dst[0], k.dport);
+            if (r == NatRewrite::ok)
+                r = nat_rewrite_ipv4(frame, len, meta, true, k.dst[0], 0);
+        }
+    } else {
+        if (f.nat_kind & nat_snat) {
+            r = nat_rewrite_icmp_error_inner(frame, len, meta, false, f.nat_src, f.nat_sport);
+            if (r == NatRewrite::ok)
+                r = nat_rewrite_ipv4(frame, len, meta, true, f.nat_src, 0);
+        }
+        if (r == NatRewrite::ok && (f.nat_kind & nat_dnat)) {
+            r = nat_rewrite_icmp_error_inner(frame, len, meta, true, f.nat_dst, f.nat_dport);
+            if (r == NatRewrite::ok)
+                r = nat_rewrite_ipv4(frame, len, meta, false, f.nat_dst, 0);
+        }
+    }
+    if (r == NatRewrite::bad_inner_checksum) {
+        drop(m, DropReason::nat_bad_inner_checksum);
+        return false;
+    }
+    if (r != NatRewrite::ok) {
+        drop(m, DropReason::nat_rewrite_failed);
+        return false;
+    }
+    return true;
+}
+
+bool Worker::nat_binding_valid(const Snapshot &s, const Flow &f) const {
+    if (!f.nat_kind)
+        return true;
+    const NatTable &nat = *s.nat;
+    const FlowKey &k = f.key[0];
+    if (f.nat_kind & nat_dnat) {
+        const NatStaticEntry *st = nat.static_by_outside(f.in_port, k.dst[0]);
+        const NatDnatEntry *d = nat.dnat(f.in_port, k.proto, k.dst[0], k.dport);
+        bool ok = (st && st->inside == f.nat_dst && f.nat_dport == k.dport) ||
+                  (d && d->to == f.nat_dst && d->to_port == f.nat_dport);
+        if (!ok)
+            return false;
+    }
+    if (f.nat_kind & nat_dynamic) {
+        const NatSourceRule *r = nat.rule_by_generation(f.nat_gen);
+        if (!r || r->port != f.out_port)
+            return false;
+    } else if (f.nat_kind & nat_snat) {
+        const NatStaticEntry *st = nat.static_by_inside(f.out_port, k.src[0]);
+        if (!st || st->outside != f.nat_src)
+            return false;
+    }
+    return true;
+}
+
+Worker::FragNote &Worker::frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto) {
+    uint32_t h = src * 0x9e3779b1u ^ dst * 0x85ebca6bu ^ (uint32_t(id) << 8 | proto) * 0xc2b2ae35u;
+    return _frags[(h ^ h >> 16) % frag_slots];
+}
+
+void Worker::frag_note(const uint8_t *frame, const PacketMeta &before, const PacketMeta &after,
+                       uint64_t now_ms) {
+    uint16_t id;
+    std::memcpy(&id, frame + before.l3_offset + 4, 2);
+    FragNote &n = frag_slot(before.src[0], before.dst[0], id, before.proto);
+    n = FragNote{before.src[0], before.dst[0],       id, before.proto, 1, after.src[0],
+                 after.dst[0],  now_ms + frag_ttl_ms};
+}
+
+bool Worker::frag_translate(rte_mbuf *m, uint64_t now_ms) {
+    PacketMeta &meta = priv_of(m)->meta;
+    uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+    uint16_t id;
+    std::memcpy(&id, frame + meta.l3_offset + 4, 2);
+    const FragNote &n = frag_slot(meta.src[0], meta.dst[0], id, meta.proto);
+    if (!n.used || n.expires_ms < now_ms || n.src != meta.src[0] || n.dst != meta.dst[0] ||
+        n.id != id || n.proto != meta.proto)
+        return false;
+    uint32_t len = rte_pktmbuf_data_len(m);
+    NatRewrite r = NatRewrite::ok;
+    if (n.new_src != meta.src[0])
+        r = nat_rewrite_ipv4(frame, len, meta, true, n.new_src, 0);
+    if (r == NatRewrite::ok && n.new_dst != meta.dst[0])
+        r = nat_rewrite_ipv4(frame, len, meta, false, n.new_dst, 0);
+    return r == NatRewrite::ok;
+}
+
+void Worker::route_and_forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m,
+                               uint64_t now_ms) {
+    const PacketMeta &meta = priv_of(m)->meta;
+    uint16_t hop = meta.l3 == L3Kind::ipv4
+                       ? s.routes->lookup4(meta.dst[0])
+                       : s.routes->lookup6(reinterpret_cast<const uint8_t *>(meta.dst));
+    forward(s, in, m, hop, now_ms);
 }
 
 void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
@@ -408,14 +632,6 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         drop(m, DropReason::multicast);
         return;
     }
-    uint16_t hop = meta.l3 == L3Kind::ipv4
-                       ? s.routes->lookup4(meta.dst[0])
-                       : s.routes->lookup6(reinterpret_cast<const uint8_t *>(meta.dst));
-    const NextHop &nh = s.routes->next_hop(hop);
-    if (nh.kind == NextHopKind::local) {
-        handle_local(s, in, m, now_ms);
-        return;
-    }
 
     const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
     uint32_t len = rte_pktmbuf_data_len(m);
@@ -423,20 +639,35 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     const uint8_t *l4 = frame + meta.l4_offset;
     uint32_t l4_len = meta.l3_end > meta.l4_offset ? meta.l3_end - meta.l4_offset : 0;
     bool later_fragment = meta.flags & meta_later_fragment;
+    const NatTable &nat = *s.nat;
+    bool nat4 = meta.l3 == L3Kind::ipv4 && !nat.empty();
 
-    // Known flow?
+    // Known flow? Looked up before the local check: replies to a source NAT on the
+    // gateway's own address belong to flows.
     FlowKey key = flow_key_of(meta);
     Dir dir = Dir::forward;
     Flow *f = later_fragment ? nullptr : _env.flows->lookup(key, &dir);
     bool out_of_window = false;
-    if (f && f->policy_epoch != s.epoch && !recheck_flow(s, *f)) {
+    if (f && f->policy_epoch != s.epoch && (!nat_binding_valid(s, *f) || !recheck_flow(s, *f))) {
         _env.flows->remove(*f);
         f = nullptr;
     }
     if (f) {
         Track t = _env.flows->track(*f, dir, meta, l4, l4_len, ip_bytes, now_ms);
         if (t == Track::ok) {
-            forward(s, in, m, hop, now_ms);
+            if (f->nat_kind) {
+                PacketMeta before = meta;
+                if (!apply_nat(*f, dir, m)) {
+                    drop(m, DropReason::nat_rewrite_failed);
+                    return;
+                }
+                if (meta.flags & meta_fragment)
+                    frag_note(frame, before, meta, now_ms);
+            }
+            if (nat.mss_clamp() && meta.proto == config::proto_tcp && (meta.tcp_flags & tcp_syn) &&
+                tcp_clamp_mss(rte_pktmbuf_mtod(m, uint8_t *), len, meta, nat.mss_clamp()))
+                nat.counters(_env.id).mss_clamped.add();
+            route_and_forward(s, in, m, now_ms);
             return;
         }
         if (t == Track::invalid) {
@@ -446,24 +677,93 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         out_of_window = true; // goes back through the rules below
     }
 
-    // ICMP errors about a tracked flow pass as related.
+    // ICMP errors about a tracked flow pass as related, translated when the flow is.
     if (!f && is_icmp_error(meta)) {
         FlowKey inner{};
         Dir idir;
-        if (icmp_error_inner_key(frame, len, meta, inner) && _env.flows->lookup(inner, &idir)) {
+        Flow *rf = nullptr;
+        if (icmp_error_inner_key(frame, len, meta, inner))
+            rf = _env.flows->lookup(inner.reversed(), &idir);
+        if (rf) {
+            if (rf->nat_kind) {
+                if (!translate_icmp_error(*rf, idir, m))
+                    return;
+                nat.counters(_env.id).icmp_errors.add();
+            }
             _env.counters->related_icmp.add();
-            forward(s, in, m, hop, now_ms);
+            route_and_forward(s, in, m, now_ms);
             return;
         }
     }
 
+    // A later fragment of a translated datagram: translated as its first fragment was.
+    if (later_fragment && nat4 && frag_translate(m, now_ms)) {
+        route_and_forward(s, in, m, now_ms);
+        return;
+    }
+
+    // Destination NAT decided on arrival, so that routing and rules see the real server.
+    uint8_t nat_kind = 0;
+    uint32_t nat_dst = 0;
+    uint16_t nat_dport = 0;
+    PacketMeta translated;
+    const PacketMeta *cm = &meta;
+    bool ported = meta.proto == config::proto_tcp || meta.proto == config::proto_udp;
+    if (nat4) {
+        const NatStaticEntry *st = nat.static_by_outside(in.port, meta.dst[0]);
+        const NatDnatEntry *d = st || !ported || later_fragment
+                                    ? nullptr
+                                    : nat.dnat(in.port, meta.proto, meta.dst[0], meta.dport);
+        if (st) {
+            nat_kind |= nat_dnat;
+            nat_dst = st->inside;
+            nat_dport = meta.dport;
+        } else if (d) {
+            nat_kind |= nat_dnat;
+            nat_dst = d->to;
+            nat_dport = d->to_port;
+        } else if (nat.proxy_arp(in.port, meta.dst[0])) {
+            // A pool or destination-NAT address that is not the gateway's own: nothing
+            // here belongs to a translation.
+            nat.counters(_env.id).no_mapping.add();
+            drop(m, DropReason::nat_no_mapping);
+            return;
+        }
+        if (nat_kind) {
+            translated = meta;
+            translated.dst[0] = nat_dst;
+            translated.dport = nat_dport;
+            cm = &translated;
+        }
+    }
+
+    uint16_t hop = cm->l3 == L3Kind::ipv4
+                       ? s.routes->lookup4(cm->dst[0])
+                       : s.routes->lookup6(reinterpret_cast<const uint8_t *>(cm->dst));
+    const NextHop &nh = s.routes->next_hop(hop);
+    if (nh.kind == NextHopKind::local) {
+        if (nat4 && !nat_kind && !later_fragment && ported && nat.pool_rule(in.port, meta.dst[0])) {
+            // The interface address doubles as a pool address: a packet to a pool port that
+            // matched no flow is no one's (the gateway itself listens on no such port).
+            uint16_t port = rte_be_to_cpu_16(meta.dport);
+            const NatSourceRule *r = nat.pool_rule(in.port, meta.dst[0]);
+            if (port >= r->pool.low && port <= r->pool.high) {
+                nat.counters(_env.id).no_mapping.add();
+                drop(m, DropReason::nat_no_mapping);
+                return;
+            }
+        }
+        handle_local(s, in, m, now_ms);
+        return;
+    }
+
     // New traffic: ingress rules of the arrival interface.
-    uint32_t match = classify(in, Direction::ingress, meta);
+    uint32_t match = classify(in, Direction::ingress, *cm);
     if (match == 0) {
         drop(m, DropReason::default_deny);
         return;
     }
-    account_rule(s, in, Direction::ingress, match, meta, ip_bytes);
+    account_rule(s, in, Direction::ingress, match, *cm, ip_bytes);
     const config::Rule &rule = in.rules[0]->rules()[match - 1];
     if (rule.action == config::Action::drop) {
         drop(m, DropReason::rule_drop);
@@ -482,12 +782,12 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         drop(m, DropReason::no_route);
         return;
     }
-    uint32_t ematch = classify(*out, Direction::egress, meta);
+    uint32_t ematch = classify(*out, Direction::egress, *cm);
     if (ematch == 0) {
         drop(m, DropReason::default_deny);
         return;
     }
-    account_rule(s, *out, Direction::egress, ematch, meta, ip_bytes);
+    account_rule(s, *out, Direction::egress, ematch, *cm, ip_bytes);
     const config::Rule &erule = out->rules[1]->rules()[ematch - 1];
     if (erule.action == config::Action::drop) {
         drop(m, DropReason::rule_drop);
@@ -503,8 +803,8 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         drop(m, DropReason::tcp_out_of_window);
         return;
     }
-    if (!later_fragment) {
-        bool creates = true;
+    bool creates = !later_fragment;
+    if (creates) {
         if (meta.proto == config::proto_tcp) {
             if ((meta.tcp_flags & (tcp_syn | tcp_ack)) != tcp_syn) {
                 drop(m, DropReason::tcp_no_session);
@@ -513,18 +813,143 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         } else if (meta.proto == config::proto_icmp || meta.proto == config::proto_icmpv6) {
             creates = is_echo_request(meta); // other ICMP passes by rule, statelessly
         }
-        if (creates) {
-            Flow *nf = _env.flows->create(meta, l4, l4_len, now_ms);
-            if (!nf) {
-                drop(m, DropReason::flow_table_full);
-                return;
-            }
-            nf->in_port = in.port;
-            nf->out_port = nh.port;
-            nf->rule_id = rule.id;
-            nf->policy_epoch = s.epoch;
+    }
+
+    // Source NAT decided by the exit interface: static first, then the source rules.
+    uint32_t nat_src = 0;
+    uint16_t nat_sport = 0;
+    const NatSourceRule *srule = nullptr;
+    if (nat4) {
+        if (const NatStaticEntry *st = nat.static_by_inside(nh.port, meta.src[0])) {
+            nat_kind |= nat_snat;
+            nat_src = st->outside;
+            nat_sport = meta.sport;
+        } else if ((srule = nat.source_rule(nh.port, meta.src[0]))) {
+            nat_kind |= nat_snat | nat_dynamic;
         }
     }
+    if (nat_kind && !creates) {
+        // Without a flow only an address-for-address (static) translation can be applied;
+        // a pool translation needs the port of a flow (later fragments: see docs/NAT.md).
+        if (nat_kind & nat_dynamic) {
+            drop(m,
+                 later_fragment ? DropReason::nat_fragment_unknown : DropReason::nat_unsupported);
+            return;
+        }
+        uint8_t *wf = rte_pktmbuf_mtod(m, uint8_t *);
+        NatRewrite r = NatRewrite::ok;
+        if (nat_kind & nat_dnat)
+            r = nat_rewrite_ipv4(wf, len, meta, false, nat_dst, nat_dport);
+        if (r == NatRewrite::ok && (nat_kind & nat_snat))
+            r = nat_rewrite_ipv4(wf, len, meta, true, nat_src, nat_sport);
+        if (r != NatRewrite::ok) {
+            drop(m, DropReason::nat_rewrite_failed);
+            return;
+        }
+        forward(s, in, m, hop, now_ms);
+        return;
+    }
+    if (creates) {
+        Flow *nf = nullptr;
+        NatCounters &nc = nat.counters(_env.id);
+        if (!nat_kind) {
+            nf = _env.flows->create(meta, l4, l4_len, now_ms);
+        } else {
+            // The reply key: the translated packet reversed.
+            FlowKey reply = flow_key_of(*cm).reversed();
+            if (nat_kind & nat_dynamic) {
+                PortPool &pool = *srule->pools[_env.id];
+                // A port whose reply key is still held (an older flow to the same far end)
+                // is given back and another tried, a bounded number of times.
+                PortRefusal why = PortRefusal::none;
+                std::optional<PortMapping> pm;
+                for (int tries = 0; tries < 4; tries++) {
+                    pm = pool.allocate(meta.proto, meta.src[0], meta.sport, why);
+                    if (!pm)
+                        break;
+                    reply.dst[0] = pm->addr;
+                    reply.dport = pm->port;
+                    if (meta.proto == config::proto_icmp)
+                        reply.sport = pm->port; // the echo identifier stands for both
+                    if (!_env.flows->contains(reply))
+                        break;
+                    pool.release(meta.proto, *pm, meta.src[0], meta.sport);
+                    pm.reset();
+                    why = PortRefusal::none;
+                }
+                if (!pm) {
+                    switch (why) {
+                    case PortRefusal::pool_exhausted:
+                        nc.refused_pool.add();
+                        drop(m, DropReason::nat_pool_exhausted);
+                        break;
+                    case PortRefusal::source_limit:
+                        nc.refused_source.add();
+                        drop(m, DropReason::nat_source_limit);
+                        break;
+                    case PortRefusal::source_table_full:
+                        nc.refused_sources.add();
+                        drop(m, DropReason::nat_source_limit);
+                        break;
+                    case PortRefusal::unsupported_protocol:
+                        nc.refused_protocol.add();
+                        drop(m, DropReason::nat_unsupported);
+                        break;
+                    case PortRefusal::none:
+                        nc.refused_collision.add();
+                        drop(m, DropReason::nat_collision);
+                        break;
+                    }
+                    return;
+                }
+                nat_src = pm->addr;
+                nat_sport = pm->port;
+            } else if (nat_kind & nat_snat) {
+                reply.dst[0] = nat_src;
+            }
+            nf = _env.flows->create(meta, reply, l4, l4_len, now_ms);
+            if (!nf && (nat_kind & nat_dynamic))
+                srule->pools[_env.id]->release(meta.proto, PortMapping{nat_src, nat_sport},
+                                               meta.src[0], meta.sport);
+        }
+        if (!nf) {
+            drop(m, nat_kind && !_env.flows->full() ? DropReason::nat_collision
+                                                    : DropReason::flow_table_full);
+            return;
+        }
+        nf->in_port = in.port;
+        nf->out_port = nh.port;
+        nf->rule_id = rule.id;
+        nf->policy_epoch = s.epoch;
+        if (nat_kind) {
+            nf->nat_kind = nat_kind;
+            nf->nat_src = nat_src;
+            nf->nat_sport = nat_sport;
+            nf->nat_dst = nat_dst;
+            nf->nat_dport = nat_dport;
+            if (nat_kind & nat_dynamic) {
+                nf->nat_gen = srule->generation;
+                nf->nat_rule = static_cast<uint8_t>(srule->index);
+                nc.snat_new.add();
+            } else if (nat_kind & nat_snat) {
+                nc.static_new.add();
+            }
+            if (nat_kind & nat_dnat)
+                (nat.static_by_outside(in.port, meta.dst[0]) ? nc.static_new : nc.dnat_new).add();
+            nc.translated_new.add();
+            PacketMeta before = meta;
+            if (!apply_nat(*nf, Dir::forward, m)) {
+                _env.flows->remove(*nf);
+                drop(m, DropReason::nat_rewrite_failed);
+                return;
+            }
+            if (meta.flags & meta_fragment)
+                frag_note(frame, before, meta, now_ms);
+        }
+    }
+    if (nat.mss_clamp() && meta.proto == config::proto_tcp && (meta.tcp_flags & tcp_syn) &&
+        tcp_clamp_mss(rte_pktmbuf_mtod(m, uint8_t *), len, meta, nat.mss_clamp()))
+        nat.counters(_env.id).mss_clamped.add();
     forward(s, in, m, hop, now_ms);
 }
 

@@ -51,6 +51,7 @@ struct SessionFilter {
     uint16_t port = 0;
     bool has_iface = false; // DPDK port the flow came in or went out by
     uint16_t iface_port = 0;
+    bool nat_only = false; // only translated flows (show nat translations)
 };
 
 bool session_matches(const SessionFilter &f, const Flow &flow);
@@ -66,6 +67,11 @@ struct SessionRecord {
     uint16_t in_port;
     uint16_t out_port;
     FlowState state;
+    uint8_t nat_kind; // NatKind bits; 0: not translated
+    uint16_t nat_sport;
+    uint16_t nat_dport;
+    uint32_t nat_src;
+    uint32_t nat_dst;
 };
 
 // A request/response slot between the main lcore and one worker, for session dumps and
@@ -117,6 +123,9 @@ struct WorkerEnv {
     uint64_t tsc_hz = 0;
     SessionSlot *sessions = nullptr; // dump/clear requests from the main lcore (optional)
     uint32_t idle_sleep_us = 0;      // sleep when idle (config dataplane idle-sleep), 0 polls
+    // NAT hand-off (DESIGN.md, as VPP's nat44-ed): packets whose translation another worker
+    // owns go to that worker's ring (MP/SC); handoff[w] is worker w's ring, one per worker.
+    std::vector<rte_ring *> handoff;
 };
 
 class Worker {
@@ -131,6 +140,8 @@ public:
     void process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t n, uint64_t now_ms);
     // Sends the frames handed over by the main lcore.
     unsigned drain_main();
+    // Runs the packets other workers handed over (their translation is ours).
+    unsigned drain_handoff(const Snapshot &s, uint64_t now_ms);
     // Transmits what process() and drain_main() queued.
     void flush();
 
@@ -149,6 +160,13 @@ private:
     void reject(const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     void send_time_exceeded(const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     bool recheck_flow(const Snapshot &s, Flow &f);
+    // NAT (dataplane/nat.h).
+    bool nat_binding_valid(const Snapshot &s, const Flow &f) const;
+    bool apply_nat(const Flow &f, Dir dir, rte_mbuf *m);
+    bool translate_icmp_error(const Flow &f, Dir dir, rte_mbuf *m);
+    bool handoff(const Snapshot &s, rte_mbuf *m);
+    static void release_hook(void *ctx, const Flow &f);
+    void route_and_forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     void to_slowpath(rte_mbuf *m);
     void tx(uint16_t port, rte_mbuf *m);
     void drop(rte_mbuf *m, DropReason r);
@@ -163,6 +181,27 @@ private:
     // Token bucket for generated ICMP errors and resets (RFC 1812 4.3.2.8 / RFC 4443 2.4(f)).
     uint64_t _icmp_tokens = 0;
     uint64_t _icmp_last_ms = 0;
+    // The snapshot of the packets being processed: flows leaving the table give their NAT
+    // ports back through it (release_hook). Valid while the worker is not quiescent.
+    const Snapshot *_snap = nullptr;
+    // Later fragments of translated datagrams carry no ports: the first fragment leaves
+    // here what its datagram's addresses became (direct-mapped, overwritten when full,
+    // valid frag_ttl_ms; RFC 4787 / 7857 want fragments of a translated flow translated).
+    struct FragNote {
+        uint32_t src = 0, dst = 0; // as the fragments arrive
+        uint16_t id = 0;
+        uint8_t proto = 0;
+        uint8_t used = 0;
+        uint32_t new_src = 0, new_dst = 0;
+        uint64_t expires_ms = 0;
+    };
+    static constexpr unsigned frag_slots = 1024;
+    static constexpr uint64_t frag_ttl_ms = 5000;
+    FragNote _frags[frag_slots];
+    FragNote &frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto);
+    void frag_note(const uint8_t *frame, const PacketMeta &before, const PacketMeta &after,
+                   uint64_t now_ms);
+    bool frag_translate(rte_mbuf *m, uint64_t now_ms);
 };
 
 } // namespace qorgan::dp

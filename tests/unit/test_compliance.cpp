@@ -18,9 +18,9 @@ const Lists open_egress = {{"inner0", "rule 1000 { action accept; }"},
                            {"dmz0", "rule 1000 { action accept; }"},
                            {"inet0", "rule 1000 { action accept; }"}};
 
-// The lab's interfaces and zones with the given rule lists and routes.
-Config lab(const Lists &ingress, const Lists &egress = open_egress,
-           const std::string &routes = "") {
+// The lab's interfaces and zones with the given rule lists, routes and NAT rules.
+Config lab(const Lists &ingress, const Lists &egress = open_egress, const std::string &routes = "",
+           const std::string &nat = "") {
     std::string policy;
     for (const char *i : {"inner0", "outer0", "dmz0", "inet0"}) {
         policy += std::string(i) + " { ";
@@ -40,7 +40,8 @@ interfaces {
 zones { inner { loop inner; } outer { loop outer; } dmz { loop shielded; }
         internet { loop internet; } }
 policy { )" + policy + R"( }
-routes { )" + routes + " }\n";
+routes { )" + routes + " }\nnat { " +
+                       nat + " }\n";
     auto c = load_text(text, "lab");
     EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().to_string());
     return c.ok() ? *c : Config{};
@@ -223,9 +224,54 @@ TEST(ComplianceReport, OneRowPerRequirementInOrder) {
     EXPECT_EQ(row(rows, "R139-7")->status, "met");
     EXPECT_EQ(row(rows, "R139-8")->status, "met");
     EXPECT_EQ(row(rows, "R139-13")->status, "met");
-    EXPECT_EQ(row(rows, "R128-d")->status, "not implemented yet");
-    EXPECT_EQ(row(rows, "R128-d")->evidence, "waits for issue 5");
+    // The default configuration has no NAT.
+    EXPECT_EQ(row(rows, "R128-d")->status, "not met");
+    EXPECT_EQ(row(rows, "R128-d")->evidence, "no 'nat static' configured");
+    EXPECT_EQ(row(rows, "R90-1-6")->status, "not met");
+    EXPECT_EQ(row(rows, "R90-1-6")->evidence,
+              "interface inet0 (loop internet) has no 'nat source' rule: inside addresses leave "
+              "it untranslated");
+    EXPECT_EQ(row(rows, "R139-10-1")->status, "not implemented yet");
+    EXPECT_EQ(row(rows, "R139-10-1")->evidence,
+              "address translation: no 'nat destination' or 'nat static' rule; IPS waits for "
+              "issue 7");
     EXPECT_EQ(row(rows, "R134-1")->evidence, "waits for issue 6");
+}
+
+TEST(ComplianceReport, NatRowsFollowTheConfiguration_R128d_R90_1_6_R139_10_1) {
+    Config c = lab({}, open_egress, "",
+                   "static web { interface inet0; inside 198.18.3.10; outside 203.0.113.10; }"
+                   "static mail { interface inet0; inside 198.18.3.25; outside 203.0.113.25; }"
+                   "source lan { interface inet0; from 198.18.1.0/24; }"
+                   "source dmz { interface inet0; from 198.18.3.0/24; }"
+                   "destination ssh { interface inet0; protocol tcp; port 2222; "
+                   "to 198.18.3.22; to-port 22; }");
+    auto rows = compliance_report(c, healthy());
+    EXPECT_EQ(row(rows, "R128-d")->status, "met");
+    EXPECT_EQ(row(rows, "R128-d")->evidence, "2 static 1:1 translations (nat static): web, mail");
+    EXPECT_EQ(row(rows, "R90-1-6")->status, "met");
+    EXPECT_EQ(row(rows, "R90-1-6")->evidence,
+              "source NAT (NAPT) on every internet-loop interface: inet0 by lan, dmz");
+    EXPECT_EQ(row(rows, "R139-10-1")->status, "not implemented yet");
+    EXPECT_EQ(row(rows, "R139-10-1")->evidence,
+              "address translation: 1 destination rules (ssh) and 2 static translations (web, "
+              "mail); IPS waits for issue 7");
+
+    // A source rule on another interface does not conceal what leaves by inet0.
+    c = lab({}, open_egress, "", "source lan { interface outer0; }");
+    rows = compliance_report(c, healthy());
+    EXPECT_EQ(row(rows, "R90-1-6")->status, "not met");
+    EXPECT_NE(row(rows, "R90-1-6")->evidence.find("interface inet0 (loop internet)"),
+              std::string::npos);
+    EXPECT_EQ(row(rows, "R139-10-1")->evidence,
+              "address translation: no 'nat destination' or 'nat static' rule; IPS waits for "
+              "issue 7");
+
+    // No interface in the internet loop: nothing shows LAN addresses concealed.
+    c = lab({});
+    c.zones.back().loop = Loop::outer;
+    EXPECT_EQ(row(compliance_report(c, healthy()), "R90-1-6")->evidence,
+              "no interface is in the internet loop: no 'nat source' rule to show");
 }
 
 TEST(ComplianceReport, DisconnectedTamperedAndViolatingAreNotMet) {

@@ -75,6 +75,29 @@ std::string section(const std::string &name, const std::vector<std::string> &ls)
     return one_interface + name + " {\n" + lines(ls, "    ") + "}\n";
 }
 
+// Interfaces inner0 and inet0 with IPv4 addresses and bare0 without, then `nat` holding
+// `ls`, one per line from line 11 at column 5.
+const std::string nat_interfaces =
+    "interfaces {\n"
+    "    inner0 { device \"net_af_packet0\"; address 198.18.1.1/24; zone inner; }\n"
+    "    inet0 { device \"net_af_packet1\"; address [ 2001:db8:100::1/64 203.0.113.1/24 ]; "
+    "zone internet; }\n"
+    "    bare0 { device \"net_af_packet2\"; zone inner; }\n"
+    "}\n"
+    "zones {\n    inner { loop inner; }\n    internet { loop internet; }\n}\n";
+
+std::string nat(const std::vector<std::string> &ls) {
+    return nat_interfaces + "nat {\n" + lines(ls, "    ") + "}\n";
+}
+
+// A list of `n` pool addresses from 203.0.113.100 up.
+std::string pool_of(int n) {
+    std::string out = "[";
+    for (int i = 0; i < n; ++i)
+        out += " 203.0.113." + std::to_string(100 + i);
+    return out + " ]";
+}
+
 Config load_ok(const std::string &text) {
     auto c = load_text(text, "lab.conf");
     EXPECT_TRUE(c.ok()) << c.error().to_string() << "\n" << text;
@@ -183,7 +206,7 @@ const ErrorCase error_cases[] = {
     // Unknown statements list what is allowed.
     {"UnknownTopLevel", "interface { }\n",
      "lab.conf:1:1: interface: unknown statement; expected one of interfaces, zones, policy, "
-     "routes, dataplane, system"},
+     "routes, dataplane, nat, system"},
     {"UnknownInInterface", iface({dev, zone, "speed 1000;"}),
      "lab.conf:5:9: interfaces inner0 speed: unknown statement; expected one of device, "
      "address, zone, mtu, disable"},
@@ -421,6 +444,196 @@ const ErrorCase error_cases[] = {
      "lab.conf:12:17: policy inner0 ingress rule 10 icmp-code: icmp-code needs an icmp-type; "
      "expected 'icmp-type <name|0..255>;' in this rule"},
 
+    // NAT44: shapes, names and values.
+    {"NatShapeNoBlock", nat_interfaces + "nat;\n",
+     "lab.conf:10:1: nat: missing block; expected 'nat { static|source|destination <name> { ... "
+     "} }'"},
+    {"NatUnknownStatement", nat({"masquerade inet0;"}),
+     "lab.conf:11:5: nat masquerade: unknown statement; expected one of static, source, "
+     "destination, mss-clamp"},
+    {"NatStaticNoName", nat({"static { }"}),
+     "lab.conf:11:5: nat static: missing value; expected 'static <name> { interface "
+     "<interface>; inside <ipv4-address>; outside <ipv4-address>; }'"},
+    {"NatSourceNoBlock", nat({"source lan;"}),
+     "lab.conf:11:5: nat source: missing block; expected 'source <name> { interface "
+     "<interface>; ... }'"},
+    {"NatDestinationBadName", nat({"destination 80web { }"}),
+     "lab.conf:11:17: nat destination: '80web' is not a valid name; expected a letter, then "
+     "letters, digits, '_' or '-' (at most 31)"},
+    {"NatDuplicateName",
+     nat({"source lan { interface inet0; }", "source lan { interface inet0; from 10.0.0.0/8; }"}),
+     "lab.conf:12:5: nat source lan: duplicate statement (first at lab.conf:11:5); expected "
+     "'lan' at most once here"},
+    {"NatSameNameOtherKind",
+     nat({"source web { interface inet0; }", "static web { interface inet0; }"}),
+     "lab.conf:12:5: nat static web: missing 'inside'; expected 'inside <ipv4-address>;'"},
+    {"NatUnknownInStatic", nat({"static web { interface inet0; ports 80; }"}),
+     "lab.conf:11:35: nat static web ports: unknown statement; expected one of interface, "
+     "inside, outside"},
+    {"NatUnknownInSource", nat({"source lan { interface inet0; to 10.0.0.1; }"}),
+     "lab.conf:11:35: nat source lan to: unknown statement; expected one of interface, from, "
+     "pool, ports, mapping, max-per-source"},
+    {"NatUnknownInDestination", nat({"destination web { pool 203.0.113.9; }"}),
+     "lab.conf:11:23: nat destination web pool: unknown statement; expected one of interface, "
+     "protocol, address, port, to, to-port"},
+    {"NatDuplicateInterface", nat({"source lan { interface inet0; interface inner0; }"}),
+     "lab.conf:11:35: nat source lan interface: duplicate statement (first at lab.conf:11:18); "
+     "expected 'interface' at most once here"},
+    {"NatDuplicateMssClamp", nat({"mss-clamp 1400;", "mss-clamp 1300;"}),
+     "lab.conf:12:5: nat mss-clamp: duplicate statement (first at lab.conf:11:5); expected "
+     "'mss-clamp' at most once here"},
+    {"NatStaticMissingInterface", nat({"static web { inside 198.18.1.10; outside 203.0.113.10; }"}),
+     "lab.conf:11:5: nat static web: missing 'interface'; expected 'interface <interface>;'"},
+    {"NatStaticMissingOutside", nat({"static web { interface inet0; inside 198.18.1.10; }"}),
+     "lab.conf:11:5: nat static web: missing 'outside'; expected 'outside <ipv4-address>;'"},
+    {"NatSourceMissingInterface", nat({"source lan { from 198.18.1.0/24; }"}),
+     "lab.conf:11:5: nat source lan: missing 'interface'; expected 'interface <interface>;'"},
+    {"NatDestinationMissingInterface",
+     nat({"destination web { protocol tcp; port 80; to 198.18.1.10; }"}),
+     "lab.conf:11:5: nat destination web: missing 'interface'; expected 'interface "
+     "<interface>;'"},
+    {"NatDestinationMissingProtocol",
+     nat({"destination web { interface inet0; port 80; to 198.18.1.10; }"}),
+     "lab.conf:11:5: nat destination web: missing 'protocol'; expected 'protocol tcp|udp;'"},
+    {"NatDestinationMissingPort",
+     nat({"destination web { interface inet0; protocol tcp; to 198.18.1.10; }"}),
+     "lab.conf:11:5: nat destination web: missing 'port'; expected 'port <1..65535>;'"},
+    {"NatDestinationMissingTo",
+     nat({"destination web { interface inet0; protocol tcp; port 80; }"}),
+     "lab.conf:11:5: nat destination web: missing 'to'; expected 'to <ipv4-address>;'"},
+    {"NatInterfaceList", nat({"source lan { interface [ inet0 inner0 ]; }"}),
+     "lab.conf:11:28: nat source lan interface: a list is not allowed here; expected "
+     "'interface <interface>;'"},
+    {"NatStaticInsideIpv6",
+     nat({"static web { interface inet0; inside 2001:db8:1::10; outside 203.0.113.10; }"}),
+     "lab.conf:11:42: nat static web inside: 2001:db8:1::10 is IPv6: NAT44 translates IPv4 "
+     "only; IPv6 is routed untranslated; expected an IPv4 address, e.g. 203.0.113.10"},
+    {"NatSourceFromIpv6",
+     nat({"source lan { interface inet0; from [ 198.18.1.0/24 2001:db8::/32 "
+          "]; }"}),
+     "lab.conf:11:56: nat source lan from: 2001:db8::/32 is IPv6: NAT44 translates IPv4 only; "
+     "IPv6 is routed untranslated; expected an IPv4 prefix, e.g. 198.18.1.0/24"},
+    {"NatSourceFromHostBits", nat({"source lan { interface inet0; from 198.18.1.1/24; }"}),
+     "lab.conf:11:40: nat source lan from: 198.18.1.1/24 has host bits set; did you mean "
+     "198.18.1.0/24?"},
+    {"NatStaticOutsideWithLength",
+     nat({"static web { interface inet0; inside 198.18.1.10; outside 203.0.113.10/32; }"}),
+     "lab.conf:11:63: nat static web outside: '203.0.113.10/32' has a prefix length; expected "
+     "a bare address, e.g. 203.0.113.254"},
+    {"NatPoolNotUnicast", nat({"source lan { interface inet0; pool 224.0.0.1; }"}),
+     "lab.conf:11:40: nat source lan pool: 224.0.0.1 is not a unicast host address; expected "
+     "an IPv4 address outside 0.0.0.0/8, 127.0.0.0/8 and 224.0.0.0/3"},
+    {"NatDestinationToNotAddress",
+     nat({"destination web { interface inet0; protocol tcp; port 80; to server; }"}),
+     "lab.conf:11:66: nat destination web to: 'server' is not an IPv4 or IPv6 address; "
+     "expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+    {"NatPortsEmptyRange", nat({"source lan { interface inet0; ports 2000-1000; }"}),
+     "lab.conf:11:41: nat source lan ports: '2000-1000' is an empty range; expected N-M with N "
+     "<= M"},
+    {"NatPortsZero", nat({"source lan { interface inet0; ports 0-1023; }"}),
+     "lab.conf:11:41: nat source lan ports: '0-1023' includes port 0; expected a range within "
+     "1..65535, e.g. 1024-65535"},
+    {"NatPortsTooFew", nat({"source lan { interface inet0; ports 1024-1086; }"}),
+     "lab.conf:11:41: nat source lan ports: '1024-1086' is 63 ports, fewer than 64; expected a "
+     "range of at least 64 ports, e.g. 1024-65535"},
+    {"NatPortsOne", nat({"source lan { interface inet0; ports 5000; }"}),
+     "lab.conf:11:41: nat source lan ports: '5000' is 1 port, fewer than 64; expected a range "
+     "of at least 64 ports, e.g. 1024-65535"},
+    {"NatPortsNotRange", nat({"source lan { interface inet0; ports high; }"}),
+     "lab.conf:11:41: nat source lan ports: 'high' is not a port or port range; expected N or "
+     "N-M with ports 0..65535"},
+    {"NatBadMapping", nat({"source lan { interface inet0; mapping full-cone; }"}),
+     "lab.conf:11:43: nat source lan mapping: 'full-cone' is not a mapping; expected "
+     "endpoint-independent or endpoint-dependent"},
+    {"NatMaxPerSourceOutOfRange", nat({"source lan { interface inet0; max-per-source 1000001; }"}),
+     "lab.conf:11:50: nat source lan max-per-source: 1000001 is out of range; expected "
+     "0..1000000"},
+    {"NatPoolTooLong", nat({"source lan { interface inet0; pool " + pool_of(65) + "; }"}),
+     "lab.conf:11:938: nat source lan pool: more than 64 pool addresses; expected at most 64 "
+     "addresses in the pool of one source rule"},
+    {"NatPoolTooLongRepeated",
+     nat({"source lan { interface inet0; pool " + pool_of(64) + "; pool 203.0.113.9; }"}),
+     "lab.conf:11:946: nat source lan pool: more than 64 pool addresses; expected at most 64 "
+     "addresses in the pool of one source rule"},
+    {"NatDestinationProtocolIcmp",
+     nat({"destination ping { interface inet0; protocol icmp; port 1; to 198.18.1.10; }"}),
+     "lab.conf:11:50: nat destination ping protocol: 'icmp' cannot be forwarded: destination "
+     "NAT needs ports; expected tcp or udp"},
+    {"NatDestinationPortZero",
+     nat({"destination web { interface inet0; protocol tcp; port 0; to 198.18.1.10; }"}),
+     "lab.conf:11:59: nat destination web port: 0 is out of range; expected 1..65535"},
+    {"NatDestinationToPortTooBig",
+     nat({"destination web { interface inet0; protocol tcp; port "
+          "80; to 198.18.1.10; to-port 65536; }"}),
+     "lab.conf:11:87: nat destination web to-port: 65536 is out of range; expected 1..65535"},
+    {"NatMssClampTooSmall", nat({"mss-clamp 535;"}),
+     "lab.conf:11:15: nat mss-clamp: 535 is out of range; expected 536..9000"},
+    {"NatMssClampNotNumber", nat({"mss-clamp auto;"}),
+     "lab.conf:11:15: nat mss-clamp: 'auto' is not a number; expected 536..9000"},
+
+    // NAT44: one role per address.
+    {"NatDuplicateStaticOutside",
+     nat({"static a { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }",
+          "static b { interface inet0; inside 198.18.1.11; outside 203.0.113.10; }"}),
+     "lab.conf:12:61: nat static b outside: 203.0.113.10 is already the outside address of "
+     "static a (at lab.conf:11:61); expected each address in one NAT role: the inside or the "
+     "outside of one static, or the pool of one source rule"},
+    {"NatDuplicateStaticInside",
+     nat({"static a { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }",
+          "static b { interface inet0; inside 198.18.1.10; outside 203.0.113.11; }"}),
+     "lab.conf:12:40: nat static b inside: 198.18.1.10 is already the inside address of static "
+     "a (at lab.conf:11:40); expected each address in one NAT role: the inside or the outside "
+     "of one static, or the pool of one source rule"},
+    {"NatStaticChain",
+     nat({"static a { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }",
+          "static b { interface inet0; inside 203.0.113.10; outside 203.0.113.11; }"}),
+     "lab.conf:12:40: nat static b inside: 203.0.113.10 is already the outside address of "
+     "static a (at lab.conf:11:61); expected each address in one NAT role: the inside or the "
+     "outside of one static, or the pool of one source rule"},
+    {"NatPoolIsStaticInside",
+     nat({"source lan { interface inet0; pool 198.18.1.10; }",
+          "static a { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }"}),
+     "lab.conf:12:40: nat static a inside: 198.18.1.10 is already in the pool of source lan "
+     "(at lab.conf:11:40); expected each address in one NAT role: the inside or the outside of "
+     "one static, or the pool of one source rule"},
+    {"NatPoolInTwoRules",
+     nat({"source a { interface inet0; pool 203.0.113.9; }",
+          "source b { interface inet0; pool [ 203.0.113.8 203.0.113.9 ]; }"}),
+     "lab.conf:12:52: nat source b pool: 203.0.113.9 is already in the pool of source a (at "
+     "lab.conf:11:38); expected each address in one NAT role: the inside or the outside of one "
+     "static, or the pool of one source rule"},
+    {"NatDestinationOnStaticOutside",
+     nat({"static a { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }",
+          "destination web { interface inet0; protocol tcp; address 203.0.113.10; port 80; to "
+          "198.18.1.20; }"}),
+     "lab.conf:12:62: nat destination web address: 203.0.113.10 is already the outside address "
+     "of static a (at lab.conf:11:61); expected no destination rule for the outside address of "
+     "a static"},
+
+    // NAT44: checks against the interfaces, after the whole file.
+    {"NatInterfaceUnknown", nat({"source lan { interface eth9; }"}),
+     "lab.conf:11:28: nat source lan interface: no interface named 'eth9'; expected one of "
+     "inner0, inet0, bare0"},
+    {"NatStaticOutsideIsInterfaceAddress",
+     nat({"static a { interface inet0; inside 198.18.1.10; outside 198.18.1.1; }"}),
+     "lab.conf:11:61: nat static a outside: 198.18.1.1 is the address of interface inner0; "
+     "expected an address of its own (the gateway's own addresses take a source or destination "
+     "rule)"},
+    {"NatSourceEmptyPoolNoAddress", nat({"source lan { interface bare0; }"}),
+     "lab.conf:11:28: nat source lan interface: interface bare0 has no IPv4 address to "
+     "translate to; expected an IPv4 address on bare0 or 'pool <ipv4-address>;'"},
+    {"NatDestinationNoAddress",
+     nat({"destination web { interface bare0; protocol tcp; port 80; to 198.18.1.10; }"}),
+     "lab.conf:11:33: nat destination web interface: interface bare0 has no IPv4 address to "
+     "forward from; expected an IPv4 address on bare0 or 'address <ipv4-address>;'"},
+    {"NatDestinationDuplicate",
+     nat({"destination a { interface inet0; protocol tcp; port 80; to 198.18.1.10; }",
+          "destination b { interface inet0; protocol tcp; address 203.0.113.1; port 80; to "
+          "198.18.1.11; }"}),
+     "lab.conf:12:5: nat destination b: tcp 203.0.113.1 port 80 on inet0 is already forwarded "
+     "by destination a (at lab.conf:11:5); expected one destination rule per interface, "
+     "protocol, address and port"},
+
     // Errors of the tree come through load_text unchanged.
     {"TreeError", "interfaces {\n",
      "lab.conf:2:1: unexpected end of file: 1 block still open "
@@ -651,12 +864,110 @@ TEST(ConfigSchema, RoutesAndDataplane) {
     EXPECT_EQ(t.other, 604800u);
 }
 
+TEST(ConfigSchema, NatEveryField) {
+    Config c = load_ok(nat({
+        "static web { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }",
+        "source lan {",
+        "    interface inet0;",
+        "    from [ 198.18.1.0/24 10.0.0.0/8 ];",
+        "    from 172.16.0.0/12;",
+        "    pool [ 203.0.113.20 203.0.113.21 ];",
+        "    pool 203.0.113.22;",
+        "    ports 20000-20063;",
+        "    mapping endpoint-independent;",
+        "    max-per-source 1000000;",
+        "}",
+        "destination ssh { interface inet0; protocol udp; address 203.0.113.30; port 2222;",
+        "                  to 198.18.1.22; to-port 22; }",
+        "mss-clamp 1400;",
+    }));
+    const Nat &n = c.nat;
+    ASSERT_EQ(n.statics.size(), 1u);
+    EXPECT_EQ(n.statics[0].name, "web");
+    EXPECT_EQ(n.statics[0].interface, "inet0");
+    EXPECT_EQ(n.statics[0].inside, P("198.18.1.10"));
+    EXPECT_EQ(n.statics[0].outside, P("203.0.113.10"));
+    EXPECT_EQ(n.statics[0].where.to_string(), "lab.conf:11:5");
+    ASSERT_EQ(n.sources.size(), 1u);
+    const NatSource &s = n.sources[0];
+    EXPECT_EQ(s.name, "lan");
+    EXPECT_EQ(s.interface, "inet0");
+    EXPECT_EQ(s.from,
+              (std::vector<Prefix>{P("198.18.1.0/24"), P("10.0.0.0/8"), P("172.16.0.0/12")}));
+    EXPECT_EQ(s.pool,
+              (std::vector<Address>{P("203.0.113.20"), P("203.0.113.21"), P("203.0.113.22")}));
+    EXPECT_EQ(s.ports, (PortRange{20000, 20063}));
+    EXPECT_TRUE(s.endpoint_independent);
+    EXPECT_EQ(s.max_per_source, 1000000u);
+    EXPECT_EQ(s.where.to_string(), "lab.conf:12:5");
+    ASSERT_EQ(n.destinations.size(), 1u);
+    const NatDestination &d = n.destinations[0];
+    EXPECT_EQ(d.name, "ssh");
+    EXPECT_EQ(d.interface, "inet0");
+    EXPECT_EQ(d.protocol, proto_udp);
+    EXPECT_EQ(d.address, P("203.0.113.30"));
+    EXPECT_EQ(d.port, 2222);
+    EXPECT_EQ(d.to, P("198.18.1.22"));
+    EXPECT_EQ(d.to_port, 22);
+    EXPECT_EQ(n.mss_clamp, 1400);
+}
+
+TEST(ConfigSchema, NatDefaultsAndListOrder) {
+    // The interfaces may come after the nat section that names them.
+    Config c = load_ok("nat {\n"
+                       "    source lan { interface inet0; mapping endpoint-dependent; }\n"
+                       "    source any { interface inner0; from 198.18.0.0/16; }\n"
+                       "    destination web { interface inet0; protocol tcp; port 80; "
+                       "to 198.18.1.10; }\n"
+                       "    destination web2 { interface inet0; protocol udp; port 80; "
+                       "to 198.18.1.10; }\n"
+                       "}\n" +
+                       nat_interfaces);
+    const Nat &n = c.nat;
+    EXPECT_TRUE(n.statics.empty());
+    ASSERT_EQ(n.sources.size(), 2u);
+    EXPECT_EQ(n.sources[0].name, "lan");
+    EXPECT_EQ(n.sources[1].name, "any");
+    const NatSource &s = n.sources[0];
+    EXPECT_TRUE(s.from.empty());
+    EXPECT_TRUE(s.pool.empty());
+    EXPECT_EQ(s.ports, (PortRange{1024, 65535}));
+    EXPECT_FALSE(s.endpoint_independent);
+    EXPECT_EQ(s.max_per_source, 0u);
+    ASSERT_EQ(n.destinations.size(), 2u);
+    EXPECT_EQ(n.destinations[0].protocol, proto_tcp);
+    EXPECT_FALSE(n.destinations[0].address.has_value());
+    EXPECT_EQ(n.destinations[0].port, 80);
+    EXPECT_EQ(n.destinations[0].to_port, 0); // 0: the same port
+    EXPECT_EQ(n.mss_clamp, 0);
+}
+
+TEST(ConfigSchema, NatSharedAddressesThatAreAllowed) {
+    // A pool may hold the interface's own address; destination rules may share an address
+    // with a pool and with each other (other ports); mss-clamp 0 is off; 1..65535 all usable.
+    Config c = load_ok(
+        nat({"source lan { interface inet0; pool [ 203.0.113.1 203.0.113.2 ]; ports 1-65535; }",
+             "destination a { interface inet0; protocol tcp; port 80; to 198.18.1.10; }",
+             "destination b { interface inet0; protocol tcp; address 203.0.113.2; port 80; "
+             "to 198.18.1.11; }",
+             "destination c { interface inet0; protocol tcp; address 203.0.113.1; port 443; "
+             "to 198.18.1.10; }",
+             "destination d { interface inner0; protocol tcp; port 80; to 198.18.1.12; }",
+             "static web { interface inet0; inside 198.18.1.10; outside 203.0.113.10; }",
+             "mss-clamp 0;"}));
+    EXPECT_EQ(c.nat.sources.at(0).ports, (PortRange{1, 65535}));
+    EXPECT_EQ(c.nat.destinations.size(), 4u);
+    EXPECT_EQ(c.nat.mss_clamp, 0);
+}
+
 TEST(ConfigSchema, EmptyConfigHasDefaults) {
     Config c = load_ok("# nothing\n");
     EXPECT_TRUE(c.interfaces.empty());
     EXPECT_EQ(c.dataplane.workers, 1u);
     EXPECT_EQ(c.dataplane.idle_sleep_us, 50u);
     EXPECT_EQ(c.dataplane.timeouts.tcp_established, 3600u);
+    EXPECT_TRUE(c.nat.statics.empty() && c.nat.sources.empty() && c.nat.destinations.empty());
+    EXPECT_EQ(c.nat.mss_clamp, 0);
 }
 
 TEST(ConfigSchema, IdleSleepOutOfRangeNamesLineAndRange) {

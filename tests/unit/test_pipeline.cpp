@@ -85,6 +85,8 @@ std::array<uint8_t, 16> addr(int family, const char *s) {
 class Pipeline : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
+        if (suite.pool) // opened once for every suite derived from this one
+            return;
         qorgan::test::open_ring_ports(suite, "pl", std::string(interfaces_text));
     }
 
@@ -92,8 +94,10 @@ protected:
 
     void install(const std::string &policy, uint32_t epoch) {
         conf = load(policy);
-        auto s = build_snapshot(conf, ports->bindings(), 1, epoch, 0);
+        auto s = build_snapshot(conf, ports->bindings(), 1, epoch, 0, snap.get());
         ASSERT_TRUE(s.ok()) << s.error().to_string();
+        if (snap)
+            retired.push_back(std::move(snap)); // flows may still point into it, as after RCU
         snap = std::move(s.value());
         if (flows)
             return;
@@ -233,6 +237,7 @@ protected:
 
     config::Config conf;
     std::unique_ptr<Snapshot> snap;
+    std::vector<std::unique_ptr<Snapshot>> retired;
     std::atomic<Snapshot *> active{nullptr};
     std::unique_ptr<FlowTable> flows;
     NeighborTable neighbors{256};
@@ -572,4 +577,429 @@ TEST_F(Pipeline, Ipv6FlowIsForwarded) {
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(parsed(out[0]).ttl, 63);
     EXPECT_EQ(hits(0, Direction::ingress, 11), 1u);
+}
+
+// ------------------------------------------------------------------ NAT44 (R128-d, R90-1-6)
+
+namespace {
+
+constexpr const char *nat_policy_text = R"(
+policy {
+    inner0 {
+        ingress {
+            rule 10 { protocol tcp; destination 203.0.113.0/24; action accept; }
+            rule 11 { protocol udp; destination 203.0.113.0/24; action accept; }
+            rule 12 { protocol icmp; icmp-type echo-request; action accept; }
+        }
+        egress { rule 1000 { action accept; } }
+    }
+    dmz0 {
+        ingress { rule 10 { protocol udp; destination-port 53; action accept; } }
+        egress { rule 1000 { action accept; } }
+    }
+    inet0 {
+        ingress {
+            rule 10 { protocol tcp; destination 198.18.3.10; destination-port 80; action accept; }
+            rule 11 { protocol udp; destination 198.18.3.10; destination-port 53; action accept; }
+        }
+        egress { rule 1000 { action accept; } }
+    }
+}
+)";
+
+constexpr const char *nat_text = R"(
+nat {
+    source hide { interface inet0; from 198.18.1.0/24; }
+    static web { interface inet0; inside 198.18.3.10; outside 203.0.113.50; }
+    destination dns { interface inet0; protocol udp; address 203.0.113.1; port 5353; to 198.18.3.10; to-port 53; }
+}
+)";
+
+const Mac inet_mac{0x02, 0, 0, 0, 0, 0x44};
+
+uint32_t v4(const char *s) {
+    uint32_t a;
+    inet_pton(AF_INET, s, &a);
+    return a;
+}
+
+// The IPv4 header and L4 checksums of a frame, recomputed from scratch, equal the stored ones.
+::testing::AssertionResult checksums_ok(const std::vector<uint8_t> &f) {
+    PacketMeta m{};
+    if (auto r = parse_frame(f.data(), static_cast<uint32_t>(f.size()), m))
+        return ::testing::AssertionFailure() << "does not parse: " << drop_reason_name(*r);
+    const uint8_t *ip = f.data() + m.l3_offset;
+    uint32_t ihl = (ip[0] & 0xf) * 4u;
+    if (csum_fold(csum_partial(ip, ihl, 0)) != 0)
+        return ::testing::AssertionFailure() << "IPv4 header checksum";
+    const uint8_t *l4 = f.data() + m.l4_offset;
+    uint32_t l4_len = m.l3_end - m.l4_offset;
+    uint32_t sum = 0;
+    if (m.proto == 6 || m.proto == 17) {
+        if (m.proto == 17 && l4[6] == 0 && l4[7] == 0)
+            return ::testing::AssertionSuccess();
+        sum = csum_partial(ip + 12, 8, 0);
+        sum += htons(m.proto) + htons(static_cast<uint16_t>(l4_len));
+    }
+    if (csum_fold(csum_partial(l4, l4_len, sum)) != 0)
+        return ::testing::AssertionFailure() << "L4 checksum (proto " << int(m.proto) << ")";
+    return ::testing::AssertionSuccess();
+}
+
+} // namespace
+
+class Nat : public Pipeline {
+protected:
+    void SetUp() override {
+        install(std::string(nat_policy_text) + nat_text, 1);
+        learn(0, 4, "198.18.1.11", host_mac);
+        learn(1, 4, "198.18.3.10", server_mac);
+        learn(2, 4, "203.0.113.10", inet_mac);
+    }
+    NatCounters &nat() { return snap->nat->counters(0); }
+
+    FrameSpec inner_to_inet(uint8_t proto, uint16_t sport, uint16_t dport) {
+        FrameSpec f;
+        f.dst_mac = port_mac(0);
+        f.dst = "203.0.113.10";
+        f.proto = proto;
+        f.sport = sport;
+        f.dport = dport;
+        return f;
+    }
+};
+
+TEST_F(Nat, SourceNaptHidesTheInsideAddressBothWaysWithRightChecksums) {
+    for (uint8_t proto : {uint8_t(6), uint8_t(17)}) {
+        SCOPED_TRACE(int(proto));
+        FrameSpec out = inner_to_inet(proto, 40000, proto == 6 ? 80 : 53);
+        out.payload = 33;
+        send(0, build_frame(out));
+        auto tx = sent(2);
+        ASSERT_EQ(tx.size(), 1u);
+        PacketMeta m = parsed(tx[0]);
+        EXPECT_EQ(m.src[0], v4("203.0.113.1")) << "the inside address left the gateway";
+        EXPECT_GE(ntohs(m.sport), 1024);
+        EXPECT_EQ(m.dst[0], v4("203.0.113.10"));
+        EXPECT_TRUE(checksums_ok(tx[0]));
+
+        FrameSpec back;
+        back.src_mac = inet_mac;
+        back.dst_mac = port_mac(2);
+        back.src = "203.0.113.10";
+        back.dst = "203.0.113.1";
+        back.proto = proto;
+        back.sport = out.dport;
+        back.dport = ntohs(m.sport);
+        back.tcp_flags = 0x12;
+        back.seq = 9000;
+        back.ack = 1001;
+        back.payload = 17;
+        send(2, build_frame(back));
+        auto rx = sent(0);
+        ASSERT_EQ(rx.size(), 1u);
+        PacketMeta r = parsed(rx[0]);
+        EXPECT_EQ(r.dst[0], v4("198.18.1.11"));
+        EXPECT_EQ(ntohs(r.dport), 40000);
+        EXPECT_EQ(r.src[0], v4("203.0.113.10"));
+        EXPECT_TRUE(checksums_ok(rx[0]));
+    }
+    EXPECT_EQ(nat().snat_new.get(), 2u);
+    EXPECT_EQ(flows->stats().active, 2u);
+}
+
+TEST_F(Nat, EchoIdentifierIsTranslatedAndTheReplyFindsItsWayBack) {
+    FrameSpec ping = inner_to_inet(1, 0, 0);
+    ping.icmp_id = 4242;
+    ping.payload = 8;
+    send(0, build_frame(ping));
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    PacketMeta m = parsed(tx[0]);
+    EXPECT_EQ(m.src[0], v4("203.0.113.1"));
+    EXPECT_TRUE(checksums_ok(tx[0]));
+    FrameSpec pong;
+    pong.src_mac = inet_mac;
+    pong.dst_mac = port_mac(2);
+    pong.src = "203.0.113.10";
+    pong.dst = "203.0.113.1";
+    pong.proto = 1;
+    pong.icmp_type = 0;
+    pong.icmp_id = ntohs(m.sport);
+    pong.payload = 8;
+    send(2, build_frame(pong));
+    auto rx = sent(0);
+    ASSERT_EQ(rx.size(), 1u);
+    PacketMeta r = parsed(rx[0]);
+    EXPECT_EQ(r.dst[0], v4("198.18.1.11"));
+    EXPECT_EQ(ntohs(r.sport), 4242);
+    EXPECT_TRUE(checksums_ok(rx[0]));
+}
+
+TEST_F(Nat, StaticNatPublishesTheShieldedServerAndHidesItOnTheWayOut) {
+    FrameSpec syn;
+    syn.src_mac = inet_mac;
+    syn.dst_mac = port_mac(2);
+    syn.src = "203.0.113.10";
+    syn.dst = "203.0.113.50";
+    syn.sport = 5555;
+    syn.dport = 80;
+    send(2, build_frame(syn));
+    auto tx = sent(1);
+    ASSERT_EQ(tx.size(), 1u) << "drops: default_deny " << drops(DropReason::default_deny);
+    PacketMeta m = parsed(tx[0]);
+    EXPECT_EQ(m.dst[0], v4("198.18.3.10"));
+    EXPECT_EQ(ntohs(m.dport), 80);
+    EXPECT_TRUE(checksums_ok(tx[0]));
+    FrameSpec synack;
+    synack.src_mac = server_mac;
+    synack.dst_mac = port_mac(1);
+    synack.src = "198.18.3.10";
+    synack.dst = "203.0.113.10";
+    synack.sport = 80;
+    synack.dport = 5555;
+    synack.tcp_flags = 0x12;
+    synack.ack = 1001;
+    send(1, build_frame(synack));
+    auto rx = sent(2);
+    ASSERT_EQ(rx.size(), 1u);
+    PacketMeta r = parsed(rx[0]);
+    EXPECT_EQ(r.src[0], v4("203.0.113.50"));
+    EXPECT_TRUE(checksums_ok(rx[0]));
+    // The server's own query to the Internet leaves as its public address too.
+    FrameSpec q;
+    q.src_mac = server_mac;
+    q.dst_mac = port_mac(1);
+    q.src = "198.18.3.10";
+    q.dst = "203.0.113.10";
+    q.proto = 17;
+    q.sport = 33000;
+    q.dport = 53;
+    send(1, build_frame(q));
+    auto qx = sent(2);
+    ASSERT_EQ(qx.size(), 1u);
+    EXPECT_EQ(parsed(qx[0]).src[0], v4("203.0.113.50"));
+    EXPECT_EQ(ntohs(parsed(qx[0]).sport), 33000);
+    EXPECT_EQ(nat().static_new.get(), 2u);
+}
+
+TEST_F(Nat, DestinationNatForwardsAPortOfTheInterfaceAddress) {
+    FrameSpec q;
+    q.src_mac = inet_mac;
+    q.dst_mac = port_mac(2);
+    q.src = "203.0.113.10";
+    q.dst = "203.0.113.1";
+    q.proto = 17;
+    q.sport = 34000;
+    q.dport = 5353;
+    send(2, build_frame(q));
+    auto tx = sent(1);
+    ASSERT_EQ(tx.size(), 1u);
+    PacketMeta m = parsed(tx[0]);
+    EXPECT_EQ(m.dst[0], v4("198.18.3.10"));
+    EXPECT_EQ(ntohs(m.dport), 53);
+    EXPECT_TRUE(checksums_ok(tx[0]));
+    FrameSpec a;
+    a.src_mac = server_mac;
+    a.dst_mac = port_mac(1);
+    a.src = "198.18.3.10";
+    a.dst = "203.0.113.10";
+    a.proto = 17;
+    a.sport = 53;
+    a.dport = 34000;
+    send(1, build_frame(a));
+    auto rx = sent(2);
+    ASSERT_EQ(rx.size(), 1u);
+    PacketMeta r = parsed(rx[0]);
+    EXPECT_EQ(r.src[0], v4("203.0.113.1"));
+    EXPECT_EQ(ntohs(r.sport), 5353);
+    EXPECT_EQ(nat().dnat_new.get(), 1u);
+}
+
+TEST_F(Nat, IcmpErrorFromOutsideIsTranslatedBackAndABadInnerChecksumIsDropped) {
+    FrameSpec out = inner_to_inet(17, 40001, 53);
+    send(0, build_frame(out));
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    PacketMeta m = parsed(tx[0]);
+    // inet1 answers "port unreachable" quoting the translated datagram.
+    uint8_t buf[256];
+    uint32_t inet1 = v4("203.0.113.10");
+    uint32_t n = icmp_error_build(buf, sizeof(buf), tx[0].data(), uint32_t(tx[0].size()), m, 3, 3,
+                                  inet_mac, reinterpret_cast<const uint8_t *>(&inet1));
+    ASSERT_GT(n, 0u);
+    std::vector<uint8_t> err(buf, buf + n);
+    std::memcpy(err.data(), port_mac(2).data(), 6); // to the gateway
+    std::vector<uint8_t> bad = err;
+    send(2, err);
+    auto rx = sent(0);
+    ASSERT_EQ(rx.size(), 1u);
+    PacketMeta r = parsed(rx[0]);
+    EXPECT_EQ(r.dst[0], v4("198.18.1.11"));
+    EXPECT_TRUE(checksums_ok(rx[0])) << "ICMP checksum after translation";
+    // The quoted packet is the inside host's own datagram again.
+    const uint8_t *q = rx[0].data() + r.l4_offset + 8;
+    uint32_t qsrc;
+    std::memcpy(&qsrc, q + 12, 4);
+    EXPECT_EQ(qsrc, v4("198.18.1.11"));
+    EXPECT_EQ(q[20] << 8 | q[21], 40001);
+    EXPECT_EQ(csum_fold(csum_partial(q, 20, 0)), 0) << "quoted IPv4 header checksum";
+    EXPECT_EQ(nat().icmp_errors.get(), 1u);
+
+    // RFC 5508: the same error with a corrupt quoted header checksum is dropped.
+    PacketMeta bm{};
+    ASSERT_FALSE(parse_frame(bad.data(), uint32_t(bad.size()), bm));
+    bad[bm.l4_offset + 8 + 10] ^= 0x55;
+    // keep the outer ICMP checksum right so that only the quoted header is wrong
+    bad[bm.l4_offset + 2] = bad[bm.l4_offset + 3] = 0;
+    uint16_t c = csum_fold(csum_partial(bad.data() + bm.l4_offset, bm.l3_end - bm.l4_offset, 0));
+    std::memcpy(bad.data() + bm.l4_offset + 2, &c, 2);
+    send(2, bad);
+    EXPECT_TRUE(sent(0).empty());
+    EXPECT_EQ(drops(DropReason::nat_bad_inner_checksum), 1u);
+}
+
+TEST_F(Nat, ExhaustedPoolRefusesNewFlowsCountsAndKeepsTheOldOnes) {
+    install(std::string(nat_policy_text) +
+                "nat { source small { interface inet0; from 198.18.1.0/24; pool 203.0.113.60; "
+                "ports 40000-40063; } }\n",
+            2);
+    std::vector<uint16_t> given;
+    for (uint16_t i = 0; i < 64; i++) {
+        send(0, build_frame(inner_to_inet(17, uint16_t(20000 + i), 53)));
+        auto tx = sent(2);
+        ASSERT_EQ(tx.size(), 1u) << "flow " << i;
+        PacketMeta m = parsed(tx[0]);
+        EXPECT_EQ(m.src[0], v4("203.0.113.60"));
+        given.push_back(ntohs(m.sport));
+    }
+    std::sort(given.begin(), given.end());
+    EXPECT_EQ(std::unique(given.begin(), given.end()) - given.begin(), 64);
+    EXPECT_EQ(given.front(), 40000);
+    EXPECT_EQ(given.back(), 40063);
+    send(0, build_frame(inner_to_inet(17, 30000, 53)));
+    EXPECT_TRUE(sent(2).empty());
+    EXPECT_EQ(nat().refused_pool.get(), 1u);
+    EXPECT_EQ(drops(DropReason::nat_pool_exhausted), 1u);
+    // An existing flow still passes.
+    send(0, build_frame(inner_to_inet(17, 20005, 53)));
+    EXPECT_EQ(sent(2).size(), 1u);
+    // Idle flows expire and give their ports back.
+    now += 3600 * 1000;
+    while (flows->expire(now, 1024) > 0) {
+    }
+    EXPECT_EQ(snap->nat->sources()[0].pools[0]->stats().in_use, 0u);
+    send(0, build_frame(inner_to_inet(17, 30000, 53)));
+    EXPECT_EQ(sent(2).size(), 1u);
+}
+
+TEST_F(Nat, PoolAddressAnswersArpButUnsolicitedPacketsToItAreDropped) {
+    install(std::string(nat_policy_text) +
+                "nat { source small { interface inet0; pool 203.0.113.60; } }\n",
+            2);
+    uint8_t buf[64];
+    uint32_t n =
+        arp_build(buf, sizeof(buf), 1, inet_mac, v4("203.0.113.10"), Mac{}, v4("203.0.113.60"));
+    send(2, std::vector<uint8_t>(buf, buf + n));
+    EXPECT_EQ(sent(2).size(), 1u) << "proxy ARP for the pool address";
+    n = arp_build(buf, sizeof(buf), 1, inet_mac, v4("203.0.113.10"), Mac{}, v4("203.0.113.61"));
+    send(2, std::vector<uint8_t>(buf, buf + n));
+    EXPECT_TRUE(sent(2).empty());
+    FrameSpec probe;
+    probe.src_mac = inet_mac;
+    probe.dst_mac = port_mac(2);
+    probe.src = "203.0.113.10";
+    probe.dst = "203.0.113.60";
+    probe.sport = 4444;
+    probe.dport = 22;
+    send(2, build_frame(probe));
+    EXPECT_TRUE(sent(0).empty());
+    EXPECT_TRUE(sent(1).empty());
+    EXPECT_EQ(drops(DropReason::nat_no_mapping), 1u);
+}
+
+TEST_F(Nat, CommitKeepsTranslationsOfUnchangedRulesAndDropsChangedOnes) {
+    FrameSpec out = inner_to_inet(17, 40002, 53);
+    send(0, build_frame(out));
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    uint16_t port = ntohs(parsed(tx[0]).sport);
+    FrameSpec back;
+    back.src_mac = inet_mac;
+    back.dst_mac = port_mac(2);
+    back.src = "203.0.113.10";
+    back.dst = "203.0.113.1";
+    back.proto = 17;
+    back.sport = 53;
+    back.dport = port;
+    // Same NAT, one more rule elsewhere: the translation lives on.
+    std::string more = std::string(nat_policy_text);
+    more.insert(more.find("rule 12"),
+                "rule 13 { protocol tcp; destination-port 22; action drop; }\n");
+    install(more + nat_text, 2);
+    active.store(snap.get());
+    send(2, build_frame(back));
+    EXPECT_EQ(sent(0).size(), 1u) << "reply after a commit that left NAT alone";
+    // Another pool: the old translation cannot stand; its next packet finds no flow.
+    install(more +
+                "nat { source hide { interface inet0; from 198.18.1.0/24; pool 203.0.113.70; } }\n",
+            3);
+    active.store(snap.get());
+    send(2, build_frame(back));
+    EXPECT_TRUE(sent(0).empty());
+    EXPECT_EQ(flows->stats().active, 0u);
+}
+
+namespace {
+
+// Splits an untagged IPv4 frame into a first fragment holding `first` bytes of its IP
+// payload (a multiple of 8) and a later fragment with the rest.
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>> fragment(const std::vector<uint8_t> &f,
+                                                               size_t first, uint16_t id) {
+    const size_t l3 = 14, ihl = 20;
+    std::vector<uint8_t> a(f.begin(), f.begin() + long(l3 + ihl + first));
+    std::vector<uint8_t> b(f.begin(), f.begin() + long(l3 + ihl));
+    b.insert(b.end(), f.begin() + long(l3 + ihl + first), f.end());
+    auto fix = [&](std::vector<uint8_t> &x, uint16_t frag) {
+        uint8_t *ip = x.data() + l3;
+        uint16_t total = htons(uint16_t(x.size() - l3));
+        std::memcpy(ip + 2, &total, 2);
+        uint16_t nid = htons(id);
+        std::memcpy(ip + 4, &nid, 2);
+        uint16_t fr = htons(frag);
+        std::memcpy(ip + 6, &fr, 2);
+        ip[10] = ip[11] = 0;
+        uint16_t c = csum_fold(csum_partial(ip, ihl, 0));
+        std::memcpy(ip + 10, &c, 2);
+    };
+    fix(a, 0x2000);              // MF, offset 0
+    fix(b, uint16_t(first / 8)); // last fragment
+    return {a, b};
+}
+
+} // namespace
+
+TEST_F(Nat, LaterFragmentsOfATranslatedDatagramAreTranslatedLikeTheFirst) {
+    FrameSpec big = inner_to_inet(17, 40003, 53);
+    big.payload = 64;
+    auto [first, later] = fragment(build_frame(big), 24, 0x4242);
+    send(0, first);
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    PacketMeta m = parsed(tx[0]);
+    EXPECT_EQ(m.src[0], v4("203.0.113.1"));
+    send(0, later);
+    auto tx2 = sent(2);
+    ASSERT_EQ(tx2.size(), 1u) << "later fragment: nat_fragment_unknown "
+                              << drops(DropReason::nat_fragment_unknown);
+    PacketMeta m2 = parsed(tx2[0]);
+    EXPECT_EQ(m2.src[0], v4("203.0.113.1"));
+    EXPECT_EQ(csum_fold(csum_partial(tx2[0].data() + 14, 20, 0)), 0);
+    // A later fragment of a datagram whose first fragment never came is not let out
+    // with the inside address.
+    auto [f2, orphan] = fragment(build_frame(big), 24, 0x4343);
+    (void)f2;
+    send(0, orphan);
+    EXPECT_TRUE(sent(2).empty());
+    EXPECT_EQ(drops(DropReason::nat_fragment_unknown), 1u);
 }

@@ -66,8 +66,14 @@ policy { a0 {
              rule 2 { protocol icmp; icmp-type echo-request; icmp-code 0; action drop; } }
 } }
 routes { route 0.0.0.0/0 { via 10.0.0.254; interface a0; } }
-dataplane { workers 1; max-flows 2048; timeouts { tcp-syn 1; tcp-established 1; tcp-closing 1;
-    tcp-closed 1; udp 1; udp-stream 1; icmp 1; other 1; } }
+dataplane { workers 1; max-flows 2048; idle-sleep 0; timeouts { tcp-syn 1; tcp-established 1;
+    tcp-closing 1; tcp-closed 1; udp 1; udp-stream 1; icmp 1; other 1; } }
+nat { static s { interface a0; inside 10.0.0.10; outside 1.2.3.10; }
+      source l { interface a0; from 10.0.0.0/24; pool 1.2.3.4; ports 1024-2047;
+                 mapping endpoint-independent; max-per-source 10; }
+      destination d { interface a0; protocol tcp; address 1.2.3.5; port 80; to 10.0.0.2;
+                      to-port 8080; }
+      mss-clamp 1400; }
 system { host-name gw1;
     login { idle-timeout 1; session-lifetime 60; lockout-failures 1; lockout-time 1;
             alert-failures 1; alert-refusals 1;
@@ -141,6 +147,37 @@ TEST(SchemaTree, ClosedChoicesMatchTheSchema) {
     EXPECT_FALSE(load_text(rule_with("action permit;"), "t").ok());
 }
 
+TEST(SchemaTree, NatChoicesMatchTheSchema) {
+    const SchemaNode *nat = nullptr;
+    for (const SchemaNode &c : schema_root().children)
+        if (c.keyword == "nat")
+            nat = &c;
+    ASSERT_NE(nat, nullptr);
+    // `stmt` in a rule of `kind` that is otherwise complete.
+    auto with = [](const std::string &kind, const std::string &stmt) {
+        std::string rule = kind == "source" ? "source s { interface a; "
+                                            : "destination d { interface a; port 1; to 10.0.0.1; ";
+        if (kind == "nat")
+            rule = "";
+        return "interfaces { a { device \"0000:00:04.0\"; address 1.2.3.1/24; zone z; } } "
+               "zones { z { loop internet; } } nat { " +
+               rule + stmt + (rule.empty() ? " }" : " } }");
+    };
+    for (const SchemaNode &kind : nat->children) {
+        for (const std::string &c : kind.choices) { // mss-clamp 0: off
+            EXPECT_TRUE(load_text(with("nat", kind.keyword + " " + c + ";"), "t").ok()) << c;
+        }
+        for (const SchemaNode &leaf : kind.children) {
+            for (const std::string &c : leaf.choices) {
+                EXPECT_TRUE(load_text(with(kind.keyword, leaf.keyword + " " + c + ";"), "t").ok())
+                    << kind.keyword << " " << leaf.keyword << " " << c;
+            }
+        }
+    }
+    EXPECT_FALSE(load_text(with("destination", "protocol sctp;"), "t").ok());
+    EXPECT_FALSE(load_text(with("source", "mapping cone;"), "t").ok());
+}
+
 std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
     std::vector<std::string> out;
     for (const Candidate &c : cs)
@@ -150,8 +187,8 @@ std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
 
 TEST(SchemaTree, CompletesTopLevelKeywords) {
     auto c = complete_path(nullptr, {}, "");
-    EXPECT_EQ(words_of(c), (std::vector<std::string>{"dataplane", "interfaces", "policy", "routes",
-                                                     "system", "zones"}));
+    EXPECT_EQ(words_of(c), (std::vector<std::string>{"dataplane", "interfaces", "nat", "policy",
+                                                     "routes", "system", "zones"}));
     EXPECT_EQ(words_of(complete_path(nullptr, {}, "in")), (std::vector<std::string>{"interfaces"}));
     for (const Candidate &x : c)
         EXPECT_FALSE(x.help.empty()) << x.word;

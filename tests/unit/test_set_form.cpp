@@ -71,6 +71,37 @@ void expect_same_config(const Config &a, const Config &b) {
         EXPECT_EQ(a.routes[i].via, b.routes[i].via);
         EXPECT_EQ(a.routes[i].interface, b.routes[i].interface);
     }
+    ASSERT_EQ(a.nat.statics.size(), b.nat.statics.size());
+    for (std::size_t i = 0; i < a.nat.statics.size(); ++i) {
+        const NatStatic &x = a.nat.statics[i], &y = b.nat.statics[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.interface, y.interface);
+        EXPECT_EQ(x.inside, y.inside);
+        EXPECT_EQ(x.outside, y.outside);
+    }
+    ASSERT_EQ(a.nat.sources.size(), b.nat.sources.size());
+    for (std::size_t i = 0; i < a.nat.sources.size(); ++i) {
+        const NatSource &x = a.nat.sources[i], &y = b.nat.sources[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.interface, y.interface);
+        EXPECT_EQ(x.from, y.from);
+        EXPECT_EQ(x.pool, y.pool);
+        EXPECT_EQ(x.ports, y.ports);
+        EXPECT_EQ(x.endpoint_independent, y.endpoint_independent);
+        EXPECT_EQ(x.max_per_source, y.max_per_source);
+    }
+    ASSERT_EQ(a.nat.destinations.size(), b.nat.destinations.size());
+    for (std::size_t i = 0; i < a.nat.destinations.size(); ++i) {
+        const NatDestination &x = a.nat.destinations[i], &y = b.nat.destinations[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.interface, y.interface);
+        EXPECT_EQ(x.protocol, y.protocol);
+        EXPECT_EQ(x.address, y.address);
+        EXPECT_EQ(x.port, y.port);
+        EXPECT_EQ(x.to, y.to);
+        EXPECT_EQ(x.to_port, y.to_port);
+    }
+    EXPECT_EQ(a.nat.mss_clamp, b.nat.mss_clamp);
     EXPECT_EQ(a.dataplane.workers, b.dataplane.workers);
     EXPECT_EQ(a.dataplane.max_flows, b.dataplane.max_flows);
     const Timeouts &s = a.dataplane.timeouts, &t = b.dataplane.timeouts;
@@ -172,7 +203,7 @@ TEST(SetForm, UnknownKeywordListsWhatWasExpected) {
                      "set interfaces inner0 speed: unknown 'speed'; expected one of: address, "
                      "device, disable, mtu, zone");
     expect_set_error({"firewall"}, "set firewall: unknown 'firewall'; expected one of: "
-                                   "dataplane, interfaces, policy, routes, system, zones");
+                                   "dataplane, interfaces, nat, policy, routes, system, zones");
 }
 
 TEST(SetForm, BadValuesNameTheWord) {
@@ -220,7 +251,7 @@ TEST(SetForm, BadValuesNameTheWord) {
 }
 
 TEST(SetForm, MissingAndExtraWords) {
-    expect_set_error({}, "set: incomplete; expected one of: dataplane, interfaces, policy, "
+    expect_set_error({}, "set: incomplete; expected one of: dataplane, interfaces, nat, policy, "
                          "routes, system, zones");
     expect_set_error({"interfaces", "inner0", "mtu"},
                      "set interfaces inner0 mtu: missing value; expected <576..9000>");
@@ -303,7 +334,8 @@ TEST(SetForm, DeleteWhatIsNotThereNamesIt) {
     expect_delete_error({"interfaces", "inner0", "colour"},
                         "delete interfaces inner0 colour: unknown 'colour'; expected one of: "
                         "address, device, disable, mtu, zone");
-    expect_delete_error({}, "delete: incomplete; expected one of: dataplane, interfaces, policy, "
+    expect_delete_error({}, "delete: incomplete; expected one of: dataplane, interfaces, nat, "
+                            "policy, "
                             "routes, system, zones");
     Node empty;
     auto s = apply_delete(empty, {"routes"});
@@ -335,7 +367,7 @@ TEST(SetForm, EditPathIsNormalisedAndChecked) {
     auto typo = resolve_edit_path(t, {"polcy"});
     ASSERT_FALSE(typo.ok());
     EXPECT_EQ(typo.error().message, "edit polcy: unknown 'polcy'; expected one of: dataplane, "
-                                    "interfaces, policy, routes, system, zones");
+                                    "interfaces, nat, policy, routes, system, zones");
 }
 
 TEST(SetForm, FindPath) {
@@ -349,6 +381,62 @@ TEST(SetForm, FindPath) {
     EXPECT_EQ(mtu->words.at(1).text, "203.0.113.254");
     EXPECT_EQ(find_path(t, {"policy", "inner0", "ingress", "rule", "99"}), nullptr);
     EXPECT_EQ(find_path(t, {"nothing"}), nullptr);
+}
+
+TEST(SetForm, NatRoundTrips) {
+    expect_round_trip(R"(
+interfaces { inet0 { device "0000:00:04.0"; address 203.0.113.1/24; zone z; } }
+zones { z { loop internet; } }
+nat {
+    static web { interface inet0; inside 198.18.3.10; outside 203.0.113.10; }
+    source lan { interface inet0; from [ 198.18.1.0/24 198.18.2.0/24 ];
+                 pool [ 203.0.113.20 203.0.113.21 ]; ports 20000-29999;
+                 mapping endpoint-independent; max-per-source 100; }
+    source rest { interface inet0; }
+    destination ssh { interface inet0; protocol tcp; address 203.0.113.1; port 2222;
+                      to 198.18.3.22; to-port 22; }
+    destination dns { interface inet0; protocol udp; port 53; to 198.18.3.53; }
+    mss-clamp 1400;
+}
+)");
+    Node t = parse("nat { source lan { interface inet0; pool [ 203.0.113.20 203.0.113.21 ]; } }");
+    std::vector<std::string> want = {
+        "set nat source lan interface inet0",
+        "set nat source lan pool 203.0.113.20",
+        "set nat source lan pool 203.0.113.21",
+    };
+    EXPECT_EQ(to_set_lines(t), want);
+}
+
+TEST(SetForm, NatValuesAreCheckedAsTheyAreSet) {
+    expect_set_error({"nat", "static", "web", "inside", "2001:db8::10"},
+                     "set nat static web inside 2001:db8::10: '2001:db8::10' is IPv6: NAT44 "
+                     "translates IPv4 only; expected <ipv4-address>");
+    expect_set_error({"nat", "source", "lan", "from", "198.18.1.1/24"},
+                     "set nat source lan from 198.18.1.1/24: 198.18.1.1/24 has host bits set "
+                     "(did you mean 198.18.1.0/24?); expected <ipv4-prefix>");
+    expect_set_error({"nat", "source", "lan", "pool", "pool1"},
+                     "set nat source lan pool pool1: 'pool1' is not an IPv4 address; expected "
+                     "<ipv4-address>");
+    expect_set_error({"nat", "source", "lan", "ports", "1024-"},
+                     "set nat source lan ports 1024-: '1024-' is not a port or port range; "
+                     "expected <low>-<high>");
+    expect_set_error({"nat", "source", "lan", "mapping", "cone"},
+                     "set nat source lan mapping cone: 'cone' is not valid; expected one of: "
+                     "endpoint-dependent, endpoint-independent");
+    expect_set_error({"nat", "destination", "web", "protocol", "icmp"},
+                     "set nat destination web protocol icmp: 'icmp' is not valid; expected one "
+                     "of: tcp, udp");
+    expect_set_error({"nat", "mss-clamp", "100"},
+                     "set nat mss-clamp 100: 100 is out of range; expected one of: 0, "
+                     "<536..9000>");
+    expect_set_error({"nat", "static", "9web"},
+                     "set nat static 9web: '9web' is not a valid name; expected <name>");
+    Node t;
+    ASSERT_TRUE(apply_set(t, {"nat", "mss-clamp", "0"}).ok());
+    ASSERT_TRUE(apply_set(t, {"nat", "destination", "web", "to-port", "8080"}).ok());
+    EXPECT_EQ(print_tree(t), "nat {\n    mss-clamp 0;\n    destination web {\n        to-port "
+                             "8080;\n    }\n}\n");
 }
 
 } // namespace

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// NAT44 compiled for the workers (R128-d static 1:1, R90-1-6 NAPT, R139-10-1 destination NAT
+// to the shielded subnet): the immutable lookup tables of one snapshot, plus the per-worker
+// port pools, which outlive a snapshot when their source rule did not change (a commit that
+// leaves NAT alone keeps every translation). Lookups are binary searches over sorted arrays
+// built at compile time: no allocation, no locks, no system calls on the hot path.
+#pragma once
+
+#include "common/result.h"
+#include "config/model.h"
+#include "dataplane/counters.h"
+#include "dataplane/nat_ports.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace qorgan::dp {
+
+// Flow::nat_kind bits.
+inline constexpr uint8_t nat_snat = 1;    // forward packets get nat_src/nat_sport as source
+inline constexpr uint8_t nat_dnat = 2;    // forward packets get nat_dst/nat_dport as destination
+inline constexpr uint8_t nat_dynamic = 4; // the SNAT port came from a pool (released at the end)
+
+struct NatStaticEntry {
+    uint32_t inside = 0;  // network order
+    uint32_t outside = 0; // network order
+    uint16_t port = 0;    // DPDK port of the outside interface
+    uint16_t index = 0;   // in conf.nat.statics
+};
+
+struct NatDnatEntry {
+    uint16_t port = 0; // DPDK port of the arrival interface
+    uint8_t proto = 0;
+    uint32_t addr = 0;  // network order
+    uint16_t dport = 0; // network order
+    uint32_t to = 0;    // network order
+    uint16_t to_port = 0;
+    uint16_t index = 0; // in conf.nat.destinations
+};
+
+// A source rule with one port pool per worker.
+struct NatSourceRule {
+    uint16_t port = 0;                               // DPDK port of the outside interface
+    std::vector<std::pair<uint32_t, uint32_t>> from; // (network, mask), host order; empty: any
+    PortPoolConfig pool;                             // workers/worker of pool 0
+    std::vector<std::shared_ptr<PortPool>> pools;    // one per worker
+    uint32_t generation = 0;                         // unique per pool set
+    uint16_t index = 0;                              // in conf.nat.sources
+};
+
+// Per-worker NAT counters, summed on read (telemetry /qorgan/nat).
+struct alignas(64) NatCounters {
+    Counter translated_new;    // flows created with a translation
+    Counter static_new;        // of which by a static entry
+    Counter dnat_new;          // of which by a destination rule
+    Counter snat_new;          // of which by a source rule (a pool port)
+    Counter refused_pool;      // no free port (pool exhausted)
+    Counter refused_source;    // max-per-source reached
+    Counter refused_sources;   // per-source table full
+    Counter refused_protocol;  // neither TCP, UDP nor ICMP echo under a source rule
+    Counter refused_collision; // every port tried was taken towards that destination
+    Counter icmp_errors;       // ICMP errors translated (RFC 5508)
+    Counter mss_clamped;       // TCP SYNs whose MSS was lowered
+    Counter handoffs;          // packets handed to the worker owning their translation
+    Counter handoff_full;      // hand-offs refused: the owner's ring was full
+    Counter no_mapping;        // packets for a NAT address that belong to no translation
+};
+
+class NatTable {
+public:
+    // Compiles conf.nat. Pools whose rule did not change are taken from `previous` (the
+    // running snapshot's table) so that live translations keep their ports.
+    static Result<std::unique_ptr<NatTable>>
+    build(const config::Config &conf, const std::vector<std::pair<std::string, uint16_t>> &ports,
+          unsigned workers, const NatTable *previous);
+
+    bool empty() const { return _statics_by_inside.empty() && _dnat.empty() && _sources.empty(); }
+    unsigned workers() const { return _workers; }
+
+    // Static entry whose outside address is `addr` on arrival port `port`.
+    const NatStaticEntry *static_by_outside(uint16_t port, uint32_t addr) const;
+    // Static entry whose inside address is `addr` leaving by `port`.
+    const NatStaticEntry *static_by_inside(uint16_t port, uint32_t addr) const;
+    // Static entry whose inside address is `addr`, whatever its interface (hand-off).
+    const NatStaticEntry *static_inside_any(uint32_t addr) const;
+    // Destination rule for (arrival port, proto, addr, dport).
+    const NatDnatEntry *dnat(uint16_t port, uint8_t proto, uint32_t addr, uint16_t dport) const;
+    // Destination rule whose target is (proto, to, to_port) (hand-off of replies).
+    const NatDnatEntry *dnat_by_target(uint8_t proto, uint32_t to, uint16_t to_port) const;
+    // First source rule for a flow leaving by `port` from `src` (network order).
+    const NatSourceRule *source_rule(uint16_t port, uint32_t src) const;
+    // The source rule holding pool address `addr` on `port`, or nullptr.
+    const NatSourceRule *pool_rule(uint16_t port, uint32_t addr) const;
+    const std::vector<NatSourceRule> &sources() const { return _sources; }
+    // A source rule by its pool generation (port release), or nullptr.
+    const NatSourceRule *rule_by_generation(uint32_t gen) const;
+
+    // Whether the gateway answers ARP for addr on port (static outside or pool address).
+    bool proxy_arp(uint16_t port, uint32_t addr) const;
+
+    uint16_t mss_clamp() const { return _mss_clamp; }
+
+    // Per-worker counters (index = worker id).
+    NatCounters &counters(unsigned worker) const { return _counters[worker]; }
+
+private:
+    NatTable() = default;
+
+    unsigned _workers = 1;
+    std::vector<NatStaticEntry> _statics_by_outside;        // sorted by (port, outside)
+    std::vector<NatStaticEntry> _statics_by_inside;         // sorted by (port, inside)
+    std::vector<NatDnatEntry> _dnat;                        // sorted by (port, proto, addr, dport)
+    std::vector<NatDnatEntry> _dnat_targets;                // sorted by (proto, to, to_port)
+    std::vector<NatSourceRule> _sources;                    // config order
+    std::vector<std::pair<uint64_t, uint16_t>> _pool_addrs; // (port << 32 | addr), rule index
+    std::vector<uint64_t> _arp;                             // sorted (port << 32 | addr)
+    uint16_t _mss_clamp = 0;
+    std::unique_ptr<NatCounters[]> _counters;
+};
+
+// The worker that owns the translation of an IPv4 packet when workers > 1, or -1 when the
+// packet involves no translation (the flow's own worker, by symmetric RSS, owns it).
+// Replies to a pool address belong to the worker whose port slice holds the port; packets
+// to or from a static or destination-NAT server belong to the worker chosen by a hash of
+// the far end (address, port), the same in both directions.
+int nat_owner(const NatTable &nat, uint16_t in_port, uint8_t proto, uint32_t src, uint16_t sport,
+              uint32_t dst, uint16_t dport);
+
+} // namespace qorgan::dp
