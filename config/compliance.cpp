@@ -529,9 +529,9 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
         later("R139-3", "confidential traffic only inside IPsec channels", "waits for issue 8"));
     std::string integrity =
         "met: configuration integrity (SHA-256 of " + std::to_string(f.revisions) +
-        " revisions, running matches), zones and segments, per-interface firewall; not yet: "
-        "management-port protection and authentication (issue 4), NAPT (issue 5), event "
-        "logging (issue 4)";
+        " revisions, running matches), zones and segments, per-interface firewall, "
+        "administrator authentication and the audit log, hiding of inside addresses (NAPT: see "
+        "R90-1-6); not yet: monitoring and analysis of traffic (issues 6, 7)";
     if (f.running_config_intact)
         rows.push_back(
             {"R139-4", "partly met", "access control, segmentation, integrity", integrity});

@@ -284,6 +284,19 @@ policy {
 routes {
     route 198.51.100.0/24 { via 203.0.113.254; }
 }
+nat {
+    # R90-1-6: no inside address reaches the Internet.
+    source lan-internet {
+        interface inet0;
+        from [ 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24 ];
+    }
+    # R128-d, R139-10-1: the shielded web server published as 203.0.113.50.
+    static web {
+        interface inet0;
+        inside 198.18.3.10;
+        outside 203.0.113.50;
+    }
+}
 dataplane {
     workers 1;
     max-flows 262144;

@@ -38,12 +38,18 @@ const CommandHelp show_operational[] = {
     {"configuration", "The running configuration"},
     {"interfaces", "Ports: state, speed, packets, bytes, errors, drops (R128-f)"},
     {"log", "The audit log and its remote copy (R128-c, R90-1-7)"},
+    {"nat", "NAT44 translations and port pool statistics"},
     {"ndp", "IPv6 neighbours"},
     {"route", "Routing table"},
     {"security", "Security policies and their hit counts"},
     {"sessions", "Tracked connections (filters: address, port, interface, zone)"},
     {"system", "Commits and configuration integrity"},
     {"users", "Administrators, levels, second factor, lockouts (R128-b)"},
+};
+
+const CommandHelp show_nat_commands[] = {
+    {"statistics", "Translation counters and port pool use per source rule"},
+    {"translations", "Translated connections (filters: address, port, interface, limit)"},
 };
 
 const CommandHelp configuration_commands[] = {
@@ -342,6 +348,12 @@ config::ClassMask Commands::required(const Session &s, const std::vector<std::st
             return bit(C::view);
         if (what.value() == "sessions")
             return bit(C::traffic_view);
+        if (what.value() == "nat" && w.size() > 2) {
+            // Translations tell who talks to whom, like sessions; statistics do not.
+            auto sub = pick(w[2], show_nat_commands, "show nat command");
+            if (sub && sub.value() == "translations")
+                return bit(C::traffic_view);
+        }
         if (what.value() == "users")
             return bit(C::security);
         if (what.value() == "log") {
@@ -427,7 +439,7 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
     }
     if (w.size() < 2)
         return fail("expected 'show' followed by one of: arp, compliance, configuration, "
-                    "interfaces, log, ndp, route, security, sessions, system, users");
+                    "interfaces, log, nat, ndp, route, security, sessions, system, users");
     auto what = pick(w[1], show_operational, "show command");
     if (!what)
         return fail(what.error().message);
@@ -450,6 +462,8 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
         return show_policies(w);
     if (x == "sessions")
         return show_sessions(w, false);
+    if (x == "nat")
+        return show_nat(w);
     if (x == "route")
         return show_routes();
     if (x == "arp")
@@ -530,11 +544,12 @@ Reply Commands::show_policies(const std::vector<std::string> &w) {
         "Anything no rule accepts is denied (default deny, R128-g).\n");
 }
 
-Reply Commands::show_sessions(const std::vector<std::string> &w, bool clear) {
+Result<Json> Commands::session_filter(const std::vector<std::string> &w, size_t from, bool zone,
+                                      bool limit) {
     Json filter = Json::object();
-    for (size_t i = 2; i < w.size(); i += 2) {
+    for (size_t i = from; i < w.size(); i += 2) {
         if (i + 1 >= w.size())
-            return fail("'" + w[i] + "' needs a value");
+            return Error{{}, "'" + w[i] + "' needs a value"};
         const std::string &k = w[i], &v = w[i + 1];
         if (k == "address") {
             filter["address"] = v;
@@ -542,30 +557,46 @@ Reply Commands::show_sessions(const std::vector<std::string> &w, bool clear) {
             char *end = nullptr;
             long p = std::strtol(v.c_str(), &end, 10);
             if (!end || *end || p < 0 || p > 65535)
-                return fail("port '" + v + "' is not a number 0..65535");
+                return Error{{}, "port '" + v + "' is not a number 0..65535"};
             filter["port"] = p;
         } else if (k == "interface") {
             filter["interface"] = v;
-        } else if (k == "zone") {
+        } else if (k == "zone" && zone) {
             // A zone is the set of its interfaces: expand from the running configuration.
             auto text = _tx.store().text(_tx.store().running());
             if (!text)
-                return fail(text.error().message);
+                return text.error();
             auto conf = config::load_text(text.value(), "running");
             if (!conf)
-                return fail(conf.error().to_string());
+                return Error{{}, conf.error().to_string()};
             Json ifs = Json::array();
             for (const auto &ifc : conf.value().interfaces)
                 if (ifc.zone == v)
                     ifs.push_back(ifc.name);
             if (ifs.empty())
-                return fail("no zone '" + v + "' with interfaces");
+                return Error{{}, "no zone '" + v + "' with interfaces"};
             filter["interfaces"] = ifs;
+        } else if (k == "limit" && limit) {
+            char *end = nullptr;
+            long n = std::strtol(v.c_str(), &end, 10);
+            if (!end || *end || n < 1 || n > 100000)
+                return Error{{}, "limit '" + v + "' is not a number 1..100000"};
+            filter["limit"] = n;
         } else {
-            return fail("unknown filter '" + k +
-                        "'; expected address <a>, port <p>, interface <name> or zone <name>");
+            return Error{{},
+                         "unknown filter '" + k +
+                             "'; expected address <a>, port <p>, interface <name> or " +
+                             (zone ? "zone <name>" : "limit <n>")};
         }
     }
+    return filter;
+}
+
+Reply Commands::show_sessions(const std::vector<std::string> &w, bool clear) {
+    auto f = session_filter(w, 2, true, false);
+    if (!f)
+        return fail(f.error().message);
+    const Json &filter = f.value();
     if (clear) {
         auto r = _dataplane(Json{{"op", "clear-sessions"}, {"filter", filter}});
         if (!r)
@@ -598,6 +629,133 @@ Reply Commands::show_sessions(const std::vector<std::string> &w, bool clear) {
     if (r.value().value("truncated", false))
         out += " (list cut; narrow it with a filter)";
     return say(out + "\n");
+}
+
+Reply Commands::show_nat(const std::vector<std::string> &w) {
+    if (w.size() < 3)
+        return fail("expected 'show nat translations [address A] [port P] [interface I] "
+                    "[limit N]' or 'show nat statistics'");
+    auto sub = pick(w[2], show_nat_commands, "show nat command");
+    if (!sub)
+        return fail(sub.error().message);
+    if (sub.value() == "translations")
+        return show_nat_translations(w);
+    if (w.size() > 3)
+        return fail("'show nat statistics' takes no arguments");
+    return show_nat_statistics();
+}
+
+Reply Commands::show_nat_translations(const std::vector<std::string> &w) {
+    auto f = session_filter(w, 3, false, true);
+    if (!f)
+        return fail(f.error().message);
+    Json filter = f.value();
+    bool filtered = !filter.empty();
+    filter["nat"] = true;
+    auto r = _dataplane(Json{{"op", "sessions"}, {"filter", filter}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    uint64_t total = r.value().value("total", uint64_t(0));
+    if (total == 0)
+        return say(filtered ? "no NAT translations match the filter\n" : "no NAT translations\n");
+    // Seen from the inside host, as NAT tables usually are: its own address, what it is
+    // translated to, and the far end. A flow opened from outside through destination NAT
+    // alone is turned round, so that its inside column is the server.
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : r.value()["sessions"]) {
+        if (!x.contains("nat") || !x["nat"].is_object())
+            continue;
+        const Json &n = x["nat"];
+        auto ep = [](const Json &j, const char *a, const char *p) {
+            return j.value(a, "") + ":" + num(j, p);
+        };
+        // An echo's identifier is both of its "ports": only the addresses tell the sides.
+        bool icmp = x.value("proto", Json()) == "icmp";
+        auto moved = [&](const char *a, const char *p) {
+            return x.value(a, "") != n.value(a, "") || (!icmp && num(x, p) != num(n, p));
+        };
+        bool snat = moved("src", "sport");
+        bool dnat = moved("dst", "dport");
+        auto count = [&](size_t i) {
+            return x.contains("packets") && x["packets"].is_array() && x["packets"].size() == 2
+                       ? x["packets"][i].dump()
+                       : std::string("-");
+        };
+        std::string inside, translated, remote, packets;
+        if (dnat && !snat) {
+            inside = ep(n, "dst", "dport");
+            translated = ep(x, "dst", "dport");
+            remote = ep(x, "src", "sport");
+            packets = count(1) + "/" + count(0);
+        } else {
+            inside = ep(x, "src", "sport");
+            translated = ep(n, "src", "sport");
+            remote = ep(x, "dst", "dport") + (dnat ? " -> " + ep(n, "dst", "dport") : "");
+            packets = count(0) + "/" + count(1);
+        }
+        rows.push_back({num(x, "proto"), n.value("kind", ""), inside, translated, remote,
+                        x.value("state", ""), num(x, "idle_s"), packets});
+    }
+    std::string out = table(
+        {"Proto", "Kind", "Inside", "Translated", "Remote", "State", "Idle s", "Packets out/in"},
+        rows);
+    out += std::to_string(total) + (total == 1 ? " translation" : " translations");
+    if (r.value().value("truncated", false))
+        out += " (list cut; narrow it with a filter or raise the limit)";
+    return say(out + "\n");
+}
+
+Reply Commands::show_nat_statistics() {
+    auto r = _dataplane(Json{{"op", "nat"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    const Json &j = r.value();
+    auto empty = [&](const char *k) { return !j.contains(k) || j[k].empty(); };
+    if (empty("sources") && empty("statics") && empty("destinations"))
+        return say("NAT is not configured\n");
+    static const std::pair<const char *, const char *> totals[] = {
+        {"translated", "translations created"},
+        {"static", "  by a static"},
+        {"destination", "  by a destination rule"},
+        {"source", "  by a source rule"},
+        {"refused_pool_exhausted", "refused: pool exhausted"},
+        {"refused_source_limit", "refused: max-per-source reached"},
+        {"refused_source_table", "refused: source table full"},
+        {"refused_protocol", "refused: protocol not translatable"},
+        {"refused_collision", "refused: port collision"},
+        {"icmp_errors", "ICMP errors translated"},
+        {"mss_clamped", "TCP MSS clamped"},
+        {"handoffs", "packets handed to the owning worker"},
+        {"handoff_full", "hand-offs refused (ring full)"},
+        {"no_mapping", "packets for no translation"},
+    };
+    const Json counters = j.value("counters", Json::object());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &[key, label] : totals)
+        rows.push_back({label, num(counters, key)});
+    std::string out = table({"Counter", "Total"}, rows) + "\n";
+    rows.clear();
+    for (const auto &x : j.value("sources", Json::array())) {
+        const Json pool = x.value("pool", Json::array());
+        std::string addresses = pool.empty()          ? "-"
+                                : pool[0].is_string() ? pool[0].get<std::string>()
+                                                      : pool[0].dump();
+        if (pool.size() > 1)
+            addresses += " (+" + std::to_string(pool.size() - 1) + ")";
+        const Json ports = x.value("ports", Json::object());
+        rows.push_back({x.value("name", ""), x.value("interface", ""), addresses,
+                        num(ports, "low") + "-" + num(ports, "high"),
+                        num(x, "in_use") + "/" + num(x, "capacity"), num(x, "allocated"),
+                        num(x, "released"),
+                        num(x, "refused_pool") + "/" + num(x, "refused_source") + "/" +
+                            num(x, "refused_source_table")});
+    }
+    if (rows.empty())
+        return say(out + "no source rules\n");
+    out += table({"Source rule", "Interface", "Pool", "Ports", "In use/capacity", "Allocated",
+                  "Released", "Refused pool/source/table"},
+                 rows);
+    return say(out + "Capacity is per protocol: TCP, UDP and ICMP each have that many ports.\n");
 }
 
 Reply Commands::show_routes() {
@@ -905,6 +1063,8 @@ std::vector<config::Candidate> Commands::complete(const Session &s, const std::s
                                                             "configuration (R139-4)"}};
             return candidates_of(sys, partial);
         }
+        if (c.value() == "show" && words.size() == 2 && words[1] == "nat")
+            return candidates_of(show_nat_commands, partial);
         if (c.value() == "show" && words.size() == 2 && words[1] == "security") {
             static const CommandHelp sec[] = {{"policies", "Rules per interface with hits"}};
             return candidates_of(sec, partial);

@@ -117,6 +117,13 @@ private:
     Reply show_interfaces(const std::vector<std::string> &w);
     Reply show_policies(const std::vector<std::string> &w);
     Reply show_sessions(const std::vector<std::string> &w, bool clear);
+    // The dataplane filter of `show sessions` and `show nat translations` from the words
+    // after the command (w[from]...): `zone` expands to interfaces, `limit` caps the list.
+    Result<Json> session_filter(const std::vector<std::string> &w, size_t from, bool zone,
+                                bool limit);
+    Reply show_nat(const std::vector<std::string> &w);
+    Reply show_nat_translations(const std::vector<std::string> &w);
+    Reply show_nat_statistics();
     Reply show_routes();
     Reply show_neighbors(int family);
     Reply show_configuration(const config::Node &tree, const std::vector<std::string> &path,

@@ -17,7 +17,7 @@ struct OpName {
     const char *name;
 };
 
-constexpr std::array<OpName, 9> op_names{{
+constexpr std::array<OpName, 10> op_names{{
     {ControlOp::status, "status"},
     {ControlOp::apply, "apply"},
     {ControlOp::interfaces, "interfaces"},
@@ -27,6 +27,7 @@ constexpr std::array<OpName, 9> op_names{{
     {ControlOp::routes, "routes"},
     {ControlOp::neighbors, "neighbors"},
     {ControlOp::drops, "drops"},
+    {ControlOp::nat, "nat"},
 }};
 
 std::string expected_ops() {
@@ -89,9 +90,14 @@ Result<RequestFilter> parse_filter(const Json &msg) {
                 return Error{
                     {}, "filter limit must be an integer 1-" + std::to_string(session_limit_max)};
             f.limit = static_cast<uint32_t>(*n);
+        } else if (key == "nat") {
+            if (!v.is_boolean())
+                return Error{{}, "filter nat must be true or false"};
+            f.nat_only = v.get<bool>();
         } else {
-            return Error{
-                {}, "unknown filter field '" + key + "'; expected address, port, interface, limit"};
+            return Error{{},
+                         "unknown filter field '" + key +
+                             "'; expected address, port, interface, limit, nat"};
         }
     }
     return f;

@@ -23,6 +23,7 @@ enum class ControlOp : uint8_t {
     routes,
     neighbors,
     drops,
+    nat,
 };
 
 const char *control_op_name(ControlOp op);
@@ -37,6 +38,7 @@ struct RequestFilter {
     std::optional<uint16_t> port;
     std::optional<std::string> interface;
     uint32_t limit = session_limit_default; // 1..session_limit_max
+    bool nat_only = false;                  // only translated flows
 };
 
 struct Request {

@@ -131,7 +131,7 @@ Result<Applied> ControlService::publish(std::string_view text, const std::string
     if (!same_ports(cur.conf, nc.value(), where))
         return Error{where, "interfaces changed: restart the dataplane to change ports"};
     auto ns = build_snapshot(nc.value(), _env.ports->bindings(), _env.workers, cur.epoch + 1,
-                             _env.socket_id);
+                             _env.socket_id, &cur);
     if (!ns)
         return ns.error();
     Snapshot *old;
@@ -181,6 +181,8 @@ Json ControlService::handle(const Request &req) {
         return neighbors();
     case ControlOp::drops:
         return drops();
+    case ControlOp::nat:
+        return nat();
     }
     return error_reply("unhandled op");
 }
@@ -286,6 +288,7 @@ Result<SessionFilter> ControlService::session_filter(const RequestFilter &f) con
     SessionFilter sf;
     sf.family = f.family;
     std::memcpy(sf.address, f.address, sizeof(sf.address));
+    sf.nat_only = f.nat_only;
     if (f.port) {
         sf.has_port = true;
         sf.port = *f.port;
@@ -343,26 +346,152 @@ Json ControlService::sessions(const Request &req) {
         const SessionSlot &slot = *_env.sessions[w];
         for (uint32_t i = 0; i < slot.copied() && list.size() < req.filter.limit; i++) {
             const SessionRecord &r = slot.records()[i];
-            list.push_back(
-                Json{{"worker", w},
-                     {"family", r.key.family},
-                     {"proto", proto_json(r.key.proto)},
-                     {"src", addr_text(r.key.family, r.key.src)},
-                     {"sport", rte_be_to_cpu_16(r.key.sport)},
-                     {"dst", addr_text(r.key.family, r.key.dst)},
-                     {"dport", rte_be_to_cpu_16(r.key.dport)},
-                     {"state", flow_state_name(r.state)},
-                     {"in", iface_name(r.in_port)},
-                     {"out", iface_name(r.out_port)},
-                     {"rule", r.rule_id},
-                     {"packets", {r.packets[0], r.packets[1]}},
-                     {"bytes", {r.bytes[0], r.bytes[1]}},
-                     {"age_s", now > r.created_ms ? (now - r.created_ms) / 1000 : 0},
-                     {"idle_s", now > r.last_seen_ms ? (now - r.last_seen_ms) / 1000 : 0}});
+            Json rec = Json{{"worker", w},
+                            {"family", r.key.family},
+                            {"proto", proto_json(r.key.proto)},
+                            {"src", addr_text(r.key.family, r.key.src)},
+                            {"sport", rte_be_to_cpu_16(r.key.sport)},
+                            {"dst", addr_text(r.key.family, r.key.dst)},
+                            {"dport", rte_be_to_cpu_16(r.key.dport)},
+                            {"state", flow_state_name(r.state)},
+                            {"in", iface_name(r.in_port)},
+                            {"out", iface_name(r.out_port)},
+                            {"rule", r.rule_id},
+                            {"packets", {r.packets[0], r.packets[1]}},
+                            {"bytes", {r.bytes[0], r.bytes[1]}},
+                            {"age_s", now > r.created_ms ? (now - r.created_ms) / 1000 : 0},
+                            {"idle_s", now > r.last_seen_ms ? (now - r.last_seen_ms) / 1000 : 0}};
+            if (r.nat_kind)
+                rec["nat"] = nat_record(r);
+            list.push_back(std::move(rec));
         }
     }
     return Json{
         {"ok", true}, {"sessions", list}, {"total", total}, {"truncated", total > list.size()}};
+}
+
+Json ControlService::nat_record(const SessionRecord &r) const {
+    // The forward packet as it leaves: the translated source for SNAT, the translated
+    // destination for DNAT; what the translation leaves alone repeats the original.
+    uint32_t src = 0, dst = 0;
+    std::memcpy(&src, r.key.src, sizeof(src));
+    std::memcpy(&dst, r.key.dst, sizeof(dst));
+    uint16_t sport = r.key.sport, dport = r.key.dport;
+    // The kind by what made the translation, as the worker counts it: a source rule takes a
+    // pool port (dynamic), a DNAT to a static's outside address on the arrival interface is
+    // the static's, any other DNAT a destination rule's.
+    std::string kind;
+    auto add = [&](const char *k) {
+        if (kind.find(k) == std::string::npos)
+            kind += (kind.empty() ? "" : "+") + std::string(k);
+    };
+    if (r.nat_kind & nat_dnat) {
+        add(snap().nat->static_by_outside(r.in_port, dst) ? "static" : "destination");
+        dst = r.nat_dst;
+        dport = r.nat_dport;
+    }
+    if (r.nat_kind & nat_snat) {
+        add(r.nat_kind & nat_dynamic ? "source" : "static");
+        src = r.nat_src;
+        sport = r.nat_sport;
+        if (r.key.proto == config::proto_icmp)
+            dport = sport; // an echo's identifier stands for both ports
+    }
+    return Json{{"kind", kind},
+                {"src", addr_text(4, &src)},
+                {"sport", rte_be_to_cpu_16(sport)},
+                {"dst", addr_text(4, &dst)},
+                {"dport", rte_be_to_cpu_16(dport)}};
+}
+
+Json ControlService::nat() const {
+    const Snapshot &s = snap();
+    const NatTable &nat = *s.nat;
+    const config::Nat &conf = s.conf.nat;
+    const std::pair<const char *, Counter NatCounters::*> fields[] = {
+        {"translated", &NatCounters::translated_new},
+        {"static", &NatCounters::static_new},
+        {"destination", &NatCounters::dnat_new},
+        {"source", &NatCounters::snat_new},
+        {"refused_pool_exhausted", &NatCounters::refused_pool},
+        {"refused_source_limit", &NatCounters::refused_source},
+        {"refused_source_table", &NatCounters::refused_sources},
+        {"refused_protocol", &NatCounters::refused_protocol},
+        {"refused_collision", &NatCounters::refused_collision},
+        {"icmp_errors", &NatCounters::icmp_errors},
+        {"mss_clamped", &NatCounters::mss_clamped},
+        {"handoffs", &NatCounters::handoffs},
+        {"handoff_full", &NatCounters::handoff_full},
+        {"no_mapping", &NatCounters::no_mapping},
+    };
+    Json counters = Json::object();
+    for (const auto &[name, field] : fields) {
+        uint64_t n = 0;
+        for (unsigned w = 0; w < nat.workers(); w++)
+            n += (nat.counters(w).*field).get();
+        counters[name] = n;
+    }
+    // Pool statistics are written by their workers and read here without a lock (plain
+    // words: a figure may be one update behind).
+    Json sources = Json::array();
+    for (const NatSourceRule &r : nat.sources()) {
+        PortPoolStats sum;
+        uint64_t capacity = 0, bytes = 0;
+        for (const auto &p : r.pools) {
+            const PortPoolStats &st = p->stats();
+            sum.in_use += st.in_use;
+            sum.allocated += st.allocated;
+            sum.released += st.released;
+            sum.refused_pool += st.refused_pool;
+            sum.refused_source += st.refused_source;
+            sum.refused_source_table += st.refused_source_table;
+            capacity += uint64_t(p->slice_size()) * r.pool.addresses.size();
+            bytes += p->bytes();
+        }
+        Json pool = Json::array();
+        for (uint32_t a : r.pool.addresses)
+            pool.push_back(addr_text(4, &a));
+        const config::NatSource &c = conf.sources[r.index];
+        sources.push_back(Json{{"name", c.name},
+                               {"interface", iface_name(r.port)},
+                               {"pool", pool},
+                               {"ports", {{"low", r.pool.low}, {"high", r.pool.high}}},
+                               {"mapping", r.pool.endpoint_independent ? "endpoint-independent"
+                                                                       : "endpoint-dependent"},
+                               {"max_per_source", r.pool.max_per_source},
+                               {"capacity", capacity},
+                               {"in_use", sum.in_use},
+                               {"allocated", sum.allocated},
+                               {"released", sum.released},
+                               {"refused_pool", sum.refused_pool},
+                               {"refused_source", sum.refused_source},
+                               {"refused_source_table", sum.refused_source_table},
+                               {"bytes", bytes}});
+    }
+    Json statics = Json::array();
+    for (const auto &st : conf.statics)
+        statics.push_back(Json{{"name", st.name},
+                               {"interface", st.interface},
+                               {"inside", config::format_address(st.inside)},
+                               {"outside", config::format_address(st.outside)}});
+    Json destinations = Json::array();
+    for (const auto &d : conf.destinations) {
+        // Without `address` the rule publishes its interface's first IPv4 address.
+        Json address = d.address ? Json(config::format_address(*d.address)) : Json();
+        for (const auto &ifc : s.ifaces)
+            if (!d.address && ifc.conf->name == d.interface && ifc.has4)
+                address = addr_text(4, &ifc.addr4);
+        destinations.push_back(Json{{"name", d.name},
+                                    {"interface", d.interface},
+                                    {"protocol", proto_json(d.protocol)},
+                                    {"address", address},
+                                    {"port", d.port},
+                                    {"to", config::format_address(d.to)},
+                                    {"to_port", d.to_port ? d.to_port : d.port}});
+    }
+    return Json{
+        {"ok", true},         {"counters", counters},         {"sources", sources},
+        {"statics", statics}, {"destinations", destinations}, {"mss_clamp", nat.mss_clamp()}};
 }
 
 Json ControlService::routes() const {

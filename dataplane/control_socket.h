@@ -81,6 +81,9 @@ private:
     Json routes() const;
     Json neighbors() const;
     Json drops() const;
+    Json nat() const;
+    // The "nat" object of a translated session record.
+    Json nat_record(const SessionRecord &r) const;
     // Turns a request filter into the workers' form; an unknown interface is an error.
     Result<SessionFilter> session_filter(const RequestFilter &f) const;
     // Submits to every worker and waits for them all; an error names a silent worker.

@@ -39,7 +39,11 @@ NatTable::build(const config::Config &conf,
     auto t = std::unique_ptr<NatTable>(new NatTable());
     t->_workers = std::max(1u, workers);
     t->_mss_clamp = conf.nat.mss_clamp;
-    t->_counters = std::make_unique<NatCounters[]>(t->_workers);
+    // Counters, like pools, outlive the snapshot: a commit does not reset them.
+    if (previous && previous->_workers == t->_workers)
+        t->_counters = previous->_counters;
+    else
+        t->_counters = std::shared_ptr<NatCounters[]>(new NatCounters[t->_workers]);
     auto port_of = [&](const std::string &name) -> int {
         for (const auto &p : ports)
             if (p.first == name)
@@ -257,6 +261,12 @@ int nat_owner(const NatTable &nat, uint16_t in_port, uint8_t proto, uint32_t src
         return int(h % nat.workers());
     };
     bool ported = proto == config::proto_tcp || proto == config::proto_udp;
+    // Destination rules first: a pool never hands out a port a destination rule publishes
+    // on the same address (see Worker::handle_ip), so the two cannot be confused.
+    if (ported && nat.dnat(in_port, proto, dst, dport))
+        return far_end(src, sport);
+    if (ported && nat.dnat_by_target(proto, src, sport))
+        return far_end(dst, dport);
     if (const NatSourceRule *r = nat.pool_rule(in_port, dst)) {
         unsigned w = PortPool::owner(r->pool, rte_be_to_cpu_16(dport));
         if (w < nat.workers())
@@ -265,10 +275,6 @@ int nat_owner(const NatTable &nat, uint16_t in_port, uint8_t proto, uint32_t src
     if (nat.static_by_outside(in_port, dst))
         return far_end(src, sport);
     if (nat.static_inside_any(src))
-        return far_end(dst, dport);
-    if (ported && nat.dnat(in_port, proto, dst, dport))
-        return far_end(src, sport);
-    if (ported && nat.dnat_by_target(proto, src, sport))
         return far_end(dst, dport);
     return -1;
 }

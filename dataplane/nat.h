@@ -116,7 +116,7 @@ private:
     std::vector<std::pair<uint64_t, uint16_t>> _pool_addrs; // (port << 32 | addr), rule index
     std::vector<uint64_t> _arp;                             // sorted (port << 32 | addr)
     uint16_t _mss_clamp = 0;
-    std::unique_ptr<NatCounters[]> _counters;
+    std::shared_ptr<NatCounters[]> _counters; // shared with the next snapshot's table
 };
 
 // The worker that owns the translation of an IPv4 packet when workers > 1, or -1 when the

@@ -655,6 +655,11 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     if (f) {
         Track t = _env.flows->track(*f, dir, meta, l4, l4_len, ip_bytes, now_ms);
         if (t == Track::ok) {
+            if (f->nat_kind && meta.ttl <= 1) {
+                // Time exceeded quotes the packet as it arrived: never a translated one.
+                send_time_exceeded(in, m, now_ms);
+                return;
+            }
             if (f->nat_kind) {
                 PacketMeta before = meta;
                 if (!apply_nat(*f, dir, m)) {
@@ -828,6 +833,11 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
             nat_kind |= nat_snat | nat_dynamic;
         }
     }
+    if (nat_kind && meta.ttl <= 1) {
+        // Expires here: answered from the packet as it arrived, no translation made for it.
+        send_time_exceeded(in, m, now_ms);
+        return;
+    }
     if (nat_kind && !creates) {
         // Without a flow only an address-for-address (static) translation can be applied;
         // a pool translation needs the port of a flow (later fragments: see docs/NAT.md).
@@ -871,7 +881,11 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
                     reply.dport = pm->port;
                     if (meta.proto == config::proto_icmp)
                         reply.sport = pm->port; // the echo identifier stands for both
-                    if (!_env.flows->contains(reply))
+                    // Not a port still in use towards that far end, nor one a destination
+                    // rule publishes on the same address.
+                    if (!_env.flows->contains(reply) &&
+                        !(meta.proto != config::proto_icmp &&
+                          nat.dnat(nh.port, meta.proto, pm->addr, pm->port)))
                         break;
                     pool.release(meta.proto, *pm, meta.src[0], meta.sport);
                     pm.reset();

@@ -657,6 +657,15 @@ def _find_block(text, header, start=0, end=None):
     return m.start() + len(m.group(1)), _block_end(text, m.end() - 1)
 
 
+def without_nat(text):
+    """The config text without its top-level `nat { ... }` block (tests that bring their own)."""
+    try:
+        n0, n1 = _find_block(text, "nat")
+    except ValueError:
+        return text
+    return text[:n0] + text[n1:]
+
+
 def without_rule(text, iface, direction, rule_id):
     """The config text with rule `rule_id` of policy/iface/direction removed."""
     p0, p1 = _find_block(text, "policy")

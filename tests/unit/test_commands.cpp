@@ -40,6 +40,8 @@ public:
     Result<Json> query(const Json &req) {
         std::string op = req.value("op", "");
         queries.push_back(req);
+        if (!query_error.empty())
+            return Error{{}, query_error};
         if (op == "interfaces")
             return Json{{"ok", true},
                         {"interfaces",
@@ -67,6 +69,10 @@ public:
                            {"rx_errors", 0},
                            {"tx_errors", 0},
                            {"rx_missed", 0}}}}};
+        if (op == "sessions" && req["filter"].value("nat", false))
+            return nat_sessions;
+        if (op == "nat")
+            return nat_stats;
         if (op == "sessions")
             return Json{{"ok", true},
                         {"sessions",
@@ -91,6 +97,72 @@ public:
         return Error{{}, "unknown op '" + op + "'"};
     }
 
+    // Translated flows: hidden behind a pool, and published by a destination rule.
+    Json nat_sessions = Json{{"ok", true},
+                             {"sessions",
+                              {{{"proto", "tcp"},
+                                {"src", "198.18.1.11"},
+                                {"sport", 40000},
+                                {"dst", "192.0.2.10"},
+                                {"dport", 443},
+                                {"state", "tcp_established"},
+                                {"packets", {12, 10}},
+                                {"idle_s", 3},
+                                {"nat",
+                                 {{"kind", "source"},
+                                  {"src", "203.0.113.100"},
+                                  {"sport", 20417},
+                                  {"dst", "192.0.2.10"},
+                                  {"dport", 443}}}},
+                               {{"proto", "tcp"},
+                                {"src", "192.0.2.50"},
+                                {"sport", 51001},
+                                {"dst", "203.0.113.1"},
+                                {"dport", 8080},
+                                {"state", "tcp_syn_recv"},
+                                {"packets", {2, 1}},
+                                {"idle_s", 0},
+                                {"nat",
+                                 {{"kind", "destination"},
+                                  {"src", "192.0.2.50"},
+                                  {"sport", 51001},
+                                  {"dst", "198.18.3.10"},
+                                  {"dport", 80}}}}}},
+                             {"total", 2},
+                             {"truncated", false}};
+    Json nat_stats = Json{{"ok", true},
+                          {"counters",
+                           {{"translated", 7},
+                            {"static", 1},
+                            {"destination", 2},
+                            {"source", 4},
+                            {"refused_pool_exhausted", 3},
+                            {"refused_source_limit", 1},
+                            {"refused_source_table", 0},
+                            {"refused_protocol", 0},
+                            {"refused_collision", 0},
+                            {"icmp_errors", 5},
+                            {"mss_clamped", 0},
+                            {"handoffs", 0},
+                            {"handoff_full", 0},
+                            {"no_mapping", 2}}},
+                          {"sources",
+                           {{{"name", "lan"},
+                             {"interface", "inet0"},
+                             {"pool", {"203.0.113.100", "203.0.113.101"}},
+                             {"ports", {{"low", 1024}, {"high", 65535}}},
+                             {"capacity", 129024},
+                             {"in_use", 4},
+                             {"allocated", 9},
+                             {"released", 5},
+                             {"refused_pool", 3},
+                             {"refused_source", 1},
+                             {"refused_source_table", 0},
+                             {"bytes", 40960}}}},
+                          {"statics", Json::array()},
+                          {"destinations", Json::array()},
+                          {"mss_clamp", 0}};
+    std::string query_error; // set: every query fails with it
     DataplaneState st;
     std::string last_text;
     int applies = 0;
@@ -168,6 +240,162 @@ TEST_F(CommandsTest, SessionsFiltersReachTheDataplane) {
     r = run(s, "clear sessions address 198.18.2.11");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.output, "cleared 1 sessions\n");
+}
+
+TEST_F(CommandsTest, NatTranslationsAreShownFromTheInsideWithTheSessionFilters) {
+    Session s = as_role("operator");
+    Reply r = run(s, "show nat translations");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(dp.queries.back(), (Json{{"op", "sessions"}, {"filter", {{"nat", true}}}}));
+    // The destination-NAT flow is turned round: the server is its inside host.
+    EXPECT_EQ(r.output,
+              "Proto  Kind         Inside             Translated           Remote            "
+              "State            Idle s  Packets out/in\n"
+              "tcp    source       198.18.1.11:40000  203.0.113.100:20417  192.0.2.10:443    "
+              "tcp_established  3       12/10\n"
+              "tcp    destination  198.18.3.10:80     203.0.113.1:8080     192.0.2.50:51001  "
+              "tcp_syn_recv     0       1/2\n"
+              "2 translations\n");
+
+    r = run(s, "sh nat t address 198.18.1.11 port 40000 interface inner0 limit 5");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(dp.queries.back()["filter"], (Json{{"nat", true},
+                                                 {"address", "198.18.1.11"},
+                                                 {"port", 40000},
+                                                 {"interface", "inner0"},
+                                                 {"limit", 5}}));
+
+    // Both translations on one flow: inside and translated source, then where it went.
+    dp.nat_sessions["sessions"] = Json::array({Json{{"proto", "tcp"},
+                                                    {"src", "198.18.1.11"},
+                                                    {"sport", 40000},
+                                                    {"dst", "203.0.113.50"},
+                                                    {"dport", 80},
+                                                    {"state", "tcp_syn_sent"},
+                                                    {"packets", {1, 0}},
+                                                    {"idle_s", 0},
+                                                    {"nat",
+                                                     {{"kind", "static+source"},
+                                                      {"src", "198.18.3.100"},
+                                                      {"sport", 20001},
+                                                      {"dst", "198.18.3.10"},
+                                                      {"dport", 80}}}}});
+    dp.nat_sessions["total"] = 5;
+    dp.nat_sessions["truncated"] = true;
+    r = run(s, "show nat translations limit 1");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(r.output.find("198.18.1.11:40000  198.18.3.100:20001  "
+                            "203.0.113.50:80 -> 198.18.3.10:80"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("5 translations (list cut; narrow it with a filter or raise the "
+                            "limit)\n"),
+              std::string::npos)
+        << r.output;
+
+    // An echo behind the pool: its identifier is both ports, translated in both.
+    dp.nat_sessions["sessions"] = Json::array({Json{{"proto", "icmp"},
+                                                    {"src", "198.18.1.11"},
+                                                    {"sport", 7},
+                                                    {"dst", "192.0.2.10"},
+                                                    {"dport", 7},
+                                                    {"state", "icmp_echo"},
+                                                    {"packets", {1, 1}},
+                                                    {"idle_s", 0},
+                                                    {"nat",
+                                                     {{"kind", "source"},
+                                                      {"src", "203.0.113.100"},
+                                                      {"sport", 20001},
+                                                      {"dst", "192.0.2.10"},
+                                                      {"dport", 20001}}}}});
+    dp.nat_sessions["total"] = 1;
+    dp.nat_sessions["truncated"] = false;
+    r = run(s, "show nat translations");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(r.output.find("icmp   source  198.18.1.11:7  203.0.113.100:20001  192.0.2.10:7  "),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("\n1 translation\n"), std::string::npos) << r.output;
+
+    dp.nat_sessions = Json{{"ok", true}, {"sessions", Json::array()}, {"total", 0}};
+    r = run(s, "show nat translations");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, "no NAT translations\n");
+    r = run(s, "show nat translations address 198.18.1.99");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, "no NAT translations match the filter\n");
+}
+
+TEST_F(CommandsTest, NatCommandsSayWhatWasWrong) {
+    Session s = as_role("network-admin");
+    EXPECT_EQ(run(s, "show nat").error,
+              "expected 'show nat translations [address A] [port P] [interface I] [limit N]' or "
+              "'show nat statistics'");
+    EXPECT_TRUE(run(s, "show nat trans").ok);
+    EXPECT_EQ(run(s, "show nat foo").error,
+              "unknown show nat command 'foo'; expected one of: statistics, translations");
+    EXPECT_EQ(run(s, "show nat statistics extra").error,
+              "'show nat statistics' takes no arguments");
+    size_t asked = dp.queries.size();
+    EXPECT_EQ(run(s, "show nat translations zone outer").error,
+              "unknown filter 'zone'; expected address <a>, port <p>, interface <name> or "
+              "limit <n>");
+    EXPECT_EQ(run(s, "show nat translations limit 0").error, "limit '0' is not a number 1..100000");
+    EXPECT_EQ(run(s, "show nat translations limit many").error,
+              "limit 'many' is not a number 1..100000");
+    EXPECT_EQ(run(s, "show nat translations port 70000").error,
+              "port '70000' is not a number 0..65535");
+    EXPECT_EQ(run(s, "show nat translations address").error, "'address' needs a value");
+    EXPECT_EQ(dp.queries.size(), asked) << "nothing malformed reaches the dataplane";
+    // `limit` belongs to the translations; show sessions keeps its own filters.
+    EXPECT_EQ(run(s, "show sessions limit 5").error,
+              "unknown filter 'limit'; expected address <a>, port <p>, interface <name> or "
+              "zone <name>");
+    dp.query_error = "cannot connect to /run/qorgan/dataplane.sock";
+    EXPECT_EQ(run(s, "show nat translations").error,
+              "dataplane: cannot connect to /run/qorgan/dataplane.sock");
+    EXPECT_EQ(run(s, "show nat statistics").error,
+              "dataplane: cannot connect to /run/qorgan/dataplane.sock");
+}
+
+TEST_F(CommandsTest, NatStatisticsShowTotalsAndEverySourceRule) {
+    Session s = as_role("auditor"); // view is enough: no flow is shown
+    Reply r = run(s, "show nat statistics");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(dp.queries.back(), (Json{{"op", "nat"}}));
+    EXPECT_EQ(r.output, "Counter                              Total\n"
+                        "translations created                 7\n"
+                        "  by a static                        1\n"
+                        "  by a destination rule              2\n"
+                        "  by a source rule                   4\n"
+                        "refused: pool exhausted              3\n"
+                        "refused: max-per-source reached      1\n"
+                        "refused: source table full           0\n"
+                        "refused: protocol not translatable   0\n"
+                        "refused: port collision              0\n"
+                        "ICMP errors translated               5\n"
+                        "TCP MSS clamped                      0\n"
+                        "packets handed to the owning worker  0\n"
+                        "hand-offs refused (ring full)        0\n"
+                        "packets for no translation           2\n"
+                        "\n"
+                        "Source rule  Interface  Pool                Ports       In use/capacity  "
+                        "Allocated  Released  Refused pool/source/table\n"
+                        "lan          inet0      203.0.113.100 (+1)  1024-65535  4/129024         "
+                        "9          5         3/1/0\n"
+                        "Capacity is per protocol: TCP, UDP and ICMP each have that many ports.\n");
+
+    dp.nat_stats["sources"] = Json::array();
+    dp.nat_stats["statics"] = Json::array({Json{{"name", "web"}}});
+    r = run(s, "show nat statistics");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(r.output.find("translations created                 7\n"), std::string::npos);
+    EXPECT_EQ(r.output.substr(r.output.size() - 16), "no source rules\n");
+
+    dp.nat_stats["statics"] = Json::array();
+    r = run(s, "show nat statistics");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, "NAT is not configured\n");
 }
 
 TEST_F(CommandsTest, ConfigureSetCommitStoresARevisionAndAppliesIt) {
@@ -295,6 +523,17 @@ TEST_F(CommandsTest, CompletionOffersCommandsAndSchemaWords) {
     EXPECT_EQ(c[0].word, "show");
     c = cmds->complete(s, "show ");
     EXPECT_GE(c.size(), 8u);
+    c = cmds->complete(s, "show n");
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[0].word, "nat");
+    EXPECT_EQ(c[1].word, "ndp");
+    c = cmds->complete(s, "show nat ");
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[0].word, "statistics");
+    EXPECT_EQ(c[1].word, "translations");
+    c = cmds->complete(s, "show nat tr");
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].word, "translations");
     ASSERT_TRUE(run(s, "configure").ok);
     c = cmds->complete(s, "set inter");
     ASSERT_FALSE(c.empty());
@@ -345,6 +584,9 @@ TEST_F(CommandsTest, RoleMatrixEveryClassAgainstEveryRole_R128b) {
         {"show configuration", C::view},
         {"show compliance", C::view},
         {"show sessions", C::traffic_view},
+        {"show nat translations", C::traffic_view},
+        {"sh nat t address 198.18.1.11", C::traffic_view}, // abbreviated, same class
+        {"show nat statistics", C::view},
         {"clear sessions", C::clear},
         {"configure", C::network}, // any configuring class enters; checked per role below
         {"show log audit", C::audit_view},

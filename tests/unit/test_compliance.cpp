@@ -224,17 +224,30 @@ TEST(ComplianceReport, OneRowPerRequirementInOrder) {
     EXPECT_EQ(row(rows, "R139-7")->status, "met");
     EXPECT_EQ(row(rows, "R139-8")->status, "met");
     EXPECT_EQ(row(rows, "R139-13")->status, "met");
-    // The default configuration has no NAT.
-    EXPECT_EQ(row(rows, "R128-d")->status, "not met");
-    EXPECT_EQ(row(rows, "R128-d")->evidence, "no 'nat static' configured");
-    EXPECT_EQ(row(rows, "R90-1-6")->status, "not met");
+    // The default configuration publishes the shielded web server and hides the LANs.
+    EXPECT_EQ(row(rows, "R128-d")->status, "met");
+    EXPECT_EQ(row(rows, "R128-d")->evidence, "1 static 1:1 translations (nat static): web");
+    EXPECT_EQ(row(rows, "R90-1-6")->status, "met");
     EXPECT_EQ(row(rows, "R90-1-6")->evidence,
-              "interface inet0 (loop internet) has no 'nat source' rule: inside addresses leave "
-              "it untranslated");
+              "source NAT (NAPT) on every internet-loop interface: inet0 by lan-internet");
     EXPECT_EQ(row(rows, "R139-10-1")->status, "not implemented yet");
     EXPECT_EQ(row(rows, "R139-10-1")->evidence,
-              "address translation: no 'nat destination' or 'nat static' rule; IPS waits for "
-              "issue 7");
+              "address translation: 0 destination rules and 1 static translations (web); IPS "
+              "waits for issue 7");
+    // Without its nat section the same configuration meets neither.
+    std::string text(default_config_text());
+    size_t n0 = text.find("\nnat {");
+    ASSERT_NE(n0, std::string::npos);
+    size_t n1 = text.find("\n}\n", n0);
+    auto bare = load_text(text.substr(0, n0) + text.substr(n1 + 2), "default-without-nat");
+    ASSERT_TRUE(bare.ok()) << bare.error().to_string();
+    auto bare_rows = compliance_report(*bare, healthy());
+    EXPECT_EQ(row(bare_rows, "R128-d")->status, "not met");
+    EXPECT_EQ(row(bare_rows, "R128-d")->evidence, "no 'nat static' configured");
+    EXPECT_EQ(row(bare_rows, "R90-1-6")->status, "not met");
+    EXPECT_EQ(row(bare_rows, "R90-1-6")->evidence,
+              "interface inet0 (loop internet) has no 'nat source' rule: inside addresses leave "
+              "it untranslated");
     EXPECT_EQ(row(rows, "R134-1")->evidence, "waits for issue 6");
 }
 

@@ -96,7 +96,7 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
               std::string::npos);
     EXPECT_EQ(parse_error("{\"op\":\"x\"}"),
               "unknown op 'x'; expected one of: status, apply, interfaces, rules, sessions, "
-              "clear-sessions, routes, neighbors, drops");
+              "clear-sessions, routes, neighbors, drops, nat");
     EXPECT_EQ(parse_error("{\"op\":\"status\",\"filter\":{}}"),
               "unknown field 'filter' for op 'status'");
     EXPECT_EQ(parse_error("{\"op\":\"apply\",\"revision\":1}"),
@@ -124,7 +124,10 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
     EXPECT_EQ(parse_error("{\"op\":\"sessions\",\"filter\":{\"limit\":100001}}"),
               "filter limit must be an integer 1-100000");
     EXPECT_EQ(parse_error("{\"op\":\"sessions\",\"filter\":{\"zone\":\"dmz\"}}"),
-              "unknown filter field 'zone'; expected address, port, interface, limit");
+              "unknown filter field 'zone'; expected address, port, interface, limit, nat");
+    EXPECT_EQ(parse_error("{\"op\":\"sessions\",\"filter\":{\"nat\":1}}"),
+              "filter nat must be true or false");
+    EXPECT_EQ(parse_error("{\"op\":\"nat\",\"filter\":{}}"), "unknown field 'filter' for op 'nat'");
 }
 
 TEST(ControlRequest, WellFormedRequestsAreTyped) {
@@ -138,6 +141,14 @@ TEST(ControlRequest, WellFormedRequestsAreTyped) {
     EXPECT_EQ(r->filter.port, 80);
     EXPECT_EQ(r->filter.interface, "dmz0");
     EXPECT_EQ(r->filter.limit, 5u);
+    EXPECT_FALSE(r->filter.nat_only);
+    auto n = parse_request(std::string_view(R"({"op":"sessions","filter":{"nat":true}})"));
+    ASSERT_TRUE(n.ok()) << n.error().message;
+    EXPECT_TRUE(n->filter.nat_only);
+    auto op = parse_request(std::string_view(R"({"op":"nat"})"));
+    ASSERT_TRUE(op.ok()) << op.error().message;
+    EXPECT_EQ(op->op, ControlOp::nat);
+    EXPECT_STREQ(control_op_name(ControlOp::nat), "nat");
 
     auto d = parse_request(std::string_view(R"({"op":"clear-sessions"})"));
     ASSERT_TRUE(d.ok());
@@ -440,6 +451,206 @@ TEST_F(Control, SessionsShowAndClearExactlyTheFilteredFlows) {
     EXPECT_EQ(r["sessions"][0]["dport"], 80);
     EXPECT_EQ(call(Json{{"op", "clear-sessions"}, {"filter", {{"interface", "nope0"}}}})["ok"],
               false);
+}
+
+// NAT: one inside host hidden behind a pool on dmz0, the dmz server published on inet0 by a
+// static and by a destination rule (rules see the server's real address).
+constexpr const char *nat_policy_text = R"(
+policy {
+    inner0 {
+        ingress {
+            rule 10 { protocol tcp; destination 198.18.3.0/24; destination-port 80; action accept; }
+            rule 11 { protocol icmp; destination 198.18.3.0/24; action accept; }
+        }
+        egress { rule 1000 { action accept; } }
+    }
+    dmz0 { egress { rule 1000 { action accept; } } }
+    inet0 {
+        ingress { rule 20 { protocol tcp; destination 198.18.3.10; destination-port 80; action accept; } }
+        egress { rule 1000 { action accept; } }
+    }
+}
+nat {
+    source lan { interface dmz0; from 198.18.1.11/32; pool 198.18.3.100; ports 20000-20999; }
+    static web { interface inet0; inside 198.18.3.10; outside 203.0.113.50; }
+    destination alt { interface inet0; protocol tcp; port 8080; to 198.18.3.10; to-port 80; }
+}
+)";
+
+TEST_F(Control, NatOpCountsTranslationsAndPoolUsePerRule) {
+    start_worker();
+    Json r = call(Json{{"op", "nat"}});
+    ASSERT_EQ(r["ok"], true) << r.dump();
+    EXPECT_EQ(r["sources"], Json::array()) << "no nat section yet";
+    EXPECT_EQ(r["statics"], Json::array());
+    EXPECT_EQ(r["destinations"], Json::array());
+    EXPECT_EQ(r["counters"]["translated"], 0);
+
+    ASSERT_EQ(call(apply_request(config_text(nat_policy_text), 2))["ok"], true);
+    open_flow(40000); // 198.18.1.11 -> 198.18.3.10:80, source rule lan
+    FrameSpec plain;  // 198.18.1.12 is not in lan's `from`: routed untranslated
+    plain.src_mac = host_mac;
+    plain.dst_mac = ports->states()[0].mac;
+    plain.src = "198.18.1.12";
+    inject(0, build_frame(plain));
+    ASSERT_EQ(wait_sent(1, 1), 1u);
+    FrameSpec in; // from the internet to the static's outside address and to the forwarded port
+    in.src_mac = Mac{0x02, 0, 0, 0, 0, 0x44};
+    in.dst_mac = ports->states()[2].mac;
+    in.src = "192.0.2.50";
+    in.sport = 51000;
+    in.dst = "203.0.113.50";
+    in.dport = 80;
+    inject(2, build_frame(in));
+    ASSERT_EQ(wait_sent(1, 1), 1u) << "static NAT did not forward";
+    in.sport = 51001;
+    in.dst = "203.0.113.1";
+    in.dport = 8080;
+    inject(2, build_frame(in));
+    ASSERT_EQ(wait_sent(1, 1), 1u) << "destination NAT did not forward";
+
+    r = call(Json{{"op", "nat"}});
+    ASSERT_EQ(r["ok"], true) << r.dump();
+    EXPECT_EQ(r["counters"], (Json{{"translated", 3},
+                                   {"static", 1},
+                                   {"destination", 1},
+                                   {"source", 1},
+                                   {"refused_pool_exhausted", 0},
+                                   {"refused_source_limit", 0},
+                                   {"refused_source_table", 0},
+                                   {"refused_protocol", 0},
+                                   {"refused_collision", 0},
+                                   {"icmp_errors", 0},
+                                   {"mss_clamped", 0},
+                                   {"handoffs", 0},
+                                   {"handoff_full", 0},
+                                   {"no_mapping", 0}}));
+    ASSERT_EQ(r["sources"].size(), 1u);
+    const Json &lan = r["sources"][0];
+    EXPECT_EQ(lan["name"], "lan");
+    EXPECT_EQ(lan["interface"], "dmz0");
+    EXPECT_EQ(lan["pool"], Json::array({"198.18.3.100"}));
+    EXPECT_EQ(lan["ports"], (Json{{"low", 20000}, {"high", 20999}}));
+    EXPECT_EQ(lan["mapping"], "endpoint-dependent");
+    EXPECT_EQ(lan["max_per_source"], 0);
+    EXPECT_EQ(lan["capacity"], 1000);
+    EXPECT_EQ(lan["in_use"], 1);
+    EXPECT_EQ(lan["allocated"], 1);
+    EXPECT_EQ(lan["released"], 0);
+    EXPECT_EQ(lan["refused_pool"], 0);
+    EXPECT_EQ(lan["refused_source"], 0);
+    EXPECT_EQ(lan["refused_source_table"], 0);
+    EXPECT_GT(lan["bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(r["statics"], Json::array({Json{{"name", "web"},
+                                              {"interface", "inet0"},
+                                              {"inside", "198.18.3.10"},
+                                              {"outside", "203.0.113.50"}}}));
+    EXPECT_EQ(r["destinations"], Json::array({Json{{"name", "alt"},
+                                                   {"interface", "inet0"},
+                                                   {"protocol", "tcp"},
+                                                   {"address", "203.0.113.1"},
+                                                   {"port", 8080},
+                                                   {"to", "198.18.3.10"},
+                                                   {"to_port", 80}}}));
+    EXPECT_EQ(r["mss_clamp"], 0);
+    Json st = call(Json{{"op", "sessions"}, {"filter", {{"nat", true}, {"port", 51000}}}});
+    ASSERT_EQ(st["sessions"].size(), 1u) << st.dump();
+    EXPECT_EQ(st["sessions"][0]["nat"], (Json{{"kind", "static"},
+                                              {"src", "192.0.2.50"},
+                                              {"sport", 51000},
+                                              {"dst", "198.18.3.10"},
+                                              {"dport", 80}}));
+
+    // Clearing the translated flow gives its port back to the pool.
+    ASSERT_EQ(call(Json{{"op", "clear-sessions"},
+                        {"filter", {{"address", "198.18.1.11"}, {"nat", true}}}})["cleared"],
+              1);
+    r = call(Json{{"op", "nat"}});
+    EXPECT_EQ(r["sources"][0]["in_use"], 0);
+    EXPECT_EQ(r["sources"][0]["released"], 1);
+}
+
+TEST_F(Control, SessionsCarryTheTranslationAndTheNatFilterKeepsOnlyTranslatedFlows) {
+    start_worker();
+    ASSERT_EQ(call(apply_request(config_text(nat_policy_text), 2))["ok"], true);
+    open_flow(40000);
+    FrameSpec plain;
+    plain.src_mac = host_mac;
+    plain.dst_mac = ports->states()[0].mac;
+    plain.src = "198.18.1.12";
+    inject(0, build_frame(plain));
+    ASSERT_EQ(wait_sent(1, 1), 1u);
+    FrameSpec in;
+    in.src_mac = Mac{0x02, 0, 0, 0, 0, 0x44};
+    in.dst_mac = ports->states()[2].mac;
+    in.src = "192.0.2.50";
+    in.sport = 51001;
+    in.dst = "203.0.113.1";
+    in.dport = 8080;
+    inject(2, build_frame(in));
+    ASSERT_EQ(wait_sent(1, 1), 1u);
+    FrameSpec echo; // an echo request hidden behind the pool: its identifier is the port
+    echo.src_mac = host_mac;
+    echo.dst_mac = ports->states()[0].mac;
+    echo.proto = 1;
+    echo.icmp_id = 7;
+    inject(0, build_frame(echo));
+    ASSERT_EQ(wait_sent(1, 1), 1u);
+
+    Json all = call(Json{{"op", "sessions"}});
+    ASSERT_EQ(all["ok"], true) << all.dump();
+    EXPECT_EQ(all["total"], 4);
+    for (const auto &x : all["sessions"])
+        EXPECT_EQ(x.contains("nat"), x["src"] != "198.18.1.12") << x.dump();
+
+    Json r = call(Json{{"op", "sessions"}, {"filter", {{"nat", true}}}});
+    ASSERT_EQ(r["ok"], true) << r.dump();
+    EXPECT_EQ(r["total"], 3);
+    ASSERT_EQ(r["sessions"].size(), 3u);
+    const Json *snat = nullptr, *dnat = nullptr, *icmp = nullptr;
+    for (const auto &x : r["sessions"])
+        (x["proto"] == "icmp" ? icmp : x["src"] == "198.18.1.11" ? snat : dnat) = &x;
+    ASSERT_TRUE(snat && dnat && icmp) << r.dump();
+    EXPECT_EQ((*icmp)["sport"], 7);
+    EXPECT_EQ((*icmp)["dport"], 7);
+    const Json &in_ = (*icmp)["nat"];
+    EXPECT_EQ(in_["kind"], "source");
+    EXPECT_EQ(in_["src"], "198.18.3.100");
+    EXPECT_NE(in_["sport"], 7);
+    EXPECT_EQ(in_["dport"], in_["sport"]) << "the identifier stands for both ports";
+    // Source NAT: the original key stays the inside view; "nat" is the packet as it leaves.
+    EXPECT_EQ((*snat)["sport"], 40000);
+    EXPECT_EQ((*snat)["dst"], "198.18.3.10");
+    const Json &sn = (*snat)["nat"];
+    EXPECT_EQ(sn["kind"], "source");
+    EXPECT_EQ(sn["src"], "198.18.3.100");
+    uint16_t port = sn["sport"].get<uint16_t>();
+    EXPECT_GE(port, 20000);
+    EXPECT_LE(port, 20999);
+    EXPECT_EQ(sn["dst"], "198.18.3.10");
+    EXPECT_EQ(sn["dport"], 80);
+    // Destination NAT: the published address in the key, the server in "nat".
+    EXPECT_EQ((*dnat)["dst"], "203.0.113.1");
+    EXPECT_EQ((*dnat)["dport"], 8080);
+    EXPECT_EQ((*dnat)["nat"], (Json{{"kind", "destination"},
+                                    {"src", "192.0.2.50"},
+                                    {"sport", 51001},
+                                    {"dst", "198.18.3.10"},
+                                    {"dport", 80}}));
+
+    // The filters combine with nat, and match the translated address and port too.
+    EXPECT_EQ(call(Json{{"op", "sessions"},
+                        {"filter", {{"nat", true}, {"interface", "inner0"}}}})["total"],
+              2);
+    EXPECT_EQ(call(Json{{"op", "sessions"},
+                        {"filter", {{"nat", true}, {"address", "198.18.3.100"}}}})["total"],
+              2);
+    EXPECT_EQ(call(Json{{"op", "sessions"}, {"filter", {{"nat", true}, {"port", port}}}})["total"],
+              in_["sport"] == port ? 2 : 1);
+    EXPECT_EQ(call(Json{{"op", "sessions"},
+                        {"filter", {{"nat", true}, {"address", "198.18.1.12"}}}})["total"],
+              0);
+    EXPECT_EQ(call(Json{{"op", "sessions"}, {"filter", {{"nat", false}}}})["total"], 4);
 }
 
 TEST_F(Control, ASilentWorkerIsReportedNotWaitedForever) {

@@ -24,6 +24,8 @@
 
 #include <arpa/inet.h>
 
+#include <set>
+
 using namespace qorgan;
 using namespace qorgan::dp;
 using qorgan::test::build_frame;
@@ -1002,4 +1004,57 @@ TEST_F(Nat, LaterFragmentsOfATranslatedDatagramAreTranslatedLikeTheFirst) {
     send(0, orphan);
     EXPECT_TRUE(sent(2).empty());
     EXPECT_EQ(drops(DropReason::nat_fragment_unknown), 1u);
+}
+
+// With two workers, both directions of a translated flow must be owned by one worker
+// (DESIGN.md: hand-off as in VPP's nat44-ed).
+TEST(NatOwner, BothDirectionsOfEveryTranslationHaveOneOwner) {
+    auto c =
+        config::load_text(std::string(interfaces_text) + nat_policy_text + nat_text, "owner.conf");
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    auto nat = NatTable::build(c.value(), {{"inner0", 0}, {"dmz0", 1}, {"inet0", 2}}, 2, nullptr);
+    ASSERT_TRUE(nat.ok()) << nat.error().to_string();
+    const NatTable &t = *nat.value();
+    const uint16_t inner = 0, dmz = 1, inet = 2;
+    const uint8_t tcp = 6, udp = 17;
+    uint32_t remote = v4("203.0.113.10"), pub = v4("203.0.113.50"), srv = v4("198.18.3.10");
+    uint32_t gw = v4("203.0.113.1"), host = v4("198.18.1.11");
+    std::set<int> owners;
+    for (uint16_t rp = 1000; rp < 1064; rp++) {
+        uint16_t rport = htons(rp);
+        // Static: the Internet to the published server, and the server's answer.
+        int in = nat_owner(t, inet, tcp, remote, rport, pub, htons(80));
+        int back = nat_owner(t, dmz, tcp, srv, htons(80), remote, rport);
+        ASSERT_GE(in, 0);
+        EXPECT_EQ(in, back) << rp;
+        owners.insert(in);
+        // Destination NAT of port 5353 on the interface address.
+        EXPECT_EQ(nat_owner(t, inet, udp, remote, rport, gw, htons(5353)),
+                  nat_owner(t, dmz, udp, srv, htons(53), remote, rport));
+    }
+    EXPECT_EQ(owners.size(), 2u) << "the far-end hash spreads flows over both workers";
+    // Source NAPT: a reply to the pool belongs to the worker whose slice holds the port.
+    const NatSourceRule &r = t.sources()[0];
+    PortRefusal why;
+    for (unsigned w = 0; w < 2; w++) {
+        auto m = r.pools[w]->allocate(udp, host, htons(40000), why);
+        ASSERT_TRUE(m.has_value());
+        EXPECT_EQ(nat_owner(t, inet, udp, remote, htons(53), m->addr, m->port), int(w));
+    }
+    // Plain traffic is nobody's business: the receiving worker keeps it.
+    EXPECT_EQ(nat_owner(t, inner, tcp, host, htons(40000), v4("198.18.3.20"), htons(80)), -1);
+}
+
+TEST_F(Nat, TtlExpiringAtTheGatewayIsAnsweredUntranslatedAndMakesNoTranslation) {
+    FrameSpec probe = inner_to_inet(17, 33434, 53);
+    probe.ttl = 1;
+    send(0, build_frame(probe));
+    EXPECT_TRUE(sent(2).empty());
+    auto back = sent(0);
+    ASSERT_EQ(back.size(), 1u);
+    PacketMeta m = parsed(back[0]);
+    EXPECT_EQ(m.icmp_type, 11);
+    EXPECT_EQ(m.dst[0], v4("198.18.1.11")) << "the error went to a translated address";
+    EXPECT_EQ(flows->stats().active, 0u);
+    EXPECT_EQ(nat().translated_new.get(), 0u);
 }
