@@ -194,8 +194,9 @@ struct System {
 struct NatStatic {
     std::string name;
     std::string interface;
-    Address inside;  // IPv4
-    Address outside; // IPv4
+    Address inside;       // IPv4
+    Address outside;      // IPv4
+    bool hairpin = false; // also for packets arriving on other interfaces (inside hosts)
     Location where;
 };
 
@@ -218,11 +219,12 @@ struct NatSource {
 struct NatDestination {
     std::string name;
     std::string interface;
-    uint8_t protocol = proto_tcp;  // tcp or udp
+    uint8_t protocol = proto_tcp;   // tcp or udp
     std::optional<Address> address; // IPv4; empty: the interface's address
     uint16_t port = 0;
     Address to;           // IPv4
     uint16_t to_port = 0; // 0: port
+    bool hairpin = false; // also for packets arriving on other interfaces (inside hosts)
     Location where;
 };
 

@@ -973,10 +973,16 @@ private:
         for (const Node &c : n.children) {
             std::string key(c.keyword());
             std::string p = join_path(path, key);
-            if (key != "interface" && key != "inside" && key != "outside")
-                return unknown(c, path, {"interface", "inside", "outside"});
+            if (key != "interface" && key != "inside" && key != "outside" && key != "hairpin")
+                return unknown(c, path, {"interface", "inside", "outside", "hairpin"});
             if (auto s = once.note(key, c, p); !s)
                 return s;
+            if (key == "hairpin") {
+                if (auto s = check_shape(c, p, "hairpin;", 1, false, false); !s)
+                    return s;
+                st.hairpin = true;
+                continue;
+            }
             if (key == "interface") {
                 if (auto s = nat_interface(c, p, st.interface, interface_at); !s)
                     return s;
@@ -1135,9 +1141,13 @@ private:
                 s = nat_address(c, p, d.to);
             } else if (key == "to-port") {
                 s = number_leaf(c, p, {"to-port", &to_port, 1, 65535});
+            } else if (key == "hairpin") {
+                s = check_shape(c, p, "hairpin;", 1, false, false);
+                d.hairpin = true;
             } else {
-                return unknown(c, path,
-                               {"interface", "protocol", "address", "port", "to", "to-port"});
+                return unknown(
+                    c, path,
+                    {"interface", "protocol", "address", "port", "to", "to-port", "hairpin"});
             }
             if (!s)
                 return s;

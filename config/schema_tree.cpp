@@ -53,7 +53,8 @@ std::vector<SchemaNode> nat_children() {
         node("static", K::keyed, "1:1 translation in both directions (R128-d)", "<name>", {},
              {interface("the outside interface"),
               node("inside", K::leaf, "the inside host's address", "<ipv4-address>"),
-              node("outside", K::leaf, "its address on the outside interface", "<ipv4-address>")}),
+              node("outside", K::leaf, "its address on the outside interface", "<ipv4-address>"),
+              node("hairpin", K::flag, "inside hosts reach it by its outside address too")}),
         node(
             "source", K::keyed, "NAPT of flows leaving by an interface (R90-1-6)", "<name>", {},
             {interface("flows leaving by this interface"),
@@ -74,7 +75,8 @@ std::vector<SchemaNode> nat_children() {
                    "<ipv4-address>"),
               node("port", K::leaf, "port packets arrive for", "<1..65535>"),
               node("to", K::leaf, "the server's address", "<ipv4-address>"),
-              node("to-port", K::leaf, "the server's port; absent: the same", "<1..65535>")}),
+              node("to-port", K::leaf, "the server's port; absent: the same", "<1..65535>"),
+              node("hairpin", K::flag, "inside hosts reach it by its published address too")}),
         node("mss-clamp", K::leaf, "clamp the MSS of forwarded TCP SYNs; 0: off", "<536..9000>",
              {"0"}),
     };

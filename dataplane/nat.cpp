@@ -71,8 +71,10 @@ NatTable::build(const config::Config &conf,
         int port = port_of(st.interface);
         if (port < 0)
             return Error{st.where, "nat static " + st.name + ": no interface " + st.interface};
-        NatStaticEntry e{v4(st.inside), v4(st.outside), uint16_t(port), uint16_t(i)};
+        NatStaticEntry e{v4(st.inside), v4(st.outside), uint16_t(port), uint16_t(i), st.hairpin};
         t->_statics_by_outside.push_back(e);
+        if (e.hairpin)
+            t->_hairpin_statics.push_back(e);
         t->_statics_by_inside.push_back(e);
         t->_arp.push_back(port_addr(e.port, e.outside));
     }
@@ -93,7 +95,10 @@ NatTable::build(const config::Config &conf,
         e.to = v4(d.to);
         e.to_port = rte_cpu_to_be_16(d.to_port ? d.to_port : d.port);
         e.index = uint16_t(i);
+        e.hairpin = d.hairpin;
         t->_dnat.push_back(e);
+        if (e.hairpin)
+            t->_hairpin_dnat.push_back(e);
         if (!own(e.addr))
             t->_arp.push_back(port_addr(e.port, e.addr));
     }
@@ -163,6 +168,11 @@ NatTable::build(const config::Config &conf,
     auto tkey = [](const NatDnatEntry &e) { return std::tuple(e.proto, e.to, e.to_port); };
     std::sort(t->_dnat_targets.begin(), t->_dnat_targets.end(),
               [&](const auto &a, const auto &b) { return tkey(a) < tkey(b); });
+    std::sort(t->_hairpin_statics.begin(), t->_hairpin_statics.end(),
+              [](const auto &a, const auto &b) { return a.outside < b.outside; });
+    auto hkey = [](const NatDnatEntry &e) { return std::tuple(e.proto, e.addr, e.dport); };
+    std::sort(t->_hairpin_dnat.begin(), t->_hairpin_dnat.end(),
+              [&](const auto &a, const auto &b) { return hkey(a) < hkey(b); });
     std::sort(t->_pool_addrs.begin(), t->_pool_addrs.end());
     std::sort(t->_arp.begin(), t->_arp.end());
     t->_arp.erase(std::unique(t->_arp.begin(), t->_arp.end()), t->_arp.end());
@@ -192,6 +202,25 @@ const NatStaticEntry *NatTable::static_by_inside(uint16_t port, uint32_t addr) c
     const NatStaticEntry *e = static_inside_any(addr);
     // The config refuses two statics with one inside address, so one entry at most.
     return e && e->port == port ? e : nullptr;
+}
+
+const NatStaticEntry *NatTable::static_hairpin(uint32_t addr) const {
+    auto it =
+        std::lower_bound(_hairpin_statics.begin(), _hairpin_statics.end(), addr,
+                         [](const NatStaticEntry &e, uint32_t key) { return e.outside < key; });
+    if (it == _hairpin_statics.end() || it->outside != addr)
+        return nullptr;
+    return &*it;
+}
+
+const NatDnatEntry *NatTable::dnat_hairpin(uint8_t proto, uint32_t addr, uint16_t dport) const {
+    auto k = std::tuple(proto, addr, dport);
+    auto it = std::lower_bound(
+        _hairpin_dnat.begin(), _hairpin_dnat.end(), k,
+        [](const NatDnatEntry &e, auto key) { return std::tuple(e.proto, e.addr, e.dport) < key; });
+    if (it == _hairpin_dnat.end() || std::tuple(it->proto, it->addr, it->dport) != k)
+        return nullptr;
+    return &*it;
 }
 
 const NatDnatEntry *NatTable::dnat(uint16_t port, uint8_t proto, uint32_t addr,
@@ -256,14 +285,14 @@ int nat_owner(const NatTable &nat, uint16_t in_port, uint8_t proto, uint32_t src
               uint32_t dst, uint16_t dport) {
     if (nat.workers() < 2 || nat.empty())
         return -1;
-    auto far_end = [&](uint32_t addr, uint16_t port) {
-        uint32_t h = rte_hash_crc_4byte(addr, port);
+    auto far_end = [&](uint32_t, uint16_t port) {
+        uint32_t h = rte_hash_crc_4byte(port, 0x51a7u);
         return int(h % nat.workers());
     };
     bool ported = proto == config::proto_tcp || proto == config::proto_udp;
     // Destination rules first: a pool never hands out a port a destination rule publishes
     // on the same address (see Worker::handle_ip), so the two cannot be confused.
-    if (ported && nat.dnat(in_port, proto, dst, dport))
+    if (ported && (nat.dnat(in_port, proto, dst, dport) || nat.dnat_hairpin(proto, dst, dport)))
         return far_end(src, sport);
     if (ported && nat.dnat_by_target(proto, src, sport))
         return far_end(dst, dport);
@@ -272,7 +301,7 @@ int nat_owner(const NatTable &nat, uint16_t in_port, uint8_t proto, uint32_t src
         if (w < nat.workers())
             return int(w);
     }
-    if (nat.static_by_outside(in_port, dst))
+    if (nat.static_by_outside(in_port, dst) || nat.static_hairpin(dst))
         return far_end(src, sport);
     if (nat.static_inside_any(src))
         return far_end(dst, dport);

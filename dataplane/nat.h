@@ -21,12 +21,14 @@ namespace qorgan::dp {
 inline constexpr uint8_t nat_snat = 1;    // forward packets get nat_src/nat_sport as source
 inline constexpr uint8_t nat_dnat = 2;    // forward packets get nat_dst/nat_dport as destination
 inline constexpr uint8_t nat_dynamic = 4; // the SNAT port came from a pool (released at the end)
+inline constexpr uint8_t nat_hairpin = 8; // SNAT to the interface address of a hairpinned flow
 
 struct NatStaticEntry {
     uint32_t inside = 0;  // network order
     uint32_t outside = 0; // network order
     uint16_t port = 0;    // DPDK port of the outside interface
     uint16_t index = 0;   // in conf.nat.statics
+    bool hairpin = false;
 };
 
 struct NatDnatEntry {
@@ -37,6 +39,7 @@ struct NatDnatEntry {
     uint32_t to = 0;    // network order
     uint16_t to_port = 0;
     uint16_t index = 0; // in conf.nat.destinations
+    bool hairpin = false;
 };
 
 // A source rule with one port pool per worker.
@@ -80,6 +83,11 @@ public:
 
     // Static entry whose outside address is `addr` on arrival port `port`.
     const NatStaticEntry *static_by_outside(uint16_t port, uint32_t addr) const;
+    // Hairpin (inside hosts using the published address): a static entry with `hairpin`
+    // whose outside address is addr, or a destination rule with `hairpin` for
+    // (proto, addr, dport), whatever the arrival interface.
+    const NatStaticEntry *static_hairpin(uint32_t addr) const;
+    const NatDnatEntry *dnat_hairpin(uint8_t proto, uint32_t addr, uint16_t dport) const;
     // Static entry whose inside address is `addr` leaving by `port`.
     const NatStaticEntry *static_by_inside(uint16_t port, uint32_t addr) const;
     // Static entry whose inside address is `addr`, whatever its interface (hand-off).
@@ -112,6 +120,8 @@ private:
     std::vector<NatStaticEntry> _statics_by_inside;         // sorted by (port, inside)
     std::vector<NatDnatEntry> _dnat;                        // sorted by (port, proto, addr, dport)
     std::vector<NatDnatEntry> _dnat_targets;                // sorted by (proto, to, to_port)
+    std::vector<NatStaticEntry> _hairpin_statics;           // sorted by outside
+    std::vector<NatDnatEntry> _hairpin_dnat;                // sorted by (proto, addr, dport)
     std::vector<NatSourceRule> _sources;                    // config order
     std::vector<std::pair<uint64_t, uint16_t>> _pool_addrs; // (port << 32 | addr), rule index
     std::vector<uint64_t> _arp;                             // sorted (port << 32 | addr)
@@ -123,7 +133,8 @@ private:
 // packet involves no translation (the flow's own worker, by symmetric RSS, owns it).
 // Replies to a pool address belong to the worker whose port slice holds the port; packets
 // to or from a static or destination-NAT server belong to the worker chosen by a hash of
-// the far end (address, port), the same in both directions.
+// the far end's port, the same in both directions (also when a hairpinned client is seen
+// as the gateway's address on the way back).
 int nat_owner(const NatTable &nat, uint16_t in_port, uint8_t proto, uint32_t src, uint16_t sport,
               uint32_t dst, uint16_t dport);
 

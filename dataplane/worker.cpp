@@ -560,6 +560,10 @@ bool Worker::nat_binding_valid(const Snapshot &s, const Flow &f) const {
     if (f.nat_kind & nat_dnat) {
         const NatStaticEntry *st = nat.static_by_outside(f.in_port, k.dst[0]);
         const NatDnatEntry *d = nat.dnat(f.in_port, k.proto, k.dst[0], k.dport);
+        if (!st && !d) {
+            st = nat.static_hairpin(k.dst[0]);
+            d = st ? nullptr : nat.dnat_hairpin(k.proto, k.dst[0], k.dport);
+        }
         bool ok = (st && st->inside == f.nat_dst && f.nat_dport == k.dport) ||
                   (d && d->to == f.nat_dst && d->to_port == f.nat_dport);
         if (!ok)
@@ -568,6 +572,10 @@ bool Worker::nat_binding_valid(const Snapshot &s, const Flow &f) const {
     if (f.nat_kind & nat_dynamic) {
         const NatSourceRule *r = nat.rule_by_generation(f.nat_gen);
         if (!r || r->port != f.out_port)
+            return false;
+    } else if (f.nat_kind & nat_hairpin) {
+        const IfaceState *out = s.iface_by_port(f.out_port);
+        if (!out || !out->has4 || out->addr4 != f.nat_src)
             return false;
     } else if (f.nat_kind & nat_snat) {
         const NatStaticEntry *st = nat.static_by_inside(f.out_port, k.src[0]);
@@ -711,6 +719,7 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     uint8_t nat_kind = 0;
     uint32_t nat_dst = 0;
     uint16_t nat_dport = 0;
+    bool hairpinned = false;
     PacketMeta translated;
     const PacketMeta *cm = &meta;
     bool ported = meta.proto == config::proto_tcp || meta.proto == config::proto_udp;
@@ -719,6 +728,13 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         const NatDnatEntry *d = st || !ported || later_fragment
                                     ? nullptr
                                     : nat.dnat(in.port, meta.proto, meta.dst[0], meta.dport);
+        if (!st && !d) { // an inside host using the published address (hairpin)
+            st = nat.static_hairpin(meta.dst[0]);
+            d = st || !ported || later_fragment
+                    ? nullptr
+                    : nat.dnat_hairpin(meta.proto, meta.dst[0], meta.dport);
+            hairpinned = st || d;
+        }
         if (st) {
             nat_kind |= nat_dnat;
             nat_dst = st->inside;
@@ -831,6 +847,12 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
             nat_sport = meta.sport;
         } else if ((srule = nat.source_rule(nh.port, meta.src[0]))) {
             nat_kind |= nat_snat | nat_dynamic;
+        } else if (hairpinned && nh.port == in.port && out->has4) {
+            // Client and server share a LAN: without this the server would answer the
+            // client directly, from its own address. The client is seen as the gateway.
+            nat_kind |= nat_snat | nat_hairpin;
+            nat_src = out->addr4;
+            nat_sport = meta.sport;
         }
     }
     if (nat_kind && meta.ttl <= 1) {
@@ -949,7 +971,10 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
                 nc.static_new.add();
             }
             if (nat_kind & nat_dnat)
-                (nat.static_by_outside(in.port, meta.dst[0]) ? nc.static_new : nc.dnat_new).add();
+                (nat.static_by_outside(in.port, meta.dst[0]) || nat.static_hairpin(meta.dst[0])
+                     ? nc.static_new
+                     : nc.dnat_new)
+                    .add();
             nc.translated_new.add();
             PacketMeta before = meta;
             if (!apply_nat(*nf, Dir::forward, m)) {

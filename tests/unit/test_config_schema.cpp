@@ -469,13 +469,13 @@ const ErrorCase error_cases[] = {
      "lab.conf:12:5: nat static web: missing 'inside'; expected 'inside <ipv4-address>;'"},
     {"NatUnknownInStatic", nat({"static web { interface inet0; ports 80; }"}),
      "lab.conf:11:35: nat static web ports: unknown statement; expected one of interface, "
-     "inside, outside"},
+     "inside, outside, hairpin"},
     {"NatUnknownInSource", nat({"source lan { interface inet0; to 10.0.0.1; }"}),
      "lab.conf:11:35: nat source lan to: unknown statement; expected one of interface, from, "
      "pool, ports, mapping, max-per-source"},
     {"NatUnknownInDestination", nat({"destination web { pool 203.0.113.9; }"}),
      "lab.conf:11:23: nat destination web pool: unknown statement; expected one of interface, "
-     "protocol, address, port, to, to-port"},
+     "protocol, address, port, to, to-port, hairpin"},
     {"NatDuplicateInterface", nat({"source lan { interface inet0; interface inner0; }"}),
      "lab.conf:11:35: nat source lan interface: duplicate statement (first at lab.conf:11:18); "
      "expected 'interface' at most once here"},
@@ -939,7 +939,27 @@ TEST(ConfigSchema, NatDefaultsAndListOrder) {
     EXPECT_FALSE(n.destinations[0].address.has_value());
     EXPECT_EQ(n.destinations[0].port, 80);
     EXPECT_EQ(n.destinations[0].to_port, 0); // 0: the same port
+    EXPECT_FALSE(n.destinations[0].hairpin);
     EXPECT_EQ(n.mss_clamp, 0);
+}
+
+TEST(ConfigSchema, NatHairpinFlag) {
+    Config c = load_ok(nat({"static web { interface inet0; inside 198.18.1.10; outside "
+                            "203.0.113.50; hairpin; }",
+                            "destination dns { interface inet0; protocol udp; port 53; to "
+                            "198.18.1.10; hairpin; }",
+                            "static mail { interface inet0; inside 198.18.1.11; outside "
+                            "203.0.113.51; }"}));
+    ASSERT_EQ(c.nat.statics.size(), 2u);
+    EXPECT_TRUE(c.nat.statics[0].hairpin);
+    EXPECT_FALSE(c.nat.statics[1].hairpin);
+    EXPECT_TRUE(c.nat.destinations.at(0).hairpin);
+    auto bad = load_text(nat({"static web { interface inet0; inside 198.18.1.10; outside "
+                              "203.0.113.50; hairpin yes; }"}),
+                         "lab.conf");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().to_string().find("hairpin;"), std::string::npos)
+        << bad.error().to_string();
 }
 
 TEST(ConfigSchema, NatSharedAddressesThatAreAllowed) {

@@ -1008,6 +1008,119 @@ TEST_F(Nat, LaterFragmentsOfATranslatedDatagramAreTranslatedLikeTheFirst) {
 
 // With two workers, both directions of a translated flow must be owned by one worker
 // (DESIGN.md: hand-off as in VPP's nat44-ed).
+TEST_F(Nat, HairpinLetsInsideHostsUseThePublishedAddress) {
+    std::string policy = nat_policy_text;
+    policy.insert(policy.find("rule 12"),
+                  "rule 13 { protocol tcp; destination 198.18.3.10; destination-port 80; "
+                  "action accept; }\n");
+    policy.insert(policy.find("rule 10 { protocol udp; destination-port 53"),
+                  "rule 5 { protocol tcp; destination 198.18.3.10; destination-port 80; "
+                  "action accept; }\n");
+    install(policy + "nat { static web { interface inet0; inside 198.18.3.10; outside "
+                     "203.0.113.50; hairpin; } }\n",
+            2);
+    // An inner host asks for the published address: it reaches the server, as itself.
+    FrameSpec syn;
+    syn.dst_mac = port_mac(0);
+    syn.dst = "203.0.113.50";
+    syn.sport = 41000;
+    send(0, build_frame(syn));
+    auto tx = sent(1);
+    ASSERT_EQ(tx.size(), 1u) << "default_deny " << drops(DropReason::default_deny);
+    PacketMeta m = parsed(tx[0]);
+    EXPECT_EQ(m.dst[0], v4("198.18.3.10"));
+    EXPECT_EQ(m.src[0], v4("198.18.1.11"));
+    FrameSpec synack = synack_from_server();
+    synack.dport = 41000;
+    send(1, build_frame(synack));
+    auto back = sent(0);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(parsed(back[0]).src[0], v4("203.0.113.50"))
+        << "the answer comes from the address asked";
+    EXPECT_TRUE(checksums_ok(back[0]));
+    // A host on the server's own LAN: the server must answer through the gateway, so the
+    // client is seen as the gateway's dmz0 address.
+    learn(1, 4, "198.18.3.20", host_mac);
+    FrameSpec near;
+    near.src_mac = host_mac;
+    near.dst_mac = port_mac(1);
+    near.src = "198.18.3.20";
+    near.dst = "203.0.113.50";
+    near.sport = 42000;
+    send(1, build_frame(near));
+    auto tx2 = sent(1);
+    ASSERT_EQ(tx2.size(), 1u);
+    PacketMeta n = parsed(tx2[0]);
+    EXPECT_EQ(n.dst[0], v4("198.18.3.10"));
+    EXPECT_EQ(n.src[0], v4("198.18.3.1"));
+    EXPECT_TRUE(checksums_ok(tx2[0]));
+    FrameSpec reply = synack_from_server();
+    reply.dst = "198.18.3.1";
+    reply.dport = 42000;
+    send(1, build_frame(reply));
+    auto tx3 = sent(1);
+    ASSERT_EQ(tx3.size(), 1u);
+    PacketMeta r = parsed(tx3[0]);
+    EXPECT_EQ(r.dst[0], v4("198.18.3.20"));
+    EXPECT_EQ(r.src[0], v4("203.0.113.50"));
+    EXPECT_TRUE(checksums_ok(tx3[0]));
+}
+
+TEST_F(Nat, EndpointIndependentMappingKeepsOnePublicPortPerInsideSocket) {
+    install(std::string(nat_policy_text) +
+                "nat { source eim { interface inet0; from 198.18.1.0/24; "
+                "mapping endpoint-independent; } }\n",
+            2);
+    learn(2, 4, "203.0.113.20", inet_mac);
+    uint16_t port[2];
+    const char *far[2] = {"203.0.113.10", "203.0.113.20"};
+    for (int i = 0; i < 2; i++) {
+        FrameSpec f = inner_to_inet(17, 40010, 53);
+        f.dst = far[i];
+        send(0, build_frame(f));
+        auto tx = sent(2);
+        ASSERT_EQ(tx.size(), 1u);
+        port[i] = parsed(tx[0]).sport;
+    }
+    EXPECT_EQ(port[0], port[1]) << "RFC 4787 EIM: one mapping for one inside address and port";
+    EXPECT_EQ(snap->nat->sources()[0].pools[0]->stats().eim_reused, 1u);
+    // Another inside port gets another mapping.
+    send(0, build_frame(inner_to_inet(17, 40011, 53)));
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    EXPECT_NE(parsed(tx[0]).sport, port[0]);
+}
+
+TEST_F(Nat, MssClampLowersTheMssOfForwardedSyns) {
+    install(std::string(nat_policy_text) + "nat { mss-clamp 1200; }\n", 2);
+    // A SYN with an MSS option of 1460 (kind 2, length 4), checksums made right.
+    FrameSpec syn = inner_to_inet(6, 40020, 80);
+    std::vector<uint8_t> f = build_frame(syn);
+    const size_t ip = 14, tcp = ip + 20;
+    const uint8_t opt[4] = {2, 4, 0x05, 0xb4};
+    f.insert(f.begin() + long(tcp + 20), opt, opt + 4);
+    f[tcp + 12] = 6 << 4; // data offset: 24 bytes
+    uint16_t total = htons(uint16_t(f.size() - ip));
+    std::memcpy(&f[ip + 2], &total, 2);
+    f[ip + 10] = f[ip + 11] = 0;
+    uint16_t c = csum_fold(csum_partial(&f[ip], 20, 0));
+    std::memcpy(&f[ip + 10], &c, 2);
+    f[tcp + 16] = f[tcp + 17] = 0;
+    uint32_t sum = csum_partial(&f[ip + 12], 8, 0) + htons(6) + htons(uint16_t(f.size() - tcp));
+    c = csum_fold(csum_partial(&f[tcp], uint32_t(f.size() - tcp), sum));
+    std::memcpy(&f[tcp + 16], &c, 2);
+    ASSERT_TRUE(checksums_ok(f));
+    send(0, f);
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    PacketMeta m = parsed(tx[0]);
+    const uint8_t *o = tx[0].data() + m.l4_offset + 20;
+    EXPECT_EQ(o[0], 2);
+    EXPECT_EQ(o[2] << 8 | o[3], 1200);
+    EXPECT_TRUE(checksums_ok(tx[0]));
+    EXPECT_EQ(nat().mss_clamped.get(), 1u);
+}
+
 TEST(NatOwner, BothDirectionsOfEveryTranslationHaveOneOwner) {
     auto c =
         config::load_text(std::string(interfaces_text) + nat_policy_text + nat_text, "owner.conf");

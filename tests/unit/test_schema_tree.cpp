@@ -68,11 +68,11 @@ policy { a0 {
 routes { route 0.0.0.0/0 { via 10.0.0.254; interface a0; } }
 dataplane { workers 1; max-flows 2048; idle-sleep 0; timeouts { tcp-syn 1; tcp-established 1;
     tcp-closing 1; tcp-closed 1; udp 1; udp-stream 1; icmp 1; other 1; } }
-nat { static s { interface a0; inside 10.0.0.10; outside 1.2.3.10; }
+nat { static s { interface a0; inside 10.0.0.10; outside 1.2.3.10; hairpin; }
       source l { interface a0; from 10.0.0.0/24; pool 1.2.3.4; ports 1024-2047;
                  mapping endpoint-independent; max-per-source 10; }
       destination d { interface a0; protocol tcp; address 1.2.3.5; port 80; to 10.0.0.2;
-                      to-port 8080; }
+                      to-port 8080; hairpin; }
       mss-clamp 1400; }
 system { host-name gw1;
     login { idle-timeout 1; session-lifetime 60; lockout-failures 1; lockout-time 1;
