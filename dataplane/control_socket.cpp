@@ -408,29 +408,9 @@ Json ControlService::nat() const {
     const Snapshot &s = snap();
     const NatTable &nat = *s.nat;
     const config::Nat &conf = s.conf.nat;
-    const std::pair<const char *, Counter NatCounters::*> fields[] = {
-        {"translated", &NatCounters::translated_new},
-        {"static", &NatCounters::static_new},
-        {"destination", &NatCounters::dnat_new},
-        {"source", &NatCounters::snat_new},
-        {"refused_pool_exhausted", &NatCounters::refused_pool},
-        {"refused_source_limit", &NatCounters::refused_source},
-        {"refused_source_table", &NatCounters::refused_sources},
-        {"refused_protocol", &NatCounters::refused_protocol},
-        {"refused_collision", &NatCounters::refused_collision},
-        {"icmp_errors", &NatCounters::icmp_errors},
-        {"mss_clamped", &NatCounters::mss_clamped},
-        {"handoffs", &NatCounters::handoffs},
-        {"handoff_full", &NatCounters::handoff_full},
-        {"no_mapping", &NatCounters::no_mapping},
-    };
     Json counters = Json::object();
-    for (const auto &[name, field] : fields) {
-        uint64_t n = 0;
-        for (unsigned w = 0; w < nat.workers(); w++)
-            n += (nat.counters(w).*field).get();
-        counters[name] = n;
-    }
+    for (const auto &[name, field] : nat_counter_fields)
+        counters[name] = nat.total(field);
     // Pool statistics are written by their workers and read here without a lock (plain
     // words: a figure may be one update behind).
     Json sources = Json::array();

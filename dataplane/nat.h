@@ -70,6 +70,28 @@ struct alignas(64) NatCounters {
     Counter no_mapping;        // packets for a NAT address that belong to no translation
 };
 
+// The counters by the names telemetry (/qorgan/nat) and the control socket (`nat`) give them.
+struct NatCounterField {
+    const char *name;
+    Counter NatCounters::*field;
+};
+inline constexpr NatCounterField nat_counter_fields[] = {
+    {"translated", &NatCounters::translated_new},
+    {"static", &NatCounters::static_new},
+    {"destination", &NatCounters::dnat_new},
+    {"source", &NatCounters::snat_new},
+    {"refused_pool_exhausted", &NatCounters::refused_pool},
+    {"refused_source_limit", &NatCounters::refused_source},
+    {"refused_source_table", &NatCounters::refused_sources},
+    {"refused_protocol", &NatCounters::refused_protocol},
+    {"refused_collision", &NatCounters::refused_collision},
+    {"icmp_errors", &NatCounters::icmp_errors},
+    {"mss_clamped", &NatCounters::mss_clamped},
+    {"handoffs", &NatCounters::handoffs},
+    {"handoff_full", &NatCounters::handoff_full},
+    {"no_mapping", &NatCounters::no_mapping},
+};
+
 class NatTable {
 public:
     // Compiles conf.nat. Pools whose rule did not change are taken from `previous` (the
@@ -109,8 +131,14 @@ public:
 
     uint16_t mss_clamp() const { return _mss_clamp; }
 
-    // Per-worker counters (index = worker id).
+    // Per-worker counters (index = worker id), and one summed over the workers.
     NatCounters &counters(unsigned worker) const { return _counters[worker]; }
+    uint64_t total(Counter NatCounters::*field) const {
+        uint64_t n = 0;
+        for (unsigned w = 0; w < _workers; w++)
+            n += (_counters[w].*field).get();
+        return n;
+    }
 
 private:
     NatTable() = default;

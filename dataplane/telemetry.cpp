@@ -147,28 +147,8 @@ int cmd_nat(const char *, const char *, rte_tel_data *d) {
     std::lock_guard<std::mutex> g(*src->snapshot_lock);
     const Snapshot *s = src->active->load(std::memory_order_acquire);
     const NatTable &nat = *s->nat;
-    const std::pair<const char *, Counter NatCounters::*> fields[] = {
-        {"translated", &NatCounters::translated_new},
-        {"static", &NatCounters::static_new},
-        {"destination", &NatCounters::dnat_new},
-        {"source", &NatCounters::snat_new},
-        {"refused_pool_exhausted", &NatCounters::refused_pool},
-        {"refused_source_limit", &NatCounters::refused_source},
-        {"refused_source_table", &NatCounters::refused_sources},
-        {"refused_protocol", &NatCounters::refused_protocol},
-        {"refused_collision", &NatCounters::refused_collision},
-        {"icmp_errors", &NatCounters::icmp_errors},
-        {"mss_clamped", &NatCounters::mss_clamped},
-        {"handoffs", &NatCounters::handoffs},
-        {"handoff_full", &NatCounters::handoff_full},
-        {"no_mapping", &NatCounters::no_mapping},
-    };
-    for (const auto &[name, field] : fields) {
-        uint64_t n = 0;
-        for (unsigned w = 0; w < nat.workers(); w++)
-            n += (nat.counters(w).*field).get();
-        rte_tel_data_add_dict_u64(d, name, n);
-    }
+    for (const auto &[name, field] : nat_counter_fields)
+        rte_tel_data_add_dict_u64(d, name, nat.total(field));
     // Port pools: written by their workers, read here without a lock (plain words, a read
     // may be one update behind).
     uint64_t in_use = 0, capacity = 0, bytes = 0;
