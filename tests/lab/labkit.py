@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import re
+import select
 import shlex
 import signal
 import socket
@@ -1034,3 +1035,62 @@ class Qorgand:
             return QORGAND_LOG.read_text(errors="replace")
         except OSError:
             return ""
+
+
+# ---------------------------------------------------------------- a long-lived UDP session
+
+DNS_SESSION = r"""
+import json, socket, struct, sys
+dst, sport = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(2)
+if sport:
+    s.bind(("", sport))
+s.connect((dst, 53))
+print(json.dumps({"sport": s.getsockname()[1]}), flush=True)
+qid = 0x5100
+name = b"".join(bytes([len(p)]) + p for p in b"web.lab.example".split(b".")) + b"\0"
+for line in sys.stdin:
+    qid += 1
+    s.send(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1))
+    try:
+        reply = s.recv(2048)
+        rid, _, _, ancount = struct.unpack("!HHHH", reply[:8])
+        print(json.dumps({"answered": rid == qid and ancount >= 1}), flush=True)
+    except socket.timeout:
+        print(json.dumps({"answered": False, "timeout": True}), flush=True)
+    except OSError as e:
+        print(json.dumps({"answered": False, "error": str(e)}), flush=True)
+"""
+
+
+class DnsSession:
+    """A UDP "session" from `host` to a DNS server: one socket (source port `sport`, or one
+    the kernel picks), a query each time ask() is called."""
+
+    def __init__(self, dst, sport=0, host=None):
+        host = host or OUTER1
+        self.proc = subprocess.Popen(["ip", "netns", "exec", host.ns, PYTHON, "-c", DNS_SESSION, dst, str(sport)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        self.sport = self._read()["sport"]
+
+    def _read(self, timeout=10):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            raise AssertionError("the DNS session script did not answer in time")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"the DNS session script exited: {self.proc.stderr.read()}")
+        return json.loads(line)
+
+    def ask(self):
+        self.proc.stdin.write("ask\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=5)

@@ -8,13 +8,11 @@
 import ipaddress
 import json
 import re
-import select
-import subprocess
 import unittest
 
-from labkit import (DMZ1, DMZ1_PAGE, GATEWAY, INET1, INET1_PAGE, OUTER1, PYTHON, Capture,
+from labkit import (DMZ1, DMZ1_PAGE, GATEWAY, INET1, INET1_PAGE, OUTER1, Capture,
                     OwnDataplaneTestCase, curl, default_config_text, default_policy, dig, gateway_mac, log_offset, ns,
-                    ns_python, ns_scapy, ping, wait_for_counts, wait_for_log, without_rule, write_config, without_nat)
+                    ns_python, ns_scapy, ping, wait_for_counts, wait_for_log, without_rule, write_config, without_nat, DnsSession)
 
 INET_GW = GATEWAY["inet0"][0]  # 203.0.113.1: the default pool of a source rule on inet0
 STATIC_OUTSIDE = "203.0.113.50"  # dmz1 (198.18.3.10) published by `static web`
@@ -182,27 +180,6 @@ print(json.dumps({"first": first, "over": over, "again": again}))
 
 # One connected UDP socket kept open across a reload: each "ask" line on stdin sends a DNS
 # query from the same source port and prints whether it was answered.
-DNS_SESSION = r"""
-import json, socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.bind(("", int(sys.argv[2])))
-s.connect((sys.argv[1], 53))
-print(json.dumps({"sport": s.getsockname()[1]}), flush=True)
-qid = 0x5200
-name = b"".join(bytes([len(p)]) + p for p in b"web.lab.example".split(b".")) + b"\0"
-for line in sys.stdin:
-    qid += 1
-    s.send(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1))
-    try:
-        reply = s.recv(2048)
-        rid, _, _, ancount = struct.unpack("!HHHH", reply[:8])
-        print(json.dumps({"answered": rid == qid and ancount >= 1}), flush=True)
-    except socket.timeout:
-        print(json.dumps({"answered": False, "timeout": True}), flush=True)
-    except OSError as e:
-        print(json.dumps({"answered": False, "error": str(e)}), flush=True)
-"""
 
 
 class NatTestCase(OwnDataplaneTestCase):
@@ -439,33 +416,6 @@ class NatPoolExhaustion(NatTestCase):
         cap.cleanup()
 
 
-class DnsSession:
-    """A UDP "session" from outer1 to inet1's DNS: one socket, many queries."""
-
-    def __init__(self, dst, sport):
-        self.proc = subprocess.Popen(["ip", "netns", "exec", OUTER1.ns, PYTHON, "-c", DNS_SESSION, dst, str(sport)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
-        self.sport = self._read()["sport"]
-
-    def _read(self, timeout=10):
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            raise AssertionError("the DNS session script did not answer in time")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"the DNS session script exited: {self.proc.stderr.read()}")
-        return json.loads(line)
-
-    def ask(self):
-        self.proc.stdin.write("ask\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=5)
 
 
 class NatCommit(NatTestCase):

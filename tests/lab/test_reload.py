@@ -2,12 +2,9 @@
 # SIGHUP reload (R128-g): a new policy takes effect for new and existing flows, a refused
 # config (syntax error, changed ports) keeps the old policy and its epoch.
 
-import json
-import select
-import subprocess
 import unittest
 
-from labkit import (INET1, OUTER1, PYTHON, OwnDataplaneTestCase, curl, default_config_text,
+from labkit import (INET1, OUTER1, DnsSession, OwnDataplaneTestCase, curl, default_config_text,
                     log_offset, wait_for_counts, wait_for_log, without_rule, write_config)
 
 CONFIG_NAME = "test-reload.conf"
@@ -15,59 +12,8 @@ WEB_RULE = ("outer0", "ingress", 10)  # tcp 80/443 from the outer loop
 DNS_UDP_RULE = ("outer0", "ingress", 20)  # udp 53 from the outer loop
 REFUSED_PORTS = "interfaces changed: restart the dataplane to change ports"
 
-# One connected UDP socket kept open across a reload: each "ask" line on stdin sends a DNS
-# query for web.lab.example from the same source port and prints whether it was answered.
-DNS_SESSION = r"""
-import json, socket, struct, sys
-dst = sys.argv[1]
-fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect((dst, 53))
-print(json.dumps({"sport": s.getsockname()[1]}), flush=True)
-qid = 0x5100
-for line in sys.stdin:
-    qid += 1
-    name = b"".join(bytes([len(p)]) + p for p in b"web.lab.example".split(b".")) + b"\0"
-    s.send(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1))
-    try:
-        reply = s.recv(2048)
-        rid, _, _, ancount = struct.unpack("!HHHH", reply[:8])
-        print(json.dumps({"answered": rid == qid and ancount >= 1}), flush=True)
-    except socket.timeout:
-        print(json.dumps({"answered": False, "timeout": True}), flush=True)
-    except OSError as e:
-        print(json.dumps({"answered": False, "error": str(e)}), flush=True)
-"""
 
 
-class DnsSession:
-    """A UDP "session" from outer1 to inet1's DNS: one socket, many queries."""
-
-    def __init__(self, dst):
-        self.proc = subprocess.Popen(["ip", "netns", "exec", OUTER1.ns, PYTHON, "-c", DNS_SESSION, dst],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
-        self.sport = self._read()["sport"]
-
-    def _read(self, timeout=10):
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            raise AssertionError("the DNS session script did not answer in time")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"the DNS session script exited: {self.proc.stderr.read()}")
-        return json.loads(line)
-
-    def ask(self):
-        self.proc.stdin.write("ask\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=5)
 
 
 class Reload(OwnDataplaneTestCase):
