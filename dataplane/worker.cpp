@@ -263,7 +263,7 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
             to_slowpath(m);
             continue;
         }
-        if (_env.handoff.size() > 1 && p->meta.l3 == L3Kind::ipv4 && handoff(s, m))
+        if (_env.handoff.size() > 1 && p->meta.l3 == L3Kind::ipv4 && handoff(s, m, now_ms))
             continue;
         handle_ip(s, *in, m, now_ms);
     }
@@ -435,15 +435,26 @@ bool Worker::recheck_flow(const Snapshot &s, Flow &f) {
     return true;
 }
 
-bool Worker::handoff(const Snapshot &s, rte_mbuf *m) {
+bool Worker::handoff(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {
     const PacketMeta &meta = priv_of(m)->meta;
     if (s.nat->empty())
         return false;
     uint32_t src = meta.src[0], dst = meta.dst[0];
     uint16_t sport = meta.sport, dport = meta.dport;
     uint8_t proto = meta.proto;
-    if (meta.flags & meta_later_fragment)
-        return false; // no ports: the fragment stays with its receiver (see docs/NAT.md)
+    const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+    uint16_t ip_id = 0;
+    if (meta.flags & meta_fragment)
+        std::memcpy(&ip_id, frame + meta.l3_offset + 4, 2);
+    if (meta.flags & meta_later_fragment) {
+        // No ports: it follows its first fragment (all fragments of a datagram reach the
+        // same receiving worker, the fan-out hash of a fragment having no ports).
+        const FragOwner &o = _frag_owner[frag_index(src, dst, ip_id, proto)];
+        if (!o.used || o.expires_ms < now_ms || o.src != src || o.dst != dst || o.id != ip_id ||
+            o.proto != proto || o.owner == _env.id)
+            return false;
+        return enqueue_handoff(s, m, o.owner);
+    }
     if (is_icmp_error(meta)) {
         // An error belongs where the flow it quotes lives: the quoted packet reversed.
         FlowKey inner{};
@@ -458,10 +469,19 @@ bool Worker::handoff(const Snapshot &s, rte_mbuf *m) {
         proto = inner.proto;
     }
     int owner = nat_owner(*s.nat, meta.in_port, proto, src, sport, dst, dport);
-    if (owner < 0 || unsigned(owner) == _env.id || unsigned(owner) >= _env.handoff.size())
+    if (owner < 0 || unsigned(owner) >= _env.handoff.size())
         return false;
+    if (meta.flags & meta_fragment) // later fragments will follow this one
+        _frag_owner[frag_index(meta.src[0], meta.dst[0], ip_id, meta.proto)] = FragOwner{
+            meta.src[0], meta.dst[0], ip_id, meta.proto, 1, uint16_t(owner), now_ms + frag_ttl_ms};
+    if (unsigned(owner) == _env.id)
+        return false;
+    return enqueue_handoff(s, m, unsigned(owner));
+}
+
+bool Worker::enqueue_handoff(const Snapshot &s, rte_mbuf *m, unsigned owner) {
     NatCounters &c = s.nat->counters(_env.id);
-    if (rte_ring_mp_enqueue(_env.handoff[unsigned(owner)], m) != 0) {
+    if (rte_ring_mp_enqueue(_env.handoff[owner], m) != 0) {
         c.handoff_full.add();
         drop(m, DropReason::nat_handoff_full);
         return true;
@@ -585,9 +605,13 @@ bool Worker::nat_binding_valid(const Snapshot &s, const Flow &f) const {
     return true;
 }
 
-Worker::FragNote &Worker::frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto) {
+unsigned Worker::frag_index(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto) {
     uint32_t h = src * 0x9e3779b1u ^ dst * 0x85ebca6bu ^ (uint32_t(id) << 8 | proto) * 0xc2b2ae35u;
-    return _frags[(h ^ h >> 16) % frag_slots];
+    return (h ^ h >> 16) % frag_slots;
+}
+
+Worker::FragNote &Worker::frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto) {
+    return _frags[frag_index(src, dst, id, proto)];
 }
 
 void Worker::frag_note(const uint8_t *frame, const PacketMeta &before, const PacketMeta &after,

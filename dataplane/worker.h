@@ -164,7 +164,8 @@ private:
     bool nat_binding_valid(const Snapshot &s, const Flow &f) const;
     bool apply_nat(const Flow &f, Dir dir, rte_mbuf *m);
     bool translate_icmp_error(const Flow &f, Dir dir, rte_mbuf *m);
-    bool handoff(const Snapshot &s, rte_mbuf *m);
+    bool handoff(const Snapshot &s, rte_mbuf *m, uint64_t now_ms);
+    bool enqueue_handoff(const Snapshot &s, rte_mbuf *m, unsigned owner);
     static void release_hook(void *ctx, const Flow &f);
     void route_and_forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     void to_slowpath(rte_mbuf *m);
@@ -198,6 +199,17 @@ private:
     static constexpr unsigned frag_slots = 1024;
     static constexpr uint64_t frag_ttl_ms = 5000;
     FragNote _frags[frag_slots];
+    // Where this worker handed a first fragment: its later fragments follow it.
+    struct FragOwner {
+        uint32_t src = 0, dst = 0;
+        uint16_t id = 0;
+        uint8_t proto = 0;
+        uint8_t used = 0;
+        uint16_t owner = 0;
+        uint64_t expires_ms = 0;
+    };
+    FragOwner _frag_owner[frag_slots];
+    static unsigned frag_index(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto);
     FragNote &frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto);
     void frag_note(const uint8_t *frame, const PacketMeta &before, const PacketMeta &after,
                    uint64_t now_ms);

@@ -1121,6 +1121,117 @@ TEST_F(Nat, MssClampLowersTheMssOfForwardedSyns) {
     EXPECT_EQ(nat().mss_clamped.get(), 1u);
 }
 
+// Two workers, each with its own flow table: what the kernel's fan-out gives the wrong one
+// is handed to the owner through its ring, first fragments and the later ones after them.
+TEST_F(Nat, TwoWorkersHandRepliesAndFragmentsToTheOwner) {
+    auto c = config::load_text(std::string(interfaces_text) + nat_policy_text + nat_text, "two");
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    auto s2 = build_snapshot(c.value(), ports->bindings(), 2, 9, 0);
+    ASSERT_TRUE(s2.ok()) << s2.error().to_string();
+    Snapshot &s = *s2.value();
+    std::unique_ptr<FlowTable> ft[2];
+    rte_ring *handoff[2];
+    std::unique_ptr<Worker> w[2];
+    WorkerCounters wc[2];
+    for (unsigned i = 0; i < 2; i++) {
+        auto f = FlowTable::create(("two_flows_" + std::to_string(serial++)).c_str(), 1024, 0,
+                                   c.value().dataplane.timeouts);
+        ASSERT_TRUE(f.ok());
+        ft[i] = std::move(f.value());
+        handoff[i] =
+            rte_ring_create(("two_ho_" + std::to_string(serial++)).c_str(), 64, 0, RING_F_SC_DEQ);
+        ASSERT_NE(handoff[i], nullptr);
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        WorkerEnv env;
+        env.id = i;
+        env.active = &active;
+        env.rcu = rcu;
+        env.neighbors = &neighbors;
+        env.to_main = to_main;
+        env.from_main = from_main;
+        env.log_ring = log_ring;
+        env.counters = &wc[i];
+        env.flows = ft[i].get();
+        env.port_up = ports->up();
+        env.pool = pool;
+        env.tsc_hz = rte_get_tsc_hz();
+        env.handoff = {handoff[0], handoff[1]};
+        w[i] = std::make_unique<Worker>(env);
+    }
+    auto feed = [&](unsigned wi, int port_index, const std::vector<uint8_t> &frame) {
+        rte_mbuf *m = rte_pktmbuf_alloc(pool);
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
+        w[wi]->process(s, rings[port_index].port, &m, 1, now);
+        w[wi]->flush();
+        for (unsigned k = 0; k < 2; k++) {
+            w[k]->drain_handoff(s, now);
+            w[k]->flush();
+        }
+    };
+    const NatCounters &n1 = s.nat->counters(1);
+
+    // Worker 0 translates the inside host's datagram, from its slice of the ports.
+    feed(0, 0, build_frame(inner_to_inet(17, 40100, 53)));
+    auto tx = sent(2);
+    ASSERT_EQ(tx.size(), 1u);
+    PacketMeta m = parsed(tx[0]);
+    EXPECT_EQ(PortPool::owner(s.nat->sources()[0].pool, ntohs(m.sport)), 0u);
+    // The answer reaches worker 1, which hands it over: it comes out translated back.
+    FrameSpec back;
+    back.src_mac = inet_mac;
+    back.dst_mac = port_mac(2);
+    back.src = "203.0.113.10";
+    back.dst = "203.0.113.1";
+    back.proto = 17;
+    back.sport = 53;
+    back.dport = ntohs(m.sport);
+    feed(1, 2, build_frame(back));
+    auto rx = sent(0);
+    ASSERT_EQ(rx.size(), 1u);
+    EXPECT_EQ(parsed(rx[0]).dst[0], v4("198.18.1.11"));
+    EXPECT_EQ(n1.handoffs.get(), 1u);
+    EXPECT_EQ(ft[1]->stats().active, 0u) << "worker 1 holds no state for it";
+
+    // A fragmented datagram to the published server, received by the worker that does not
+    // own it: the first fragment and then the later one are handed over and translated.
+    // (Worker 1 only receives here: the ring ports have one TX queue, worker 0's.)
+    uint16_t sport = 5000;
+    int owner = -1;
+    for (; sport < 5100; sport++) {
+        owner = nat_owner(*s.nat, rings[2].port, 17, v4("203.0.113.10"), htons(sport),
+                          v4("203.0.113.50"), htons(53));
+        if (owner == 0)
+            break;
+    }
+    ASSERT_EQ(owner, 0);
+    FrameSpec big;
+    big.src_mac = inet_mac;
+    big.dst_mac = port_mac(2);
+    big.src = "203.0.113.10";
+    big.dst = "203.0.113.50";
+    big.proto = 17;
+    big.sport = sport;
+    big.dport = 53;
+    big.payload = 64;
+    auto [first, later] = fragment(build_frame(big), 24, 0x5151);
+    feed(1, 2, first);
+    feed(1, 2, later);
+    auto out = sent(1);
+    ASSERT_EQ(out.size(), 2u) << "nat_fragment_unknown on worker 0: "
+                              << wc[0].drops[unsigned(DropReason::nat_fragment_unknown)].get();
+    for (const auto &f : out)
+        EXPECT_EQ(parsed(f).dst[0], v4("198.18.3.10"));
+    EXPECT_EQ(n1.handoffs.get(), 3u);
+    EXPECT_EQ(ft[0]->stats().active, 2u);
+    EXPECT_EQ(ft[1]->stats().active, 0u) << "worker 1 holds no state at all";
+    w[0].reset();
+    w[1].reset();
+    for (auto *r : handoff)
+        rte_ring_free(r);
+}
+
 TEST(NatOwner, BothDirectionsOfEveryTranslationHaveOneOwner) {
     auto c =
         config::load_text(std::string(interfaces_text) + nat_policy_text + nat_text, "owner.conf");
