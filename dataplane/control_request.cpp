@@ -84,6 +84,14 @@ Result<RequestFilter> parse_filter(const Json &msg) {
             if (!v.is_string() || v.get<std::string>().empty())
                 return Error{{}, "filter interface must be an interface name"};
             f.interface = v.get<std::string>();
+        } else if (key == "interfaces") {
+            if (!v.is_array() || v.empty())
+                return Error{{}, "filter interfaces must be a list of interface names"};
+            for (const auto &i : v) {
+                if (!i.is_string() || i.get<std::string>().empty())
+                    return Error{{}, "filter interfaces must be a list of interface names"};
+                f.interfaces.push_back(i.get<std::string>());
+            }
         } else if (key == "limit") {
             auto n = integer_in(v, 1, session_limit_max);
             if (!n)
@@ -97,7 +105,7 @@ Result<RequestFilter> parse_filter(const Json &msg) {
         } else {
             return Error{{},
                          "unknown filter field '" + key +
-                             "'; expected address, port, interface, limit, nat"};
+                             "'; expected address, port, interface, interfaces, limit, nat"};
         }
     }
     return f;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace qorgan::dp {
 
@@ -37,6 +38,7 @@ struct RequestFilter {
     uint8_t address[16] = {}; // network order
     std::optional<uint16_t> port;
     std::optional<std::string> interface;
+    std::vector<std::string> interfaces;    // a zone's interfaces: a flow on any of them matches
     uint32_t limit = session_limit_default; // 1..session_limit_max
     bool nat_only = false;                  // only translated flows
 };

@@ -293,17 +293,19 @@ Result<SessionFilter> ControlService::session_filter(const RequestFilter &f) con
         sf.has_port = true;
         sf.port = *f.port;
     }
-    if (f.interface) {
-        const Snapshot &s = snap();
+    std::vector<std::string> names = f.interfaces;
+    if (f.interface)
+        names.push_back(*f.interface);
+    const Snapshot &s = snap();
+    for (const std::string &name : names) {
         bool found = false;
         for (const auto &ifc : s.ifaces)
-            if (ifc.conf->name == *f.interface) {
-                sf.has_iface = true;
-                sf.iface_port = ifc.port;
+            if (ifc.conf->name == name && ifc.port < 64) {
+                sf.iface_mask |= uint64_t(1) << ifc.port;
                 found = true;
             }
         if (!found)
-            return Error{{}, "unknown interface '" + *f.interface + "' in the filter"};
+            return Error{{}, "unknown interface '" + name + "' in the filter"};
     }
     return sf;
 }

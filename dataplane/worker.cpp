@@ -58,7 +58,8 @@ bool session_matches(const SessionFilter &f, const Flow &flow) {
     if (f.has_port && !nat_port && rte_be_to_cpu_16(k.sport) != f.port &&
         rte_be_to_cpu_16(k.dport) != f.port)
         return false;
-    if (f.has_iface && flow.in_port != f.iface_port && flow.out_port != f.iface_port)
+    auto on = [&](uint16_t port) { return port < 64 && (f.iface_mask >> port & 1); };
+    if (f.iface_mask && !on(flow.in_port) && !on(flow.out_port))
         return false;
     return true;
 }

@@ -49,9 +49,9 @@ struct SessionFilter {
     uint32_t address[4] = {}; // network order, like FlowKey; matches either end
     bool has_port = false;    // port (host order) matches either end
     uint16_t port = 0;
-    bool has_iface = false; // DPDK port the flow came in or went out by
-    uint16_t iface_port = 0;
-    bool nat_only = false; // only translated flows (show nat translations)
+    uint64_t iface_mask = 0; // DPDK ports (bit per port id < 64) the flow came in or went
+                             // out by; 0: any (an interface filter, or a zone's interfaces)
+    bool nat_only = false;   // only translated flows (show nat translations)
 };
 
 bool session_matches(const SessionFilter &f, const Flow &flow);

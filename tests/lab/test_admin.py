@@ -149,6 +149,13 @@ class AdminLab(OwnQorgandTestCase):
         t.wait_for(r"^SHELL-EXIT=0$")
         log = self.audit("user operator", "action privilege-refused", "last 5")
         self.assertRegex(log, r"operator +1 +\w+ +privilege-refused +refused +configure")
+        # Traffic views through qorgand to the dataplane: a zone's sessions, NAT figures.
+        r = self.q.cli("show sessions zone outer", user="operator")
+        self.assertOk(r)
+        self.assertNotIn("error", r.out + r.err)
+        r = self.q.cli("show nat statistics", user="operator")
+        self.assertOk(r)
+        self.assertIn("lan-internet", r.out)  # the default config's source rule (R90-1-6)
         # The security administrator reads no traffic (R102-2).
         r = self.q.cli("show sessions", user="secadmin")
         self.assertFails(r)

@@ -124,7 +124,8 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
     EXPECT_EQ(parse_error("{\"op\":\"sessions\",\"filter\":{\"limit\":100001}}"),
               "filter limit must be an integer 1-100000");
     EXPECT_EQ(parse_error("{\"op\":\"sessions\",\"filter\":{\"zone\":\"dmz\"}}"),
-              "unknown filter field 'zone'; expected address, port, interface, limit, nat");
+              "unknown filter field 'zone'; expected address, port, interface, interfaces, limit, "
+              "nat");
     EXPECT_EQ(parse_error("{\"op\":\"sessions\",\"filter\":{\"nat\":1}}"),
               "filter nat must be true or false");
     EXPECT_EQ(parse_error("{\"op\":\"nat\",\"filter\":{}}"), "unknown field 'filter' for op 'nat'");
@@ -437,6 +438,15 @@ TEST_F(Control, SessionsShowAndClearExactlyTheFilteredFlows) {
     r = call(Json{{"op", "sessions"}, {"filter", {{"interface", "nope0"}}}});
     EXPECT_EQ(r["ok"], false);
     EXPECT_EQ(r["error"], "unknown interface 'nope0' in the filter");
+    // A zone is sent as its interfaces (show sessions zone Z): a flow on any of them matches.
+    EXPECT_EQ(call(Json{{"op", "sessions"},
+                        {"filter", {{"interfaces", Json::array({"inet0", "dmz0"})}}}})["total"],
+              2);
+    EXPECT_EQ(call(Json{{"op", "sessions"},
+                        {"filter", {{"interfaces", Json::array({"inet0"})}}}})["total"],
+              0);
+    r = call(Json{{"op", "sessions"}, {"filter", {{"interfaces", Json::array({"inet0", "x9"})}}}});
+    EXPECT_EQ(r["error"], "unknown interface 'x9' in the filter");
     r = call(Json{{"op", "sessions"}, {"filter", {{"limit", 1}}}});
     EXPECT_EQ(r["sessions"].size(), 1u);
     EXPECT_EQ(r["total"], 2);
