@@ -23,7 +23,9 @@ namespace {
 
 constexpr uint64_t icmp_rate_per_s = 1000;
 constexpr uint64_t icmp_burst = 200;
+constexpr uint8_t tcp_fin = 0x01;
 constexpr uint8_t tcp_syn = 0x02;
+constexpr uint8_t tcp_rst = 0x04;
 constexpr uint8_t tcp_ack = 0x10;
 
 bool is_multicast(const PacketMeta &m) {
@@ -852,7 +854,9 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     bool creates = !later_fragment;
     if (creates) {
         if (meta.proto == config::proto_tcp) {
-            if ((meta.tcp_flags & (tcp_syn | tcp_ack)) != tcp_syn) {
+            // Only a clean SYN opens a session (as FlowTable::create demands): SYN+FIN or
+            // SYN+RST fit no session either, and are counted so, not as a full table.
+            if ((meta.tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn) {
                 drop(m, DropReason::tcp_no_session);
                 return;
             }

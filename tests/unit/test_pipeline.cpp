@@ -371,6 +371,20 @@ TEST_F(Pipeline, StrayAckWithoutSessionIsDroppedEvenIfARuleAccepts) {
     EXPECT_EQ(drops(DropReason::tcp_no_session), 1u);
 }
 
+TEST_F(Pipeline, SynWithFinOrRstOpensNothingAndIsNotCountedAsAFullTable) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    for (uint8_t flags : {uint8_t(0x03), uint8_t(0x06)}) { // SYN+FIN, SYN+RST
+        FrameSpec f;
+        f.dst_mac = port_mac(0);
+        f.tcp_flags = flags;
+        send(0, build_frame(f));
+        EXPECT_TRUE(sent(1).empty()) << int(flags);
+    }
+    EXPECT_EQ(drops(DropReason::tcp_no_session), 2u);
+    EXPECT_EQ(drops(DropReason::flow_table_full), 0u);
+    EXPECT_EQ(flows->stats().active, 0u);
+}
+
 TEST_F(Pipeline, OutOfWindowSegmentGoesBackThroughTheRules) {
     learn(1, 4, "198.18.3.10", server_mac);
     learn(0, 4, "198.18.1.11", host_mac);
