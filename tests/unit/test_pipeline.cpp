@@ -674,6 +674,27 @@ protected:
     }
     NatCounters &nat() { return snap->nat->counters(0); }
 
+    // A frame from the Internet host 203.0.113.10, and one from the shielded server
+    // 198.18.3.10, each arriving at the gateway's port on its LAN.
+    FrameSpec from_inet(const char *dst, uint8_t proto, uint16_t sport, uint16_t dport) {
+        return from(inet_mac, port_mac(2), "203.0.113.10", dst, proto, sport, dport);
+    }
+    FrameSpec from_server(const char *dst, uint8_t proto, uint16_t sport, uint16_t dport) {
+        return from(server_mac, port_mac(1), "198.18.3.10", dst, proto, sport, dport);
+    }
+    static FrameSpec from(const Mac &src_mac, const Mac &gw, const char *src, const char *dst,
+                          uint8_t proto, uint16_t sport, uint16_t dport) {
+        FrameSpec f;
+        f.src_mac = src_mac;
+        f.dst_mac = gw;
+        f.src = src;
+        f.dst = dst;
+        f.proto = proto;
+        f.sport = sport;
+        f.dport = dport;
+        return f;
+    }
+
     FrameSpec inner_to_inet(uint8_t proto, uint16_t sport, uint16_t dport) {
         FrameSpec f;
         f.dst_mac = port_mac(0);
@@ -753,13 +774,7 @@ TEST_F(Nat, EchoIdentifierIsTranslatedAndTheReplyFindsItsWayBack) {
 }
 
 TEST_F(Nat, StaticNatPublishesTheShieldedServerAndHidesItOnTheWayOut) {
-    FrameSpec syn;
-    syn.src_mac = inet_mac;
-    syn.dst_mac = port_mac(2);
-    syn.src = "203.0.113.10";
-    syn.dst = "203.0.113.50";
-    syn.sport = 5555;
-    syn.dport = 80;
+    FrameSpec syn = from_inet("203.0.113.50", 6, 5555, 80);
     send(2, build_frame(syn));
     auto tx = sent(1);
     ASSERT_EQ(tx.size(), 1u) << "drops: default_deny " << drops(DropReason::default_deny);
@@ -767,13 +782,7 @@ TEST_F(Nat, StaticNatPublishesTheShieldedServerAndHidesItOnTheWayOut) {
     EXPECT_EQ(m.dst[0], v4("198.18.3.10"));
     EXPECT_EQ(ntohs(m.dport), 80);
     EXPECT_TRUE(checksums_ok(tx[0]));
-    FrameSpec synack;
-    synack.src_mac = server_mac;
-    synack.dst_mac = port_mac(1);
-    synack.src = "198.18.3.10";
-    synack.dst = "203.0.113.10";
-    synack.sport = 80;
-    synack.dport = 5555;
+    FrameSpec synack = from_server("203.0.113.10", 6, 80, 5555);
     synack.tcp_flags = 0x12;
     synack.ack = 1001;
     send(1, build_frame(synack));
@@ -783,14 +792,7 @@ TEST_F(Nat, StaticNatPublishesTheShieldedServerAndHidesItOnTheWayOut) {
     EXPECT_EQ(r.src[0], v4("203.0.113.50"));
     EXPECT_TRUE(checksums_ok(rx[0]));
     // The server's own query to the Internet leaves as its public address too.
-    FrameSpec q;
-    q.src_mac = server_mac;
-    q.dst_mac = port_mac(1);
-    q.src = "198.18.3.10";
-    q.dst = "203.0.113.10";
-    q.proto = 17;
-    q.sport = 33000;
-    q.dport = 53;
+    FrameSpec q = from_server("203.0.113.10", 17, 33000, 53);
     send(1, build_frame(q));
     auto qx = sent(2);
     ASSERT_EQ(qx.size(), 1u);
@@ -800,14 +802,7 @@ TEST_F(Nat, StaticNatPublishesTheShieldedServerAndHidesItOnTheWayOut) {
 }
 
 TEST_F(Nat, DestinationNatForwardsAPortOfTheInterfaceAddress) {
-    FrameSpec q;
-    q.src_mac = inet_mac;
-    q.dst_mac = port_mac(2);
-    q.src = "203.0.113.10";
-    q.dst = "203.0.113.1";
-    q.proto = 17;
-    q.sport = 34000;
-    q.dport = 5353;
+    FrameSpec q = from_inet("203.0.113.1", 17, 34000, 5353);
     send(2, build_frame(q));
     auto tx = sent(1);
     ASSERT_EQ(tx.size(), 1u);
@@ -815,14 +810,7 @@ TEST_F(Nat, DestinationNatForwardsAPortOfTheInterfaceAddress) {
     EXPECT_EQ(m.dst[0], v4("198.18.3.10"));
     EXPECT_EQ(ntohs(m.dport), 53);
     EXPECT_TRUE(checksums_ok(tx[0]));
-    FrameSpec a;
-    a.src_mac = server_mac;
-    a.dst_mac = port_mac(1);
-    a.src = "198.18.3.10";
-    a.dst = "203.0.113.10";
-    a.proto = 17;
-    a.sport = 53;
-    a.dport = 34000;
+    FrameSpec a = from_server("203.0.113.10", 17, 53, 34000);
     send(1, build_frame(a));
     auto rx = sent(2);
     ASSERT_EQ(rx.size(), 1u);
@@ -921,13 +909,7 @@ TEST_F(Nat, PoolAddressAnswersArpButUnsolicitedPacketsToItAreDropped) {
     n = arp_build(buf, sizeof(buf), 1, inet_mac, v4("203.0.113.10"), Mac{}, v4("203.0.113.61"));
     send(2, std::vector<uint8_t>(buf, buf + n));
     EXPECT_TRUE(sent(2).empty());
-    FrameSpec probe;
-    probe.src_mac = inet_mac;
-    probe.dst_mac = port_mac(2);
-    probe.src = "203.0.113.10";
-    probe.dst = "203.0.113.60";
-    probe.sport = 4444;
-    probe.dport = 22;
+    FrameSpec probe = from_inet("203.0.113.60", 6, 4444, 22);
     send(2, build_frame(probe));
     EXPECT_TRUE(sent(0).empty());
     EXPECT_TRUE(sent(1).empty());
@@ -940,14 +922,7 @@ TEST_F(Nat, CommitKeepsTranslationsOfUnchangedRulesAndDropsChangedOnes) {
     auto tx = sent(2);
     ASSERT_EQ(tx.size(), 1u);
     uint16_t port = ntohs(parsed(tx[0]).sport);
-    FrameSpec back;
-    back.src_mac = inet_mac;
-    back.dst_mac = port_mac(2);
-    back.src = "203.0.113.10";
-    back.dst = "203.0.113.1";
-    back.proto = 17;
-    back.sport = 53;
-    back.dport = port;
+    FrameSpec back = from_inet("203.0.113.1", 17, 53, port);
     // Same NAT, one more rule elsewhere: the translation lives on.
     std::string more = std::string(nat_policy_text);
     more.insert(more.find("rule 12"),
@@ -1193,14 +1168,7 @@ TEST_F(Nat, TwoWorkersHandRepliesAndFragmentsToTheOwner) {
     PacketMeta m = parsed(tx[0]);
     EXPECT_EQ(PortPool::owner(s.nat->sources()[0].pool, ntohs(m.sport)), 0u);
     // The answer reaches worker 1, which hands it over: it comes out translated back.
-    FrameSpec back;
-    back.src_mac = inet_mac;
-    back.dst_mac = port_mac(2);
-    back.src = "203.0.113.10";
-    back.dst = "203.0.113.1";
-    back.proto = 17;
-    back.sport = 53;
-    back.dport = ntohs(m.sport);
+    FrameSpec back = from_inet("203.0.113.1", 17, 53, ntohs(m.sport));
     feed(1, 2, build_frame(back));
     auto rx = sent(0);
     ASSERT_EQ(rx.size(), 1u);
@@ -1220,14 +1188,7 @@ TEST_F(Nat, TwoWorkersHandRepliesAndFragmentsToTheOwner) {
             break;
     }
     ASSERT_EQ(owner, 0);
-    FrameSpec big;
-    big.src_mac = inet_mac;
-    big.dst_mac = port_mac(2);
-    big.src = "203.0.113.10";
-    big.dst = "203.0.113.50";
-    big.proto = 17;
-    big.sport = sport;
-    big.dport = 53;
+    FrameSpec big = from_inet("203.0.113.50", 17, sport, 53);
     big.payload = 64;
     auto [first, later] = fragment(build_frame(big), 24, 0x5151);
     feed(1, 2, first);
