@@ -424,17 +424,122 @@ ComplianceRow source_nat_row(const Config &c) {
             "source NAT (NAPT) on every internet-loop interface: " + covered};
 }
 
-// R139-10-1: the address translation half; the IPS half waits for issue 7.
-ComplianceRow shielded_row(const Nat &nat) {
+// The zones that face attacks from outside: those of loop internet or outer.
+std::vector<const Zone *> facing_zones(const Config &c) {
+    std::vector<const Zone *> out;
+    for (const Zone &z : c.zones)
+        if (z.loop == Loop::internet || z.loop == Loop::outer)
+            out.push_back(&z);
+    return out;
+}
+
+std::vector<const Zone *> shielded_zones(const Config &c) {
+    std::vector<const Zone *> out;
+    for (const Zone &z : c.zones)
+        if (z.loop == Loop::shielded)
+            out.push_back(&z);
+    return out;
+}
+
+using Defences = std::vector<std::pair<const char *, ScreenAction>>;
+
+Defences all_defences(const Screen &s) {
+    return {{"syn-flood", s.syn_action},
+            {"source-rate", s.source_rate.action},
+            {"icmp-flood", s.icmp_flood.action},
+            {"udp-flood", s.udp_flood.action},
+            {"scan", s.scan_action},
+            {"tcp-flags", s.tcp_flags},
+            {"spoofing", s.spoofing},
+            {"ip-options", s.ip_options},
+            {"fragments", s.fragments}};
+}
+
+// "internet (defaults)" or "internet": whether the zone has a screen of its own.
+std::string screened(const Config &c, const Zone &z) {
+    return z.name + (c.security.screen_for(z.name).zone.empty() ? " (defaults)" : "");
+}
+
+// R128-e: SYN floods, spoofed sources, impossible TCP flags and fragment attacks are
+// screened on every zone that faces the outside (loops internet and outer).
+ComplianceRow attack_row(const Config &c) {
+    const char *summary = "protection against network attacks";
+    auto zones = facing_zones(c);
+    if (zones.empty())
+        return {"R128-e", "not met", summary,
+                "no zone is in the internet or outer loop: no screen to show"};
+    std::string evidence;
+    for (const Zone *z : zones) {
+        const Screen &s = c.security.screen_for(z->name);
+        const Defences named = {{"syn-flood", s.syn_action},
+                                {"spoofing", s.spoofing},
+                                {"tcp-flags", s.tcp_flags},
+                                {"fragments", s.fragments}};
+        std::string actions;
+        for (const auto &[name, action] : named) {
+            if (action == ScreenAction::off)
+                return {"R128-e", "not met", summary,
+                        "zone " + z->name + " (loop " + loop_name(z->loop) + "): " + name +
+                            " is off in 'security screen " + z->name +
+                            "': those attacks reach the zone unchecked"};
+            actions += (actions.empty() ? "" : ", ") + std::string(name) + " " +
+                       screen_action_name(action);
+        }
+        evidence += (evidence.empty() ? "" : "; ") + screened(c, *z) + ": " + actions;
+    }
+    return {"R128-e", "met", summary, "screen on every internet and outer zone: " + evidence};
+}
+
+// R90-1-3, the request-rate half: a source opening new flows too fast is dropped or
+// blocked in every zone that faces the outside. Whether it is met, and the evidence.
+std::pair<bool, std::string> request_rate(const Config &c) {
+    auto zones = facing_zones(c);
+    if (zones.empty())
+        return {false, "no zone is in the internet or outer loop: no source-rate to show"};
+    std::string evidence;
+    for (const Zone *z : zones) {
+        const ScreenRate &r = c.security.screen_for(z->name).source_rate;
+        std::string limit =
+            std::to_string(r.per_second) + " new flows/s, burst " + std::to_string(r.burst);
+        if (r.action != ScreenAction::drop && r.action != ScreenAction::block)
+            return {false, "zone " + z->name + " (loop " + loop_name(z->loop) +
+                               "): source-rate action " + screen_action_name(r.action) +
+                               " lets a source exceed " + limit};
+        evidence += (evidence.empty() ? "" : ", ") + screened(c, *z) + " " +
+                    screen_action_name(r.action) + " above " + limit;
+    }
+    return {true, "source-rate " + evidence};
+}
+
+// R139-10-1: the shielded zones are screened with every defence on (the IPS half), and
+// servers there are published by address translation.
+ComplianceRow shielded_row(const Config &c) {
+    const char *summary = "shielded subnet with IPS and address translation";
+    const Nat &nat = c.nat;
+    bool translated = !nat.destinations.empty() || !nat.statics.empty();
     std::string translation =
-        nat.destinations.empty() && nat.statics.empty()
+        !translated
             ? std::string("no 'nat destination' or 'nat static' rule")
             : std::to_string(nat.destinations.size()) + " destination rules" +
                   (nat.destinations.empty() ? "" : " (" + names_of(nat.destinations) + ")") +
                   " and " + std::to_string(nat.statics.size()) + " static translations" +
                   (nat.statics.empty() ? "" : " (" + names_of(nat.statics) + ")");
-    return later("R139-10-1", "shielded subnet with IPS and address translation",
-                 "address translation: " + translation + "; IPS waits for issue 7");
+    auto status = [&](bool ips_ok, const std::string &ips) {
+        return ComplianceRow{"R139-10-1", ips_ok && translated ? "met" : "not met", summary,
+                             "IPS: " + ips + "; address translation: " + translation};
+    };
+    auto zones = shielded_zones(c);
+    if (zones.empty())
+        return status(false, "no zone is in the shielded loop");
+    std::string ips;
+    for (const Zone *z : zones) {
+        for (const auto &[name, action] : all_defences(c.security.screen_for(z->name)))
+            if (action == ScreenAction::off)
+                return status(false, "zone " + z->name + " (loop shielded): " + name +
+                                         " is off in 'security screen " + z->name + "'");
+        ips += (ips.empty() ? "" : ", ") + screened(c, *z);
+    }
+    return status(true, "all screen defences on in " + ips);
 }
 
 } // namespace
@@ -497,7 +602,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
                   "known to qorgand only (built in issue 4): run show compliance in the shell"));
     }
     rows.push_back(static_nat_row(running.nat));
-    rows.push_back(later("R128-e", "protection against network attacks", "waits for issue 7"));
+    rows.push_back(attack_row(running));
     if (f.dataplane_connected)
         rows.push_back({"R128-f", "met", "monitoring of physical and logical ports",
                         ports + " (show interfaces: link, speed, counters, errors); logical "
@@ -547,7 +652,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
                             "at every commit)"));
     rows.push_back(later("R139-9", "outer loop reaches the Internet only through the UIAG",
                          "no UIAG uplink declaration yet; " + none));
-    rows.push_back(shielded_row(running.nat));
+    rows.push_back(shielded_row(running));
     rows.push_back(later("R139-12", "time synchronization with the national time source",
                          "no NTP status yet; " + none));
     bool ports_down = f.dataplane_connected && f.ports_disabled == disabled &&
@@ -568,6 +673,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
                                   ports
                             : std::string("dataplane not connected: port state unknown")});
     rows.push_back(later("R38-3", "event log time synchronized", "no NTP status yet; " + none));
+    auto [rate_ok, rate_evidence] = request_rate(running);
     if (f.audit_known) {
         rows.push_back(row("R38-4", audit.retention_days >= 1095,
                            "event logs kept 3 years, 2 months online",
@@ -588,11 +694,10 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
                            std::to_string(f.privileged_with_totp) + " of " +
                                std::to_string(f.privileged_users) +
                                " users above operator have TOTP (others may only enrol)"));
-        rows.push_back(row("R90-1-3", true, "block on excess request rate or authentication errors",
-                           "account and source lockout after " +
-                               std::to_string(login.lockout_failures) + " failures for " +
-                               std::to_string(login.lockout_time) +
-                               " s; packet-rate limits wait for issue 7"));
+        rows.push_back(row(
+            "R90-1-3", rate_ok, "block on excess request rate or authentication errors",
+            "account and source lockout after " + std::to_string(login.lockout_failures) +
+                " failures for " + std::to_string(login.lockout_time) + " s; " + rate_evidence));
     } else {
         rows.push_back(
             later("R38-4", "event logs kept 3 years, 2 months online",
@@ -606,9 +711,10 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
         rows.push_back(
             later("R47", "multi-factor authentication for privileged operations",
                   "known to qorgand only (built in issue 4): run show compliance in the shell"));
-        rows.push_back(
-            later("R90-1-3", "block on excess request rate or authentication errors",
-                  "known to qorgand only (built in issue 4): run show compliance in the shell"));
+        rows.push_back({"R90-1-3", rate_ok ? "partly met" : "not met",
+                        "block on excess request rate or authentication errors",
+                        rate_evidence + "; the login lockout is known to qorgand only (built in "
+                                        "issue 4): run show compliance in the shell"});
     }
     rows.push_back(source_nat_row(running));
     if (f.audit_known) {

@@ -27,6 +27,27 @@ struct Prefix {
 // A bare address: a Prefix whose length is the full width.
 using Address = Prefix;
 
+// Unicast reverse-path forwarding, per interface: what the route back to a packet's source
+// must look like for the packet to be accepted.
+enum class Urpf : uint8_t {
+    off,    // not checked
+    loose,  // some route (not none) leads back to the source
+    strict, // the route back to the source leaves by the arrival interface
+};
+
+// The word the config and the shell use for a uRPF mode.
+constexpr const char *urpf_name(Urpf u) {
+    switch (u) {
+    case Urpf::off:
+        return "off";
+    case Urpf::loose:
+        return "loose";
+    case Urpf::strict:
+        return "strict";
+    }
+    return "?";
+}
+
 // Regulation loops (R139-7, R139-8): every zone declares one.
 enum class Loop : uint8_t { inner, outer, internet, shielded };
 
@@ -43,6 +64,7 @@ struct Interface {
     std::string zone;              // name of a zone in Config::zones
     bool disabled = false;         // administratively down (R139-13)
     uint16_t mtu = 1500;
+    Urpf urpf = Urpf::off;
     Location where;
 };
 
@@ -235,6 +257,68 @@ struct Nat {
     uint16_t mss_clamp = 0; // clamp the MSS of forwarded TCP SYNs to this; 0: off
 };
 
+// The attack-protection screen (R128-e, R90-1-3, R139-10-1): defences for packets arriving
+// on the interfaces of a zone. Which actions a defence allows is checked by the schema.
+enum class ScreenAction : uint8_t {
+    off,    // not checked
+    alarm,  // counted and reported; the packet passes
+    drop,   // counted, reported and dropped
+    block,  // dropped, and the source is refused for Screen::block_time seconds
+    cookie, // SYN flood only: SYNs above the threshold are answered with a SYN cookie
+};
+
+// The word the config, logs and the shell use for a screen action.
+constexpr const char *screen_action_name(ScreenAction a) {
+    switch (a) {
+    case ScreenAction::off:
+        return "off";
+    case ScreenAction::alarm:
+        return "alarm";
+    case ScreenAction::drop:
+        return "drop";
+    case ScreenAction::block:
+        return "block";
+    case ScreenAction::cookie:
+        return "cookie";
+    }
+    return "?";
+}
+
+// A token bucket per source: `per_second` refill, `burst` depth (>= per_second).
+struct ScreenRate {
+    uint32_t per_second;
+    uint32_t burst;
+    ScreenAction action;
+    bool operator==(const ScreenRate &) const = default;
+};
+
+struct Screen {
+    std::string zone;             // empty for the defaults
+    uint32_t block_time = 60;     // seconds a blocked source stays blocked
+    uint32_t syn_threshold = 128; // half-open TCP connections per destination
+    ScreenAction syn_action = ScreenAction::cookie;
+    ScreenRate source_rate{1000, 2000, ScreenAction::drop}; // new flows per source
+    uint32_t concurrent = 10000;                            // flows per source; 0: no limit
+    ScreenRate icmp_flood{200, 400, ScreenAction::drop};
+    ScreenRate udp_flood{20000, 40000, ScreenAction::drop};
+    uint32_t scan_hosts = 32;  // distinct destinations one source touches in scan_window
+    uint32_t scan_ports = 64;  // distinct ports of one destination one source touches
+    uint32_t scan_window = 10; // seconds
+    ScreenAction scan_action = ScreenAction::alarm;
+    ScreenAction tcp_flags = ScreenAction::drop;  // NULL, XMAS, SYN+FIN, SYN+RST, FIN alone...
+    ScreenAction spoofing = ScreenAction::drop;   // martian, LAND, own, broadcast sources
+    std::vector<Prefix> bogons;                   // extra sources refused in this zone
+    ScreenAction ip_options = ScreenAction::drop; // IPv4 LSRR, SSRR, RR
+    ScreenAction fragments = ScreenAction::drop;  // reassembly, overlap and tiny fragments
+    Location where;
+};
+
+struct Security {
+    std::vector<Screen> screens; // at most one per zone, in text order
+    // The zone's screen, or the defaults (a static Screen with an empty zone).
+    const Screen &screen_for(std::string_view zone) const;
+};
+
 struct Config {
     std::vector<Interface> interfaces;
     std::vector<Zone> zones;
@@ -242,6 +326,7 @@ struct Config {
     std::vector<Route> routes;
     Dataplane dataplane;
     Nat nat;
+    Security security;
     System system;
 };
 

@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -327,6 +328,7 @@ const std::string nat_source_form = "source <name> { interface <interface>; ... 
 const std::string nat_destination_form =
     "destination <name> { interface <interface>; protocol tcp|udp; port <1..65535>; "
     "to <ipv4-address>; }";
+const std::string screen_form = "screen <zone> { syn-flood { ... } source-rate { ... } ... }";
 constexpr std::size_t max_pool_addresses = 64;
 constexpr uint32_t min_pool_ports = 64; // a slice for each of up to 64 workers
 
@@ -377,13 +379,16 @@ private:
             else if (key == "nat")
                 s = section(n, path, "nat { static|source|destination <name> { ... } }", once,
                             &Builder::nat);
+            else if (key == "security")
+                s = section(n, path, "security { screen <zone> { ... } }", once,
+                            &Builder::security);
             else if (key == "system")
                 s = section(n, path, "system { login { ... } audit { ... } }", once,
                             &Builder::system);
             else
-                s = unknown(
-                    n, "",
-                    {"interfaces", "zones", "policy", "routes", "dataplane", "nat", "system"});
+                s = unknown(n, "",
+                            {"interfaces", "zones", "policy", "routes", "dataplane", "nat",
+                             "security", "system"});
             if (!s)
                 return s;
         }
@@ -459,12 +464,27 @@ private:
                     return v.error();
                 ifc.mtu = uint16_t(*v);
                 mtu_word = *w;
+            } else if (key == "urpf") {
+                auto w = scalar(c, p, "urpf strict|loose|off;");
+                if (!w)
+                    return w.error();
+                const std::string &v = (*w)->text;
+                if (v == "strict")
+                    ifc.urpf = Urpf::strict;
+                else if (v == "loose")
+                    ifc.urpf = Urpf::loose;
+                else if (v == "off")
+                    ifc.urpf = Urpf::off;
+                else
+                    return fail((*w)->where, p, quoted(v) + " is not a uRPF mode",
+                                "strict (the route back to the source leaves by this "
+                                "interface), loose (some route leads back) or off");
             } else if (key == "disable") {
                 if (auto s = check_shape(c, p, "disable;", 1, false, false); !s)
                     return s;
                 ifc.disabled = true;
             } else {
-                return unknown(c, path, {"device", "address", "zone", "mtu", "disable"});
+                return unknown(c, path, {"device", "address", "zone", "mtu", "urpf", "disable"});
             }
         }
         if (!once.has("device"))
@@ -1226,6 +1246,213 @@ private:
         return Ok{};
     }
 
+    // security { screen <zone> { ... } }: at most one screen per zone; the zone is checked
+    // with the other references once the whole file has been read.
+    Status security(const Node &n, const std::string &path) {
+        std::map<std::string, Location> screened;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "screen")
+                return unknown(c, path, {"screen"});
+            if (auto s = check_shape(c, p, screen_form, 2, false, true); !s)
+                return s;
+            if (auto s = check_name(c.words[1], p); !s)
+                return s;
+            p = join_path(p, c.words[1].text);
+            auto [it, fresh] = screened.emplace(c.words[1].text, c.where);
+            if (!fresh)
+                return fail(c.where, p,
+                            "duplicate screen for zone " + c.words[1].text + " (first at " +
+                                it->second.to_string() + ")",
+                            "one screen per zone");
+            if (auto s = screen(c, p); !s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    // One defence block of a screen: numeric fields, an action of `actions`, and for
+    // spoofing the `bogons` list. `rate`, when set, is checked as a token bucket: its burst
+    // may not be below its rate (`rate_key` names the rate field).
+    struct Defence {
+        const char *key;
+        std::vector<NumberField> fields;
+        ScreenAction *action;
+        std::vector<ScreenAction> actions;
+        ScreenRate *rate = nullptr;
+        const char *rate_key = nullptr;
+        std::vector<Prefix> *bogons = nullptr;
+    };
+
+    Status screen(const Node &n, const std::string &path) {
+        Screen sc;
+        sc.zone = n.words[1].text;
+        sc.where = n.where;
+        _zone_refs.push_back({sc.zone, n.words[1].where, path});
+        using A = ScreenAction;
+        const Defence defences[] = {
+            {"syn-flood",
+             {{"threshold", &sc.syn_threshold, 0, 1000000}},
+             &sc.syn_action,
+             {A::cookie, A::drop, A::alarm, A::off}},
+            {"source-rate",
+             {{"new-per-second", &sc.source_rate.per_second, 1, 10000000},
+              {"burst", &sc.source_rate.burst, 1, 10000000},
+              {"concurrent", &sc.concurrent, 0, 10000000}},
+             &sc.source_rate.action,
+             {A::drop, A::block, A::alarm, A::off},
+             &sc.source_rate,
+             "new-per-second"},
+            {"icmp-flood",
+             {{"per-second", &sc.icmp_flood.per_second, 1, 10000000},
+              {"burst", &sc.icmp_flood.burst, 1, 10000000}},
+             &sc.icmp_flood.action,
+             {A::drop, A::block, A::alarm, A::off},
+             &sc.icmp_flood,
+             "per-second"},
+            {"udp-flood",
+             {{"per-second", &sc.udp_flood.per_second, 1, 10000000},
+              {"burst", &sc.udp_flood.burst, 1, 10000000}},
+             &sc.udp_flood.action,
+             {A::drop, A::block, A::alarm, A::off},
+             &sc.udp_flood,
+             "per-second"},
+            {"scan",
+             {{"hosts", &sc.scan_hosts, 2, 65536},
+              {"ports", &sc.scan_ports, 2, 65536},
+              {"window", &sc.scan_window, 1, 3600}},
+             &sc.scan_action,
+             {A::alarm, A::block, A::off}},
+            {"tcp-flags", {}, &sc.tcp_flags, {A::drop, A::alarm, A::off}},
+            {"spoofing",
+             {},
+             &sc.spoofing,
+             {A::drop, A::alarm, A::off},
+             nullptr,
+             nullptr,
+             &sc.bogons},
+            {"ip-options", {}, &sc.ip_options, {A::drop, A::alarm, A::off}},
+            {"fragments", {}, &sc.fragments, {A::drop, A::off}},
+        };
+        std::vector<std::string> allowed{"block-time"};
+        for (const Defence &d : defences)
+            allowed.push_back(d.key);
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            const Defence *d = nullptr;
+            for (const Defence &x : defences)
+                if (key == x.key)
+                    d = &x;
+            if (!d && key != "block-time")
+                return unknown(c, path, allowed);
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            Status s =
+                d ? defence(c, p, *d) : number_leaf(c, p, {"block-time", &sc.block_time, 1, 86400});
+            if (!s)
+                return s;
+        }
+        _cfg.security.screens.push_back(std::move(sc));
+        return Ok{};
+    }
+
+    // "drop, block, alarm or off"
+    static std::string action_list(const std::vector<ScreenAction> &actions) {
+        std::string out;
+        for (std::size_t i = 0; i < actions.size(); ++i)
+            out += std::string(i == 0                    ? ""
+                               : i + 1 == actions.size() ? " or "
+                                                         : ", ") +
+                   screen_action_name(actions[i]);
+        return out;
+    }
+
+    Status defence(const Node &n, const std::string &path, const Defence &d) {
+        std::string form = std::string(d.key) + " {";
+        for (const NumberField &f : d.fields)
+            form += " " + std::string(f.key) + " <" + std::to_string(f.lo) + ".." +
+                    std::to_string(f.hi) + ">;";
+        std::string actions;
+        for (ScreenAction a : d.actions)
+            actions += std::string(actions.empty() ? "" : "|") + screen_action_name(a);
+        form += " action " + actions + ";" + (d.bogons ? " bogons [ <prefix> ... ];" : "") + " }";
+        if (auto s = check_shape(n, path, form, 1, false, true); !s)
+            return s;
+        std::vector<std::string> allowed;
+        for (const NumberField &f : d.fields)
+            allowed.push_back(f.key);
+        allowed.push_back("action");
+        if (d.bogons)
+            allowed.push_back("bogons");
+        std::map<std::string, const Word *> given;
+        Once once;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (d.bogons && key == "bogons") {
+                auto ws = values(c, p, "bogons <prefix>; or bogons [ <prefix> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto a = read_prefix(*w, p, Length::optional, true);
+                    if (!a)
+                        return a.error();
+                    d.bogons->push_back(*a);
+                }
+                continue;
+            }
+            const NumberField *f = nullptr;
+            for (const NumberField &x : d.fields)
+                if (key == x.key)
+                    f = &x;
+            if (!f && key != "action")
+                return unknown(c, path, allowed);
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (f) {
+                if (auto s = number_leaf(c, p, *f); !s)
+                    return s;
+                given[key] = &c.words[1];
+                continue;
+            }
+            auto w = scalar(c, p, "action " + actions + ";");
+            if (!w)
+                return w.error();
+            const std::string &v = (*w)->text;
+            std::optional<ScreenAction> a;
+            for (ScreenAction x : {ScreenAction::off, ScreenAction::alarm, ScreenAction::drop,
+                                   ScreenAction::block, ScreenAction::cookie})
+                if (v == screen_action_name(x))
+                    a = x;
+            if (!a)
+                return fail((*w)->where, p, quoted(v) + " is not an action",
+                            action_list(d.actions));
+            if (std::find(d.actions.begin(), d.actions.end(), *a) == d.actions.end())
+                return fail((*w)->where, p,
+                            quoted(v) + " is not an action of " + std::string(d.key),
+                            action_list(d.actions));
+            *d.action = *a;
+        }
+        if (d.rate && d.rate->burst < d.rate->per_second) {
+            const std::string rate_key = d.rate_key;
+            std::string rate = std::to_string(d.rate->per_second);
+            std::string burst = std::to_string(d.rate->burst);
+            if (const Word *b = given["burst"])
+                return fail(b->where, path + " burst",
+                            burst + " is below " + rate_key + " " + rate +
+                                ": a source could never send a second's worth at once",
+                            "a burst of at least " + rate);
+            const Word *r = given[rate_key]; // the defaults hold, so the rate was given
+            return fail(r ? r->where : n.where, path + " " + rate_key,
+                        rate + " is above the default burst " + burst,
+                        "at most " + burst + ", or 'burst <" + rate + "..10000000>;' as well");
+        }
+        return Ok{};
+    }
+
     Status system(const Node &n, const std::string &path) {
         Once once;
         for (const Node &c : n.children) {
@@ -1585,6 +1812,14 @@ std::optional<CommandClass> class_from_name(std::string_view name) {
         if (name == class_name(static_cast<CommandClass>(i)))
             return static_cast<CommandClass>(i);
     return std::nullopt;
+}
+
+const Screen &Security::screen_for(std::string_view zone) const {
+    static const Screen defaults;
+    for (const Screen &s : screens)
+        if (s.zone == zone)
+            return s;
+    return defaults;
 }
 
 std::optional<Prefix> parse_prefix(std::string_view text) {

@@ -82,6 +82,56 @@ std::vector<SchemaNode> nat_children() {
     };
 }
 
+// security { screen <zone> { ... } }: each defence block with its closed set of actions.
+std::vector<SchemaNode> security_children() {
+    auto action = [](std::string help, std::vector<std::string> choices) {
+        return node("action", K::leaf, std::move(help), {}, std::move(choices));
+    };
+    const std::vector<std::string> rate_actions = {"alarm", "block", "drop", "off"};
+    const std::vector<std::string> check_actions = {"alarm", "drop", "off"};
+    auto rate = [&](const char *key, const char *help, const char *rate_key,
+                    const char *rate_help) {
+        return node(key, K::container, help, {}, {},
+                    {node(rate_key, K::leaf, rate_help, "<1..10000000>"),
+                     node("burst", K::leaf, "bucket depth, at least the rate", "<1..10000000>"),
+                     action("what a source above the rate gets; default drop", rate_actions)});
+    };
+    std::vector<SchemaNode> screen = {
+        node("block-time", K::leaf, "seconds a blocked source stays blocked; default 60",
+             "<1..86400>"),
+        node("syn-flood", K::container, "half-open TCP connections per destination", {}, {},
+             {node("threshold", K::leaf, "half-open connections before the defence engages",
+                   "<0..1000000>"),
+              action("above the threshold; default cookie", {"alarm", "cookie", "drop", "off"})}),
+        node("source-rate", K::container, "new flows per source (R90-1-3)", {}, {},
+             {node("new-per-second", K::leaf, "new flows a source may open per second",
+                   "<1..10000000>"),
+              node("burst", K::leaf, "bucket depth, at least the rate", "<1..10000000>"),
+              node("concurrent", K::leaf, "open flows per source; 0: no limit", "<0..10000000>"),
+              action("what a source above the limits gets; default drop", rate_actions)}),
+        rate("icmp-flood", "ICMP packets per source", "per-second", "ICMP packets per second"),
+        rate("udp-flood", "UDP packets per source", "per-second", "UDP packets per second"),
+        node("scan", K::container, "host and port scans by one source", {}, {},
+             {node("hosts", K::leaf, "distinct destinations in the window", "<2..65536>"),
+              node("ports", K::leaf, "distinct ports of one destination in the window",
+                   "<2..65536>"),
+              node("window", K::leaf, "seconds", "<1..3600>"),
+              action("what a scanning source gets; default alarm", {"alarm", "block", "off"})}),
+        node("tcp-flags", K::container, "impossible TCP flag combinations", {}, {},
+             {action("default drop", check_actions)}),
+        node("spoofing", K::container, "martian, LAND, own and broadcast sources", {}, {},
+             {action("default drop", check_actions),
+              node("bogons", K::leaf_list, "extra source prefixes refused in this zone",
+                   "<prefix>")}),
+        node("ip-options", K::container, "IPv4 source route and record route options", {}, {},
+             {action("default drop", check_actions)}),
+        node("fragments", K::container, "reassembly, overlapping and tiny fragments", {}, {},
+             {action("default drop", {"drop", "off"})}),
+    };
+    return {node("screen", K::keyed, "attack protection for packets arriving in a zone (R128-e)",
+                 "<zone>", {}, std::move(screen))};
+}
+
 SchemaNode build_root() {
     std::vector<SchemaNode> timeouts;
     const std::pair<const char *, const char *> kinds[] = {
@@ -108,6 +158,8 @@ SchemaNode build_root() {
                                 "<address>/<length>"),
                            node("zone", K::leaf, "zone the interface belongs to", "<zone>"),
                            node("mtu", K::leaf, "maximum transmission unit", "<576..9000>"),
+                           node("urpf", K::leaf, "reverse-path check of sources; default off", "",
+                                {"loose", "off", "strict"}),
                            node("disable", K::flag, "administratively down (R139-13)"),
                        })}),
             node("zones", K::container, "security zones", {}, {},
@@ -130,6 +182,8 @@ SchemaNode build_root() {
                   node("timeouts", K::container, "flow idle timeouts", {}, {}, timeouts)}),
             node("nat", K::container, "NAT44: static, source (NAPT) and destination", {}, {},
                  nat_children()),
+            node("security", K::container, "attack protection screens per zone", {}, {},
+                 security_children()),
             node("system", K::container, "administrators, sessions and the audit log", {}, {},
                  {node("host-name", K::leaf, "name in prompts and syslog", "<name>"),
                   node("login", K::container, "sessions, lockout, passwords, levels (R118)", {}, {},

@@ -90,6 +90,18 @@ std::string nat(const std::vector<std::string> &ls) {
     return nat_interfaces + "nat {\n" + lines(ls, "    ") + "}\n";
 }
 
+// `security` holding `screen inner` with `ls`, one per line from line 9 at column 9, after
+// the one-interface config (zone inner).
+std::string screen(const std::vector<std::string> &ls) {
+    return one_interface + "security {\n    screen inner {\n" + lines(ls, "        ") +
+           "    }\n}\n";
+}
+
+// The body `ls` of `security` after the one-interface config, from line 8 at column 5.
+std::string security(const std::vector<std::string> &ls) {
+    return section("security", ls);
+}
+
 // A list of `n` pool addresses from 203.0.113.100 up.
 std::string pool_of(int n) {
     std::string out = "[";
@@ -206,10 +218,10 @@ const ErrorCase error_cases[] = {
     // Unknown statements list what is allowed.
     {"UnknownTopLevel", "interface { }\n",
      "lab.conf:1:1: interface: unknown statement; expected one of interfaces, zones, policy, "
-     "routes, dataplane, nat, system"},
+     "routes, dataplane, nat, security, system"},
     {"UnknownInInterface", iface({dev, zone, "speed 1000;"}),
      "lab.conf:5:9: interfaces inner0 speed: unknown statement; expected one of device, "
-     "address, zone, mtu, disable"},
+     "address, zone, mtu, urpf, disable"},
     {"UnknownInZone", "zones {\n    inner { loop inner; trust high; }\n}\n",
      "lab.conf:2:25: zones inner trust: unknown statement; expected one of loop"},
     {"UnknownInPolicy", one_interface + "policy {\n    inner0 { forward { } }\n}\n",
@@ -634,6 +646,119 @@ const ErrorCase error_cases[] = {
      "by destination a (at lab.conf:11:5); expected one destination rule per interface, "
      "protocol, address and port"},
 
+    // uRPF.
+    {"UrpfUnknownMode", iface({dev, zone, "urpf on;"}),
+     "lab.conf:5:14: interfaces inner0 urpf: 'on' is not a uRPF mode; expected strict (the "
+     "route back to the source leaves by this interface), loose (some route leads back) or "
+     "off"},
+    {"UrpfTwice", iface({dev, zone, "urpf strict;", "urpf loose;"}),
+     "lab.conf:6:9: interfaces inner0 urpf: duplicate statement (first at lab.conf:5:9); "
+     "expected 'urpf' at most once here"},
+    {"UrpfMissingMode", iface({dev, zone, "urpf;"}),
+     "lab.conf:5:9: interfaces inner0 urpf: missing value; expected 'urpf "
+     "strict|loose|off;'"},
+
+    // The screen: its zone, its statements, ranges and actions (R128-e).
+    {"SecurityUnknown", security({"firewall { }"}),
+     "lab.conf:8:5: security firewall: unknown statement; expected one of screen"},
+    {"ScreenNoZone", security({"screen { }"}),
+     "lab.conf:8:5: security screen: missing value; expected 'screen <zone> { syn-flood { ... "
+     "} source-rate { ... } ... }'"},
+    {"ScreenBadZoneName", security({"screen 9dmz { }"}),
+     "lab.conf:8:12: security screen: '9dmz' is not a valid name; expected a letter, then "
+     "letters, digits, '_' or '-' (at most 31)"},
+    {"ScreenUnknownZone", security({"screen dmz { }"}),
+     "lab.conf:8:12: security screen dmz: no zone named 'dmz'; expected one of inner"},
+    {"ScreenDuplicateZone", security({"screen inner { block-time 5; }", "screen inner { }"}),
+     "lab.conf:9:5: security screen inner: duplicate screen for zone inner (first at "
+     "lab.conf:8:5); expected one screen per zone"},
+    {"ScreenUnknownStatement", screen({"syn-cookies on;"}),
+     "lab.conf:9:9: security screen inner syn-cookies: unknown statement; expected one of "
+     "block-time, syn-flood, source-rate, icmp-flood, udp-flood, scan, tcp-flags, spoofing, "
+     "ip-options, fragments"},
+    {"ScreenUnknownInDefence", screen({"syn-flood { rate 5; }"}),
+     "lab.conf:9:21: security screen inner syn-flood rate: unknown statement; expected one of "
+     "threshold, action"},
+    {"ScreenBogonsOutsideSpoofing", screen({"tcp-flags { bogons 10.0.0.0/8; }"}),
+     "lab.conf:9:21: security screen inner tcp-flags bogons: unknown statement; expected one of "
+     "action"},
+    {"ScreenDefenceTwice", screen({"syn-flood { threshold 5; }", "syn-flood { action drop; }"}),
+     "lab.conf:10:9: security screen inner syn-flood: duplicate statement (first at "
+     "lab.conf:9:9); expected 'syn-flood' at most once here"},
+    {"ScreenFieldTwice", screen({"scan { hosts 5; hosts 6; }"}),
+     "lab.conf:9:25: security screen inner scan hosts: duplicate statement (first at "
+     "lab.conf:9:16); expected 'hosts' at most once here"},
+    {"ScreenDefenceNotABlock", screen({"fragments drop;"}),
+     "lab.conf:9:19: security screen inner fragments: unexpected 'drop'; expected 'fragments { "
+     "action drop|off; }'"},
+    {"ScreenBlockTimeZero", screen({"block-time 0;"}),
+     "lab.conf:9:20: security screen inner block-time: 0 is out of range; expected 1..86400"},
+    {"ScreenBlockTimeTooLong", screen({"block-time 86401;"}),
+     "lab.conf:9:20: security screen inner block-time: 86401 is out of range; expected "
+     "1..86400"},
+    {"ScreenSynThresholdTooBig", screen({"syn-flood { threshold 1000001; }"}),
+     "lab.conf:9:31: security screen inner syn-flood threshold: 1000001 is out of range; "
+     "expected 0..1000000"},
+    {"ScreenNewPerSecondZero", screen({"source-rate { new-per-second 0; }"}),
+     "lab.conf:9:38: security screen inner source-rate new-per-second: 0 is out of range; "
+     "expected 1..10000000"},
+    {"ScreenConcurrentTooBig", screen({"source-rate { concurrent 10000001; }"}),
+     "lab.conf:9:34: security screen inner source-rate concurrent: 10000001 is out of range; "
+     "expected 0..10000000"},
+    {"ScreenBurstNotNumber", screen({"icmp-flood { burst lots; }"}),
+     "lab.conf:9:28: security screen inner icmp-flood burst: 'lots' is not a number; expected "
+     "1..10000000"},
+    {"ScreenUdpRateTooBig", screen({"udp-flood { per-second 10000001; }"}),
+     "lab.conf:9:32: security screen inner udp-flood per-second: 10000001 is out of range; "
+     "expected 1..10000000"},
+    {"ScreenScanOneHost", screen({"scan { hosts 1; }"}),
+     "lab.conf:9:22: security screen inner scan hosts: 1 is out of range; expected 2..65536"},
+    {"ScreenScanTooManyPorts", screen({"scan { ports 65537; }"}),
+     "lab.conf:9:22: security screen inner scan ports: 65537 is out of range; expected "
+     "2..65536"},
+    {"ScreenScanWindowTooLong", screen({"scan { window 3601; }"}),
+     "lab.conf:9:23: security screen inner scan window: 3601 is out of range; expected "
+     "1..3600"},
+    {"ScreenUnknownAction", screen({"spoofing { action reject; }"}),
+     "lab.conf:9:27: security screen inner spoofing action: 'reject' is not an action; "
+     "expected drop, alarm or off"},
+    {"ScreenSynFloodBlock", screen({"syn-flood { action block; }"}),
+     "lab.conf:9:28: security screen inner syn-flood action: 'block' is not an action of "
+     "syn-flood; expected cookie, drop, alarm or off"},
+    {"ScreenSourceRateCookie", screen({"source-rate { action cookie; }"}),
+     "lab.conf:9:30: security screen inner source-rate action: 'cookie' is not an action of "
+     "source-rate; expected drop, block, alarm or off"},
+    {"ScreenIcmpFloodCookie", screen({"icmp-flood { action cookie; }"}),
+     "lab.conf:9:29: security screen inner icmp-flood action: 'cookie' is not an action of "
+     "icmp-flood; expected drop, block, alarm or off"},
+    {"ScreenScanDrop", screen({"scan { action drop; }"}),
+     "lab.conf:9:23: security screen inner scan action: 'drop' is not an action of scan; "
+     "expected alarm, block or off"},
+    {"ScreenTcpFlagsBlock", screen({"tcp-flags { action block; }"}),
+     "lab.conf:9:28: security screen inner tcp-flags action: 'block' is not an action of "
+     "tcp-flags; expected drop, alarm or off"},
+    {"ScreenIpOptionsCookie", screen({"ip-options { action cookie; }"}),
+     "lab.conf:9:29: security screen inner ip-options action: 'cookie' is not an action of "
+     "ip-options; expected drop, alarm or off"},
+    {"ScreenFragmentsAlarm", screen({"fragments { action alarm; }"}),
+     "lab.conf:9:28: security screen inner fragments action: 'alarm' is not an action of "
+     "fragments; expected drop or off"},
+    {"ScreenBurstBelowRate", screen({"source-rate { new-per-second 500; burst 400; }"}),
+     "lab.conf:9:49: security screen inner source-rate burst: 400 is below new-per-second 500: "
+     "a source could never send a second's worth at once; expected a burst of at least 500"},
+    {"ScreenRateAboveDefaultBurst", screen({"icmp-flood { per-second 500; }"}),
+     "lab.conf:9:33: security screen inner icmp-flood per-second: 500 is above the default "
+     "burst 400; expected at most 400, or 'burst <500..10000000>;' as well"},
+    {"ScreenUdpBurstBelowRate", screen({"udp-flood { burst 10; per-second 11; }"}),
+     "lab.conf:9:27: security screen inner udp-flood burst: 10 is below per-second 11: a "
+     "source could never send a second's worth at once; expected a burst of at least 11"},
+    {"ScreenBogonHostBits", screen({"spoofing { bogons [ 10.0.0.0/8 192.0.2.1/24 ]; }"}),
+     "lab.conf:9:40: security screen inner spoofing bogons: 192.0.2.1/24 has host bits set; did "
+     "you mean 192.0.2.0/24?"},
+    {"ScreenBogonNotAPrefix", screen({"spoofing { bogons martians; }"}),
+     "lab.conf:9:27: security screen inner spoofing bogons: 'martians' is not an IPv4 or IPv6 "
+     "address; expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+
     // Errors of the tree come through load_text unchanged.
     {"TreeError", "interfaces {\n",
      "lab.conf:2:1: unexpected end of file: 1 block still open "
@@ -988,6 +1113,169 @@ TEST(ConfigSchema, EmptyConfigHasDefaults) {
     EXPECT_EQ(c.dataplane.timeouts.tcp_established, 3600u);
     EXPECT_TRUE(c.nat.statics.empty() && c.nat.sources.empty() && c.nat.destinations.empty());
     EXPECT_EQ(c.nat.mss_clamp, 0);
+}
+
+// Every default of a screen, as the model and docs/CONFIG.md give them.
+void expect_default_screen(const Screen &s) {
+    EXPECT_EQ(s.block_time, 60u);
+    EXPECT_EQ(s.syn_threshold, 128u);
+    EXPECT_EQ(s.syn_action, ScreenAction::cookie);
+    EXPECT_EQ(s.source_rate, (ScreenRate{1000, 2000, ScreenAction::drop}));
+    EXPECT_EQ(s.concurrent, 10000u);
+    EXPECT_EQ(s.icmp_flood, (ScreenRate{200, 400, ScreenAction::drop}));
+    EXPECT_EQ(s.udp_flood, (ScreenRate{20000, 40000, ScreenAction::drop}));
+    EXPECT_EQ(s.scan_hosts, 32u);
+    EXPECT_EQ(s.scan_ports, 64u);
+    EXPECT_EQ(s.scan_window, 10u);
+    EXPECT_EQ(s.scan_action, ScreenAction::alarm);
+    EXPECT_EQ(s.tcp_flags, ScreenAction::drop);
+    EXPECT_EQ(s.spoofing, ScreenAction::drop);
+    EXPECT_TRUE(s.bogons.empty());
+    EXPECT_EQ(s.ip_options, ScreenAction::drop);
+    EXPECT_EQ(s.fragments, ScreenAction::drop);
+}
+
+TEST(ConfigSchema, ScreenDefaultsWhenAbsent) {
+    Config c = load_ok(one_interface);
+    EXPECT_TRUE(c.security.screens.empty());
+    const Screen &d = c.security.screen_for("inner");
+    EXPECT_TRUE(d.zone.empty()) << "the defaults belong to no zone";
+    expect_default_screen(d);
+    EXPECT_EQ(&c.security.screen_for("anything"), &d) << "one static default";
+}
+
+TEST(ConfigSchema, ScreenEmptyBlockTakesEveryDefault) {
+    Config c = load_ok(screen({}));
+    ASSERT_EQ(c.security.screens.size(), 1u);
+    const Screen &s = c.security.screens[0];
+    EXPECT_EQ(s.zone, "inner");
+    EXPECT_EQ(s.where.to_string(), "lab.conf:8:5");
+    expect_default_screen(s);
+    EXPECT_EQ(&c.security.screen_for("inner"), &s);
+}
+
+TEST(ConfigSchema, ScreenEveryField) {
+    Config c = load_ok(screen({
+        "block-time 86400;",
+        "syn-flood { threshold 0; action drop; }",
+        "source-rate { new-per-second 10000000; burst 10000000; concurrent 0; action block; }",
+        "icmp-flood { per-second 1; burst 1; action alarm; }",
+        "udp-flood { per-second 5; burst 7; action off; }",
+        "scan { hosts 2; ports 65536; window 3600; action block; }",
+        "tcp-flags { action alarm; }",
+        "spoofing { action off; bogons 10.0.0.0/8; }",
+        "ip-options { action off; }",
+        "fragments { action off; }",
+    }));
+    const Screen &s = c.security.screens.at(0);
+    EXPECT_EQ(s.block_time, 86400u);
+    EXPECT_EQ(s.syn_threshold, 0u);
+    EXPECT_EQ(s.syn_action, ScreenAction::drop);
+    EXPECT_EQ(s.source_rate, (ScreenRate{10000000, 10000000, ScreenAction::block}));
+    EXPECT_EQ(s.concurrent, 0u);
+    EXPECT_EQ(s.icmp_flood, (ScreenRate{1, 1, ScreenAction::alarm}));
+    EXPECT_EQ(s.udp_flood, (ScreenRate{5, 7, ScreenAction::off}));
+    EXPECT_EQ(s.scan_hosts, 2u);
+    EXPECT_EQ(s.scan_ports, 65536u);
+    EXPECT_EQ(s.scan_window, 3600u);
+    EXPECT_EQ(s.scan_action, ScreenAction::block);
+    EXPECT_EQ(s.tcp_flags, ScreenAction::alarm);
+    EXPECT_EQ(s.spoofing, ScreenAction::off);
+    EXPECT_EQ(s.bogons, std::vector<Prefix>{P("10.0.0.0/8")});
+    EXPECT_EQ(s.ip_options, ScreenAction::off);
+    EXPECT_EQ(s.fragments, ScreenAction::off);
+}
+
+TEST(ConfigSchema, ScreenPartialBlocksKeepTheirOtherDefaults) {
+    Config c = load_ok(screen({"source-rate { action alarm; }", "icmp-flood { burst 401; }",
+                               "udp-flood { per-second 40000; }", "scan { ports 100; }",
+                               "syn-flood { threshold 64; }"}));
+    const Screen &s = c.security.screens.at(0);
+    EXPECT_EQ(s.source_rate, (ScreenRate{1000, 2000, ScreenAction::alarm}));
+    EXPECT_EQ(s.concurrent, 10000u);
+    EXPECT_EQ(s.icmp_flood, (ScreenRate{200, 401, ScreenAction::drop}));
+    EXPECT_EQ(s.udp_flood, (ScreenRate{40000, 40000, ScreenAction::drop})) << "burst == rate";
+    EXPECT_EQ(s.scan_hosts, 32u);
+    EXPECT_EQ(s.scan_ports, 100u);
+    EXPECT_EQ(s.scan_action, ScreenAction::alarm);
+    EXPECT_EQ(s.syn_threshold, 64u);
+    EXPECT_EQ(s.syn_action, ScreenAction::cookie);
+    EXPECT_EQ(s.block_time, 60u);
+}
+
+TEST(ConfigSchema, ScreenEveryAllowedAction) {
+    const std::pair<const char *, std::vector<ScreenAction>> allowed[] = {
+        {"syn-flood",
+         {ScreenAction::cookie, ScreenAction::drop, ScreenAction::alarm, ScreenAction::off}},
+        {"source-rate",
+         {ScreenAction::drop, ScreenAction::block, ScreenAction::alarm, ScreenAction::off}},
+        {"icmp-flood",
+         {ScreenAction::drop, ScreenAction::block, ScreenAction::alarm, ScreenAction::off}},
+        {"udp-flood",
+         {ScreenAction::drop, ScreenAction::block, ScreenAction::alarm, ScreenAction::off}},
+        {"scan", {ScreenAction::alarm, ScreenAction::block, ScreenAction::off}},
+        {"tcp-flags", {ScreenAction::drop, ScreenAction::alarm, ScreenAction::off}},
+        {"spoofing", {ScreenAction::drop, ScreenAction::alarm, ScreenAction::off}},
+        {"ip-options", {ScreenAction::drop, ScreenAction::alarm, ScreenAction::off}},
+        {"fragments", {ScreenAction::drop, ScreenAction::off}},
+    };
+    for (std::size_t k = 0; k < std::size(allowed); ++k) {
+        const auto &[key, actions] = allowed[k];
+        for (ScreenAction a : actions) {
+            std::string stmt = std::string(key) + " { action " + screen_action_name(a) + "; }";
+            auto c = load_text(screen({stmt}), "lab.conf");
+            ASSERT_TRUE(c.ok()) << stmt << ": " << c.error().to_string();
+            const Screen &s = c->security.screens.at(0);
+            const ScreenAction got[] = {
+                s.syn_action,       s.source_rate.action, s.icmp_flood.action,
+                s.udp_flood.action, s.scan_action,        s.tcp_flags,
+                s.spoofing,         s.ip_options,         s.fragments};
+            EXPECT_EQ(got[k], a) << stmt;
+        }
+    }
+}
+
+TEST(ConfigSchema, ScreenBogonsListsRepeatAndMixFamilies) {
+    Config c = load_ok(screen({"spoofing {", "    bogons [ 100.64.0.0/10 2001:db8:dead::/48 ];",
+                               "    bogons 192.0.2.7;", "    bogons [ fc00::/7 ];", "}"}));
+    const Screen &s = c.security.screens.at(0);
+    EXPECT_EQ(s.spoofing, ScreenAction::drop) << "bogons alone keep the default action";
+    EXPECT_EQ(s.bogons, (std::vector<Prefix>{P("100.64.0.0/10"), P("2001:db8:dead::/48"),
+                                             P("192.0.2.7/32"), P("fc00::/7")}));
+}
+
+TEST(ConfigSchema, ScreensPerZoneInTextOrderBeforeTheirZones) {
+    // A screen may come before the zone it names; each zone finds its own.
+    Config c = load_ok("security {\n"
+                       "    screen internet { block-time 300; }\n"
+                       "    screen inner { fragments { action off; } }\n"
+                       "}\n" +
+                       nat_interfaces);
+    ASSERT_EQ(c.security.screens.size(), 2u);
+    EXPECT_EQ(c.security.screens[0].zone, "internet");
+    EXPECT_EQ(c.security.screens[1].zone, "inner");
+    EXPECT_EQ(c.security.screen_for("internet").block_time, 300u);
+    EXPECT_EQ(c.security.screen_for("internet").fragments, ScreenAction::drop);
+    EXPECT_EQ(c.security.screen_for("inner").block_time, 60u);
+    EXPECT_EQ(c.security.screen_for("inner").fragments, ScreenAction::off);
+    EXPECT_TRUE(c.security.screen_for("dmz").zone.empty());
+}
+
+TEST(ConfigSchema, UrpfModes) {
+    Config c = load_ok("interfaces {\n"
+                       "    a { device \"net_af_packet0\"; zone z; urpf strict; }\n"
+                       "    b { device \"net_af_packet1\"; zone z; urpf loose; }\n"
+                       "    c { device \"net_af_packet2\"; zone z; urpf off; }\n"
+                       "    d { device \"net_af_packet3\"; zone z; }\n"
+                       "}\nzones { z { loop outer; } }\n");
+    ASSERT_EQ(c.interfaces.size(), 4u);
+    EXPECT_EQ(c.interfaces[0].urpf, Urpf::strict);
+    EXPECT_EQ(c.interfaces[1].urpf, Urpf::loose);
+    EXPECT_EQ(c.interfaces[2].urpf, Urpf::off);
+    EXPECT_EQ(c.interfaces[3].urpf, Urpf::off) << "default off";
+    EXPECT_STREQ(urpf_name(Urpf::strict), "strict");
+    EXPECT_STREQ(urpf_name(Urpf::loose), "loose");
+    EXPECT_STREQ(urpf_name(Urpf::off), "off");
 }
 
 TEST(ConfigSchema, IdleSleepOutOfRangeNamesLineAndRange) {

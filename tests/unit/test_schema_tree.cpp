@@ -55,7 +55,8 @@ void expect_described(const Node &block, const SchemaNode &schema, const std::st
 
 // Every statement schema.cpp accepts, once each.
 constexpr std::string_view every_statement = R"(
-interfaces { a0 { device "0000:00:04.0"; address 10.0.0.1/24; zone z; mtu 1500; disable; } }
+interfaces { a0 { device "0000:00:04.0"; address 10.0.0.1/24; zone z; mtu 1500; urpf strict;
+                  disable; } }
 zones { z { loop outer; } }
 policy { a0 {
     ingress { rule 1 { description "d"; protocol tcp; source 10.0.0.0/24; destination 1.2.3.0/24;
@@ -74,6 +75,13 @@ nat { static s { interface a0; inside 10.0.0.10; outside 1.2.3.10; hairpin; }
       destination d { interface a0; protocol tcp; address 1.2.3.5; port 80; to 10.0.0.2;
                       to-port 8080; hairpin; }
       mss-clamp 1400; }
+security { screen z { block-time 60; syn-flood { threshold 128; action cookie; }
+    source-rate { new-per-second 1000; burst 2000; concurrent 10000; action drop; }
+    icmp-flood { per-second 200; burst 400; action drop; }
+    udp-flood { per-second 20000; burst 40000; action drop; }
+    scan { hosts 32; ports 64; window 10; action alarm; }
+    tcp-flags { action drop; } spoofing { action drop; bogons 100.64.0.0/10; }
+    ip-options { action drop; } fragments { action drop; } } }
 system { host-name gw1;
     login { idle-timeout 1; session-lifetime 60; lockout-failures 1; lockout-time 1;
             alert-failures 1; alert-refusals 1;
@@ -178,6 +186,46 @@ TEST(SchemaTree, NatChoicesMatchTheSchema) {
     EXPECT_FALSE(load_text(with("source", "mapping cone;"), "t").ok());
 }
 
+TEST(SchemaTree, ScreenChoicesMatchTheSchema) {
+    const SchemaNode *security = nullptr;
+    for (const SchemaNode &c : schema_root().children)
+        if (c.keyword == "security")
+            security = &c;
+    ASSERT_NE(security, nullptr);
+    const SchemaNode &screen = security->children.at(0);
+    ASSERT_EQ(screen.keyword, "screen");
+    auto with = [](const std::string &stmt) {
+        return "zones { z { loop internet; } } security { screen z { " + stmt + " } }";
+    };
+    // Each action the tree offers is accepted by schema.cpp; every other one is refused, so
+    // `?` shows exactly the actions a defence allows.
+    unsigned offered = 0;
+    for (const SchemaNode &defence : screen.children)
+        for (const SchemaNode &leaf : defence.children) {
+            if (leaf.keyword != "action")
+                continue;
+            for (const char *a : {"off", "alarm", "drop", "block", "cookie"}) {
+                bool listed =
+                    std::find(leaf.choices.begin(), leaf.choices.end(), a) != leaf.choices.end();
+                std::string stmt = defence.keyword + " { action " + a + "; }";
+                EXPECT_EQ(load_text(with(stmt), "t").ok(), listed) << stmt;
+                offered += listed ? 1 : 0;
+            }
+        }
+    EXPECT_EQ(offered, 4u + 4 + 4 + 4 + 3 + 3 + 3 + 3 + 2);
+    std::vector<std::string> urpf;
+    for (const SchemaNode &c : schema_root().children.at(0).children.at(0).children)
+        if (c.keyword == "urpf")
+            urpf = c.choices;
+    ASSERT_EQ(urpf, (std::vector<std::string>{"loose", "off", "strict"}));
+    for (const std::string &m : urpf)
+        EXPECT_TRUE(load_text("interfaces { a { device \"0000:00:04.0\"; zone z; urpf " + m +
+                                  "; } } zones { z { loop inner; } }",
+                              "t")
+                        .ok())
+            << m;
+}
+
 std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
     std::vector<std::string> out;
     for (const Candidate &c : cs)
@@ -188,7 +236,7 @@ std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
 TEST(SchemaTree, CompletesTopLevelKeywords) {
     auto c = complete_path(nullptr, {}, "");
     EXPECT_EQ(words_of(c), (std::vector<std::string>{"dataplane", "interfaces", "nat", "policy",
-                                                     "routes", "system", "zones"}));
+                                                     "routes", "security", "system", "zones"}));
     EXPECT_EQ(words_of(complete_path(nullptr, {}, "in")), (std::vector<std::string>{"interfaces"}));
     for (const Candidate &x : c)
         EXPECT_FALSE(x.help.empty()) << x.word;
@@ -222,9 +270,26 @@ TEST(SchemaTree, CompletesChoicesAndStatements) {
               (std::vector<std::string>{"description", "destination", "destination-port"}));
     EXPECT_EQ(words_of(complete_path(nullptr, {"dataplane", "timeouts"}, "tcp-c")),
               (std::vector<std::string>{"tcp-closed", "tcp-closing"}));
+    EXPECT_EQ(
+        words_of(complete_path(nullptr, {"security", "screen", "z", "syn-flood", "action"}, "")),
+        (std::vector<std::string>{"alarm", "cookie", "drop", "off"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"security", "screen", "z"}, "s")),
+              (std::vector<std::string>{"scan", "source-rate", "spoofing", "syn-flood"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"interfaces", "a", "urpf"}, "")),
+              (std::vector<std::string>{"loose", "off", "strict"}));
     auto mtu = complete_path(nullptr, {"interfaces", "a", "mtu"}, "");
     ASSERT_EQ(mtu.size(), 1u);
     EXPECT_EQ(mtu[0].help, "<576..9000>: maximum transmission unit");
+}
+
+TEST(SchemaTree, CompletesExistingScreens) {
+    auto t = parse_tree("zones { dmz { loop shielded; } internet { loop internet; } }\n"
+                        "security { screen dmz { } screen internet { } }\n",
+                        "t");
+    ASSERT_TRUE(t.ok());
+    auto c = complete_path(&*t, {"security", "screen"}, "");
+    EXPECT_EQ(words_of(c), (std::vector<std::string>{"", "dmz", "internet"}));
+    EXPECT_EQ(c[0].help, "<zone>: attack protection for packets arriving in a zone (R128-e)");
 }
 
 TEST(SchemaTree, NothingAfterACompleteStatementOrAnUnknownWord) {

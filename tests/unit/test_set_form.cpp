@@ -53,6 +53,7 @@ void expect_same_config(const Config &a, const Config &b) {
         EXPECT_EQ(x.zone, y.zone);
         EXPECT_EQ(x.disabled, y.disabled);
         EXPECT_EQ(x.mtu, y.mtu);
+        EXPECT_EQ(x.urpf, y.urpf);
     }
     ASSERT_EQ(a.zones.size(), b.zones.size());
     for (std::size_t i = 0; i < a.zones.size(); ++i) {
@@ -102,6 +103,27 @@ void expect_same_config(const Config &a, const Config &b) {
         EXPECT_EQ(x.to_port, y.to_port);
     }
     EXPECT_EQ(a.nat.mss_clamp, b.nat.mss_clamp);
+    ASSERT_EQ(a.security.screens.size(), b.security.screens.size());
+    for (std::size_t i = 0; i < a.security.screens.size(); ++i) {
+        const Screen &x = a.security.screens[i], &y = b.security.screens[i];
+        EXPECT_EQ(x.zone, y.zone);
+        EXPECT_EQ(x.block_time, y.block_time);
+        EXPECT_EQ(x.syn_threshold, y.syn_threshold);
+        EXPECT_EQ(x.syn_action, y.syn_action);
+        EXPECT_EQ(x.source_rate, y.source_rate);
+        EXPECT_EQ(x.concurrent, y.concurrent);
+        EXPECT_EQ(x.icmp_flood, y.icmp_flood);
+        EXPECT_EQ(x.udp_flood, y.udp_flood);
+        EXPECT_EQ(x.scan_hosts, y.scan_hosts);
+        EXPECT_EQ(x.scan_ports, y.scan_ports);
+        EXPECT_EQ(x.scan_window, y.scan_window);
+        EXPECT_EQ(x.scan_action, y.scan_action);
+        EXPECT_EQ(x.tcp_flags, y.tcp_flags);
+        EXPECT_EQ(x.spoofing, y.spoofing);
+        EXPECT_EQ(x.bogons, y.bogons);
+        EXPECT_EQ(x.ip_options, y.ip_options);
+        EXPECT_EQ(x.fragments, y.fragments);
+    }
     EXPECT_EQ(a.dataplane.workers, b.dataplane.workers);
     EXPECT_EQ(a.dataplane.max_flows, b.dataplane.max_flows);
     const Timeouts &s = a.dataplane.timeouts, &t = b.dataplane.timeouts;
@@ -201,9 +223,10 @@ TEST(SetForm, UnknownKeywordListsWhatWasExpected) {
                      "icmp-type, log, protocol, source, source-port");
     expect_set_error({"interfaces", "inner0", "speed", "10"},
                      "set interfaces inner0 speed: unknown 'speed'; expected one of: address, "
-                     "device, disable, mtu, zone");
-    expect_set_error({"firewall"}, "set firewall: unknown 'firewall'; expected one of: "
-                                   "dataplane, interfaces, nat, policy, routes, system, zones");
+                     "device, disable, mtu, urpf, zone");
+    expect_set_error({"firewall"},
+                     "set firewall: unknown 'firewall'; expected one of: "
+                     "dataplane, interfaces, nat, policy, routes, security, system, zones");
 }
 
 TEST(SetForm, BadValuesNameTheWord) {
@@ -252,7 +275,7 @@ TEST(SetForm, BadValuesNameTheWord) {
 
 TEST(SetForm, MissingAndExtraWords) {
     expect_set_error({}, "set: incomplete; expected one of: dataplane, interfaces, nat, policy, "
-                         "routes, system, zones");
+                         "routes, security, system, zones");
     expect_set_error({"interfaces", "inner0", "mtu"},
                      "set interfaces inner0 mtu: missing value; expected <576..9000>");
     expect_set_error({"routes", "route"}, "set routes route: missing <prefix>; expected <prefix>");
@@ -333,10 +356,10 @@ TEST(SetForm, DeleteWhatIsNotThereNamesIt) {
                         "line after 'inner'");
     expect_delete_error({"interfaces", "inner0", "colour"},
                         "delete interfaces inner0 colour: unknown 'colour'; expected one of: "
-                        "address, device, disable, mtu, zone");
+                        "address, device, disable, mtu, urpf, zone");
     expect_delete_error({}, "delete: incomplete; expected one of: dataplane, interfaces, nat, "
                             "policy, "
-                            "routes, system, zones");
+                            "routes, security, system, zones");
     Node empty;
     auto s = apply_delete(empty, {"routes"});
     ASSERT_FALSE(s.ok());
@@ -367,7 +390,7 @@ TEST(SetForm, EditPathIsNormalisedAndChecked) {
     auto typo = resolve_edit_path(t, {"polcy"});
     ASSERT_FALSE(typo.ok());
     EXPECT_EQ(typo.error().message, "edit polcy: unknown 'polcy'; expected one of: dataplane, "
-                                    "interfaces, nat, policy, routes, system, zones");
+                                    "interfaces, nat, policy, routes, security, system, zones");
 }
 
 TEST(SetForm, FindPath) {
@@ -437,6 +460,107 @@ TEST(SetForm, NatValuesAreCheckedAsTheyAreSet) {
     ASSERT_TRUE(apply_set(t, {"nat", "destination", "web", "to-port", "8080"}).ok());
     EXPECT_EQ(print_tree(t), "nat {\n    mss-clamp 0;\n    destination web {\n        to-port "
                              "8080;\n    }\n}\n");
+}
+
+TEST(SetForm, ScreenAndUrpfRoundTrip) {
+    expect_round_trip(R"(
+interfaces {
+    inet0 { device "0000:00:04.0"; address 203.0.113.1/24; zone internet; urpf strict; }
+    dmz0 { device "0000:00:05.0"; address 198.18.3.1/24; zone dmz; urpf loose; }
+}
+zones { internet { loop internet; } dmz { loop shielded; } }
+security {
+    screen internet {
+        block-time 300;
+        syn-flood { threshold 64; action drop; }
+        source-rate { new-per-second 500; burst 1000; concurrent 0; action block; }
+        icmp-flood { per-second 10; burst 20; action alarm; }
+        udp-flood { per-second 1000; burst 1000; action off; }
+        scan { hosts 16; ports 128; window 60; action block; }
+        tcp-flags { action alarm; }
+        spoofing { action drop; bogons [ 100.64.0.0/10 fc00::/7 ]; }
+        ip-options { action off; }
+        fragments { action off; }
+    }
+    screen dmz { }
+}
+)");
+}
+
+TEST(SetForm, SetScreenFieldsAndUrpf) {
+    Node t;
+    ASSERT_TRUE(apply_set(t, {"security", "screen", "dmz", "syn-flood", "threshold", "64"}).ok());
+    ASSERT_TRUE(apply_set(t, {"security", "screen", "dmz", "syn-flood", "action", "drop"}).ok());
+    ASSERT_TRUE(apply_set(t, {"security", "screen", "dmz", "syn-flood", "action", "cookie"}).ok());
+    ASSERT_TRUE(
+        apply_set(t, {"security", "screen", "dmz", "spoofing", "bogons", "10.0.0.0/8"}).ok());
+    ASSERT_TRUE(
+        apply_set(t, {"security", "screen", "dmz", "spoofing", "bogons", "2001:db8::/32"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "dmz0", "urpf", "loose"}).ok());
+    ASSERT_TRUE(apply_set(t, {"interfaces", "dmz0", "urpf", "strict"}).ok());
+    EXPECT_EQ(print_tree(t), "security {\n"
+                             "    screen dmz {\n"
+                             "        syn-flood {\n"
+                             "            threshold 64;\n"
+                             "            action cookie;\n"
+                             "        }\n"
+                             "        spoofing {\n"
+                             "            bogons [ 10.0.0.0/8 2001:db8::/32 ];\n"
+                             "        }\n"
+                             "    }\n"
+                             "}\n"
+                             "interfaces {\n"
+                             "    dmz0 {\n"
+                             "        urpf strict;\n"
+                             "    }\n"
+                             "}\n");
+    EXPECT_EQ(to_set_lines(t), (std::vector<std::string>{
+                                   "set security screen dmz syn-flood threshold 64",
+                                   "set security screen dmz syn-flood action cookie",
+                                   "set security screen dmz spoofing bogons 10.0.0.0/8",
+                                   "set security screen dmz spoofing bogons 2001:db8::/32",
+                                   "set interfaces dmz0 urpf strict",
+                               }));
+    ASSERT_TRUE(
+        apply_delete(t, {"security", "screen", "dmz", "spoofing", "bogons", "10.0.0.0/8"}).ok());
+    ASSERT_TRUE(apply_delete(t, {"security", "screen", "dmz", "syn-flood"}).ok());
+    EXPECT_EQ(to_set_lines(t), (std::vector<std::string>{
+                                   "set security screen dmz spoofing bogons 2001:db8::/32",
+                                   "set interfaces dmz0 urpf strict",
+                               }));
+    auto edit = resolve_edit_path(t, {"security", "screen", "dmz", "scan"});
+    ASSERT_TRUE(edit.ok());
+    EXPECT_EQ(*edit, (std::vector<std::string>{"security", "screen", "dmz", "scan"}));
+}
+
+TEST(SetForm, ScreenValuesAreCheckedAsTheyAreSet) {
+    expect_set_error({"security", "screen", "dmz", "source-rate", "action", "cookie"},
+                     "set security screen dmz source-rate action cookie: 'cookie' is not valid; "
+                     "expected one of: alarm, block, drop, off");
+    expect_set_error({"security", "screen", "dmz", "fragments", "action", "alarm"},
+                     "set security screen dmz fragments action alarm: 'alarm' is not valid; "
+                     "expected one of: drop, off");
+    expect_set_error({"security", "screen", "dmz", "syn-flood", "threshold", "1000001"},
+                     "set security screen dmz syn-flood threshold 1000001: 1000001 is out of "
+                     "range; expected <0..1000000>");
+    expect_set_error({"security", "screen", "dmz", "scan", "hosts", "1"},
+                     "set security screen dmz scan hosts 1: 1 is out of range; expected "
+                     "<2..65536>");
+    expect_set_error({"security", "screen", "dmz", "block-time", "soon"},
+                     "set security screen dmz block-time soon: 'soon' is not a number; expected "
+                     "<1..86400>");
+    expect_set_error({"security", "screen", "9dmz"},
+                     "set security screen 9dmz: '9dmz' is not a valid name; expected <zone>");
+    expect_set_error({"security", "screen", "dmz", "spoofing", "bogons", "10.0.0.1/8"},
+                     "set security screen dmz spoofing bogons 10.0.0.1/8: 10.0.0.1/8 has host "
+                     "bits set (did you mean 10.0.0.0/8?); expected <prefix>");
+    expect_set_error({"security", "screen", "dmz", "syn-cookies"},
+                     "set security screen dmz syn-cookies: unknown 'syn-cookies'; expected one "
+                     "of: block-time, fragments, icmp-flood, ip-options, scan, source-rate, "
+                     "spoofing, syn-flood, tcp-flags, udp-flood");
+    expect_set_error({"interfaces", "inner0", "urpf", "on"},
+                     "set interfaces inner0 urpf on: 'on' is not valid; expected one of: loose, "
+                     "off, strict");
 }
 
 } // namespace
