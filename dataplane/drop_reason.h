@@ -67,7 +67,33 @@ namespace qorgan::dp {
     X(nat_bad_inner_checksum, "nat_bad_inner_checksum")                                            \
     X(nat_rewrite_failed, "nat_rewrite_failed")                                                    \
     X(nat_handoff_full, "nat_handoff_full")                                                        \
-    X(nat_fragment_unknown, "nat_fragment_unknown")
+    X(nat_fragment_unknown, "nat_fragment_unknown")                                                \
+    /* attack protection (security screen, docs/SCREEN.md) */                                      \
+    X(martian_source, "martian_source")                                                            \
+    X(bogon_source, "bogon_source")                                                                \
+    X(land, "land")                                                                                \
+    X(spoofed_own_address, "spoofed_own_address")                                                  \
+    X(urpf_fail, "urpf_fail")                                                                      \
+    X(tcp_bad_flags, "tcp_bad_flags")                                                              \
+    X(ip_source_route, "ip_source_route")                                                          \
+    X(ip_record_route, "ip_record_route")                                                          \
+    X(syn_flood, "syn_flood")                                                                      \
+    X(syn_cookie_sent, "syn_cookie_sent")                                                          \
+    X(syn_cookie_verified, "syn_cookie_verified")                                                  \
+    X(source_rate, "source_rate")                                                                  \
+    X(source_concurrent, "source_concurrent")                                                      \
+    X(icmp_flood, "icmp_flood")                                                                    \
+    X(udp_flood, "udp_flood")                                                                      \
+    X(source_blocked, "source_blocked")                                                            \
+    /* fragments (reassembly) and IPv6 extension header chains */                                  \
+    X(frag_overlap, "frag_overlap")                                                                \
+    X(frag_tiny, "frag_tiny")                                                                      \
+    X(frag_table_full, "frag_table_full")                                                          \
+    X(frag_too_big, "frag_too_big")                                                                \
+    X(frag_timeout, "frag_timeout")                                                                \
+    X(frag_malformed, "frag_malformed")                                                            \
+    X(ipv6_ext_order, "ipv6_ext_order")                                                            \
+    X(ipv6_frag_chain_incomplete, "ipv6_frag_chain_incomplete")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

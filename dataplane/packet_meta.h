@@ -15,6 +15,10 @@ inline constexpr uint8_t meta_fragment = 0x01;       // any fragment (IPv4 MF/of
 inline constexpr uint8_t meta_later_fragment = 0x02; // not the first fragment: no L4 header
 inline constexpr uint8_t meta_ip_options = 0x04;     // IPv4 options or IPv6 extension headers seen
 inline constexpr uint8_t meta_vlan = 0x08;           // an 802.1Q tag was present
+// IPv4 options a zone policy may refuse (RFC 7126): the parser only reports them,
+// the worker decides (DropReason::ip_source_route / ip_record_route).
+inline constexpr uint8_t meta_source_route = 0x10; // LSRR (131) or SSRR (137) option
+inline constexpr uint8_t meta_record_route = 0x20; // Record Route (7) option
 
 struct PacketMeta {
     uint16_t l3_offset = 0;  // Ethernet (+802.1Q) header length

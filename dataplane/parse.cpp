@@ -26,7 +26,16 @@ constexpr uint32_t max_vlan_tags = 2;
 constexpr uint32_t arp_len = 28;
 constexpr uint32_t ipv4_min_hdr = 20;
 constexpr uint32_t ipv6_hdr_len = 40;
+// Bounds the quoted chain icmp_error_inner_key walks; parse_frame's chains are bounded by
+// the RFC 8200 order (at most six extension headers).
 constexpr uint32_t max_ipv6_ext_headers = 8;
+constexpr uint32_t tcp_min_hdr = 20;
+
+constexpr uint8_t ipopt_eol = 0;
+constexpr uint8_t ipopt_nop = 1;
+constexpr uint8_t ipopt_rr = 7;
+constexpr uint8_t ipopt_lsrr = 131;
+constexpr uint8_t ipopt_ssrr = 137;
 // PacketMeta offsets are 16-bit: bytes beyond this are never looked at.
 constexpr uint32_t max_frame_len = 0xffff;
 
@@ -64,15 +73,34 @@ std::optional<DropReason> parse_arp(const uint8_t *frame, uint32_t len, PacketMe
     return std::nullopt;
 }
 
+// Why an upper-layer header too short for its kind is dropped. In a first fragment (the
+// only fragments parse_l4 sees) it is an attack on filters rather than a cut frame:
+// RFC 7112 (IPv6: the whole header chain must be in the first fragment) and RFC 1858
+// (IPv4 tiny TCP fragment).
+DropReason truncated(const PacketMeta &meta, DropReason plain) {
+    if ((meta.flags & meta_fragment) != 0) {
+        if (meta.l3 == L3Kind::ipv6) {
+            return DropReason::ipv6_frag_chain_incomplete;
+        }
+        if (meta.proto == proto_tcp) {
+            return DropReason::frag_tiny;
+        }
+    }
+    return plain;
+}
+
 // L4 header at meta.l4_offset, bounded by meta.l3_end. The UDP length check is skipped
 // for a first fragment: its UDP length covers the whole datagram, not this fragment.
+// A TCP first fragment must hold the full 20-byte header, not only the bytes up to the
+// flags that RFC 1858 asks for: no sender fragments inside a TCP header, and the
+// stricter rule needs no second minimum.
 std::optional<DropReason> parse_l4(const uint8_t *frame, PacketMeta &meta) {
     const uint8_t *l4 = frame + meta.l4_offset;
     const uint32_t avail = meta.l3_end - meta.l4_offset;
     switch (meta.proto) {
     case proto_tcp: {
-        if (avail < 20) {
-            return DropReason::tcp_truncated;
+        if (avail < tcp_min_hdr) {
+            return truncated(meta, DropReason::tcp_truncated);
         }
         const uint32_t doff = (l4[12] >> 4) * 4u;
         if (doff < 20 || doff > avail) {
@@ -85,7 +113,7 @@ std::optional<DropReason> parse_l4(const uint8_t *frame, PacketMeta &meta) {
     }
     case proto_udp: {
         if (avail < 8) {
-            return DropReason::udp_truncated;
+            return truncated(meta, DropReason::udp_truncated);
         }
         const uint32_t ulen = rd16(l4 + 4);
         if ((meta.flags & meta_fragment) == 0 && (ulen < 8 || ulen > avail)) {
@@ -106,7 +134,8 @@ std::optional<DropReason> parse_l4(const uint8_t *frame, PacketMeta &meta) {
     // ICMPv6's fixed header is 4 bytes, but every message we act on (echo, errors, ND)
     // has at least 8, so both families require 8.
     if (avail < 8) {
-        return meta.l3 == L3Kind::ipv4 ? DropReason::icmp_truncated : DropReason::icmpv6_truncated;
+        return truncated(meta, meta.l3 == L3Kind::ipv4 ? DropReason::icmp_truncated
+                                                       : DropReason::icmpv6_truncated);
     }
     meta.icmp_type = l4[0];
     meta.icmp_code = l4[1];
@@ -118,17 +147,23 @@ std::optional<DropReason> parse_l4(const uint8_t *frame, PacketMeta &meta) {
 }
 
 // Walks IPv4 options in [p, end): EOL ends the list, NOP is one byte, others are TLVs.
-bool ipv4_options_valid(const uint8_t *p, const uint8_t *end) {
+// Adds meta_source_route / meta_record_route to flags for the options policy may refuse.
+bool ipv4_options_valid(const uint8_t *p, const uint8_t *end, uint8_t &flags) {
     while (p < end) {
-        if (p[0] == 0) {
+        if (p[0] == ipopt_eol) {
             return true;
         }
-        if (p[0] == 1) {
+        if (p[0] == ipopt_nop) {
             ++p;
             continue;
         }
         if (end - p < 2 || p[1] < 2 || p[1] > end - p) {
             return false;
+        }
+        if (p[0] == ipopt_lsrr || p[0] == ipopt_ssrr) {
+            flags |= meta_source_route;
+        } else if (p[0] == ipopt_rr) {
+            flags |= meta_record_route;
         }
         p += p[1];
     }
@@ -159,7 +194,7 @@ std::optional<DropReason> parse_ipv4(const uint8_t *frame, uint32_t len, PacketM
         return DropReason::ipv4_bad_checksum;
     }
     if (ihl > ipv4_min_hdr) {
-        if (!ipv4_options_valid(ip + ipv4_min_hdr, ip + ihl)) {
+        if (!ipv4_options_valid(ip + ipv4_min_hdr, ip + ihl, meta.flags)) {
             return DropReason::ipv4_bad_options;
         }
         meta.flags |= meta_ip_options;
@@ -179,10 +214,28 @@ std::optional<DropReason> parse_ipv4(const uint8_t *frame, uint32_t len, PacketM
     }
     if (frag_off != 0) {
         meta.flags |= meta_later_fragment;
+        // RFC 1858 3.2: a TCP fragment at offset 8 can only serve to rewrite the first
+        // fragment's ports and flags after a filter has judged them.
+        if (frag_off == 1 && meta.proto == proto_tcp) {
+            return DropReason::frag_tiny;
+        }
         return std::nullopt;
     }
     return parse_l4(frame, meta);
 }
+
+// RFC 8200 4.1 order of extension headers. A chain must follow it, each header at most
+// once; Destination Options has two places (before Routing, and last). ESP ends what
+// can be read.
+enum ExtRank : int {
+    rank_none = -1,
+    rank_hop_by_hop,
+    rank_dest_first,
+    rank_routing,
+    rank_fragment,
+    rank_ah,
+    rank_dest_last,
+};
 
 std::optional<DropReason> parse_ipv6(const uint8_t *frame, uint32_t len, PacketMeta &meta) {
     const uint32_t off = meta.l3_offset;
@@ -207,34 +260,35 @@ std::optional<DropReason> parse_ipv6(const uint8_t *frame, uint32_t len, PacketM
 
     uint8_t next = ip[6];
     uint32_t pos = off + ipv6_hdr_len;
-    for (uint32_t count = 0;; ++count) {
-        uint32_t hdr_len = 0;
+    int last = rank_none;
+    // Once a first fragment's header is passed, the chain and upper-layer header must
+    // all be in this fragment (RFC 7112): running out of bytes is that, not a cut frame.
+    DropReason cut = DropReason::ipv6_bad_ext_header;
+    for (;;) {
+        int rank = rank_none;
         switch (next) {
-        case 0: // Hop-by-Hop: only directly after the fixed header (RFC 8200 4.1)
-            if (count != 0) {
+        case 0: // Hop-by-Hop: only directly after the fixed header
+            if (last != rank_none) {
                 return DropReason::ipv6_bad_ext_header;
             }
-            [[fallthrough]];
-        case 43: // Routing
-        case 60: // Destination Options
-            if (end - pos < 2) {
-                return DropReason::ipv6_bad_ext_header;
-            }
-            hdr_len = (frame[pos + 1] + 1u) * 8u;
+            rank = rank_hop_by_hop;
             break;
-        case 44: // Fragment
-            hdr_len = 8;
+        case 60: // Destination Options: the earliest place still free
+            rank = last < rank_dest_first ? rank_dest_first : rank_dest_last;
             break;
-        case 51: // AH: length in 4-byte units, minus 2
-            if (end - pos < 2) {
-                return DropReason::ipv6_bad_ext_header;
-            }
-            hdr_len = (frame[pos + 1] + 2u) * 4u;
+        case 43:
+            rank = rank_routing;
+            break;
+        case 44:
+            rank = rank_fragment;
+            break;
+        case 51:
+            rank = rank_ah;
             break;
         default: // upper layer, ESP (50) or No Next Header (59): the chain ends here
             meta.proto = next;
             meta.l4_offset = static_cast<uint16_t>(pos);
-            if (count != 0) {
+            if (last != rank_none) {
                 meta.flags |= meta_ip_options;
             }
             if (next == 50 || next == 59) {
@@ -242,11 +296,20 @@ std::optional<DropReason> parse_ipv6(const uint8_t *frame, uint32_t len, PacketM
             }
             return parse_l4(frame, meta);
         }
-        if (count == max_ipv6_ext_headers) {
-            return DropReason::ipv6_ext_chain_too_long;
+        if (rank <= last) {
+            return DropReason::ipv6_ext_order;
+        }
+        last = rank;
+        uint32_t hdr_len = 8; // Fragment
+        if (next != 44) {
+            if (end - pos < 2) {
+                return cut;
+            }
+            // AH counts 4-byte units minus 2, the others 8-byte units minus 1.
+            hdr_len = next == 51 ? (frame[pos + 1] + 2u) * 4u : (frame[pos + 1] + 1u) * 8u;
         }
         if (hdr_len > end - pos) {
-            return DropReason::ipv6_bad_ext_header;
+            return cut;
         }
         if (next == 44) {
             const uint16_t frag = rd16(frame + pos + 2);
@@ -258,6 +321,7 @@ std::optional<DropReason> parse_ipv6(const uint8_t *frame, uint32_t len, PacketM
                 meta.l4_offset = static_cast<uint16_t>(pos + hdr_len);
                 return std::nullopt;
             }
+            cut = DropReason::ipv6_frag_chain_incomplete;
         }
         next = frame[pos];
         pos += hdr_len;

@@ -14,7 +14,11 @@
 namespace qorgan::dp {
 
 // Parses one frame of len bytes (all headers must lie in these bytes).
-// Returns nullopt when the frame is well formed, or the reason to drop it.
+// Returns nullopt when the frame is well formed, or the reason to drop it. Besides
+// malformed headers it refuses: IPv6 extension headers out of RFC 8200 order or repeated
+// (ipv6_ext_order); an IPv6 first fragment without the whole header chain and
+// upper-layer header (RFC 7112, ipv6_frag_chain_incomplete); IPv4 tiny TCP fragments
+// (RFC 1858, frag_tiny). IPv4 source/record route options are only reported in flags.
 std::optional<DropReason> parse_frame(const uint8_t *frame, uint32_t len, PacketMeta &meta);
 
 // True for ICMP/ICMPv6 error types (dest unreachable, time exceeded, param problem,

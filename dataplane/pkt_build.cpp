@@ -424,6 +424,42 @@ uint32_t tcp_rst_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_
     return total;
 }
 
+uint32_t tcp_synack_cookie_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
+                                 const PacketMeta &meta, const Mac &our_mac, uint32_t cookie) {
+    if (meta.proto != proto_tcp || !ip_in_bounds(len, meta, tcp_len) ||
+        (meta.flags & meta_fragment) != 0 || (meta.tcp_flags & 0x17) != 0x02) {
+        return 0;
+    }
+    const bool v6 = meta.l3 == L3Kind::ipv6;
+    const uint8_t *ip = frame + meta.l3_offset;
+    const uint8_t *t = frame + meta.l4_offset;
+    const uint8_t *off_src = ip + (v6 ? 8 : 12);
+    const uint8_t *off_dst = ip + (v6 ? 24 : 16);
+    if (v6 ? (ipv6_is_multicast(off_dst) || ipv6_is_multicast(off_src))
+           : (ipv4_is_multicast_or_bcast(off_dst) || ipv4_is_multicast_or_bcast(off_src))) {
+        return 0;
+    }
+    const uint32_t total = eth_len + (v6 ? ipv6_len : ipv4_len) + tcp_len;
+    if (cap < total) {
+        return 0;
+    }
+    uint8_t *p = put_eth(buf, frame + 6, our_mac.data(), v6 ? ethertype_ipv6 : ethertype_ipv4);
+    uint8_t *nip = p;
+    uint8_t *r = v6 ? put_ipv6(p, tcp_len, proto_tcp, reply_ttl, off_dst, off_src)
+                    : put_ipv4(p, ipv4_len + tcp_len, 0, true, proto_tcp, off_dst, off_src);
+    std::memcpy(r, t + 2, 2); // ports swapped
+    std::memcpy(r + 2, t, 2);
+    wr32(r + 4, cookie ^ 0x5bd1e995u); // our sequence number: never used, the client resets
+    wr32(r + 8, cookie);
+    r[12] = 0x50;
+    r[13] = 0x12;       // SYN, ACK
+    wr16(r + 14, 1024); // window
+    wr16(r + 16, 0);    // checksum
+    wr16(r + 18, 0);    // urgent
+    put_csum(r + 16, l4_csum(nip, v6, proto_tcp, r, tcp_len));
+    return total;
+}
+
 void ip_decrement_ttl(uint8_t *frame, const PacketMeta &meta) {
     uint8_t *ip = frame + meta.l3_offset;
     if (meta.l3 == L3Kind::ipv6) {

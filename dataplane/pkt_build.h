@@ -70,6 +70,13 @@ uint32_t icmp_error_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint
 uint32_t tcp_rst_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
                        const PacketMeta &meta, const Mac &our_mac);
 
+// The SYN-ACK of the SYN-flood defence (dataplane/syncookie.h) answering a SYN: from the
+// address and port the SYN targeted back to its sender's MAC, with `cookie` as its
+// acknowledgment number (deliberately not SEG.SEQ + 1) and no options. Returns 0 if the
+// segment is not a SYN without ACK, is a fragment, or the buffer is too small.
+uint32_t tcp_synack_cookie_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
+                                 const PacketMeta &meta, const Mac &our_mac, uint32_t cookie);
+
 // Forwarding rewrite ------------------------------------------------------------------
 // Decrements TTL (incremental IPv4 header checksum, RFC 1624) or the hop limit.
 // Caller has checked ttl > 1.

@@ -48,7 +48,8 @@ BATCH = {
         (2, raw(ipv6() / IPv6ExtHdrDestOpt() / IPv6ExtHdrHopByHop() / UDP(sport=40000, dport=53))),
         (2, v6_ext_header_overrunning()),
     ],
-    "ipv6_ext_chain_too_long": [(3, raw(v6_dest_opts(9)))],
+    # RFC 8200 4.1: Destination Options at most twice (once before Routing, once last).
+    "ipv6_ext_order": [(3, raw(v6_dest_opts(9)))],
     "tcp_bad_data_offset": [
         (3, raw(ipv4() / TCP(sport=40000, dport=80, dataofs=4))),
         (2, raw(ipv6() / TCP(sport=40000, dport=80, dataofs=15))),

@@ -273,6 +273,7 @@ TEST(ParseOk, Ipv4Options) {
     PacketMeta m;
     ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(6, tcp(0x02), opts)}), m).has_value());
     EXPECT_TRUE(m.flags & meta_ip_options);
+    EXPECT_EQ(m.flags & (meta_record_route | meta_source_route), meta_record_route);
     EXPECT_EQ(m.l4_offset, 14 + 32);
     EXPECT_EQ(m.sport, htons(1234));
     // Options filling the header exactly, without EOL.
@@ -281,9 +282,9 @@ TEST(ParseOk, Ipv4Options) {
 }
 
 TEST(ParseOk, Ipv6ExtensionChain) {
-    // Hop-by-Hop, Routing, Destination Options, AH (16 bytes: length field 2), TCP.
+    // Hop-by-Hop, Destination Options, Routing, AH (16 bytes: length field 2), TCP.
     Bytes ah = {6, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
-    Bytes chain = cat({ext(43, 8), ext(60, 24), ext(51, 8), ah, tcp(0x02)});
+    Bytes chain = cat({ext(60, 8), ext(43, 24), ext(51, 8), ah, tcp(0x02)});
     PacketMeta m;
     ASSERT_FALSE(parse(cat({eth(0x86dd), ipv6(0, chain)}), m).has_value());
     EXPECT_TRUE(m.flags & meta_ip_options);
@@ -292,13 +293,24 @@ TEST(ParseOk, Ipv6ExtensionChain) {
     EXPECT_EQ(m.dport, htons(80));
 }
 
-TEST(ParseOk, Ipv6EightExtensionHeadersAllowed) {
-    Bytes chain;
-    for (int i = 0; i < 8; ++i) {
-        chain = cat({chain, ext(i == 7 ? 17 : 60, 8)});
-    }
+TEST(ParseOk, Ipv6LongestChainInRfc8200Order) {
+    // Hop-by-Hop, Destination Options, Routing, Fragment (first), AH, Destination Options,
+    // UDP: every header in its place, Destination Options twice.
+    Bytes ah = {60, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
+    Bytes chain =
+        cat({ext(60, 8), ext(43, 8), ext(44, 8), frag6(51, 0, true), ah, ext(17, 8), udp()});
     PacketMeta m;
-    ASSERT_FALSE(parse(cat({eth(0x86dd), ipv6(60, cat({chain, udp()}))}), m).has_value());
+    ASSERT_FALSE(parse(cat({eth(0x86dd), ipv6(0, chain)}), m).has_value());
+    EXPECT_EQ(m.proto, 17);
+    EXPECT_EQ(m.l4_offset, 14 + 40 + 8 + 8 + 8 + 8 + 16 + 8);
+    EXPECT_EQ(m.flags & (meta_fragment | meta_later_fragment), meta_fragment);
+    // Each place may be skipped: Hop-by-Hop, Destination Options, Fragment; and two
+    // Destination Options with nothing between them (before Routing, and last).
+    ASSERT_FALSE(parse(cat({eth(0x86dd),
+                            ipv6(0, cat({ext(60, 8), ext(44, 8), frag6(6, 0, true), tcp(0x02)}))}),
+                       m)
+                     .has_value());
+    ASSERT_FALSE(parse(cat({eth(0x86dd), ipv6(60, cat({ext(60, 8), ext(17, 8), udp()}))}), m));
     EXPECT_EQ(m.proto, 17);
 }
 
@@ -330,6 +342,29 @@ TEST(ParseOk, Ipv4FirstAndLaterFragments) {
     EXPECT_EQ(m.dport, 0);
     // A later fragment of a few bytes is fine: no L4 header is expected in it.
     ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(6, {1, 2}, {}, 0x0020)}), m).has_value());
+}
+
+TEST(ParseOk, Ipv4SourceRouteAndRecordRouteAreReportedNotDropped) {
+    const uint8_t route_flags = meta_source_route | meta_record_route;
+    PacketMeta m;
+    // LSRR and SSRR (one address each, pointer 4), then EOL.
+    for (uint8_t type : {131, 137}) {
+        Bytes opts = {type, 7, 4, 198, 51, 100, 9, 0};
+        ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(17, udp(), opts)}), m).has_value()) << int(type);
+        EXPECT_EQ(m.flags & route_flags, meta_source_route) << int(type);
+        EXPECT_TRUE(m.flags & meta_ip_options);
+    }
+    // Both at once, behind a NOP.
+    Bytes both = {1, 131, 7, 4, 198, 51, 100, 9, 7, 7, 4, 0, 0, 0, 0, 0};
+    ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(6, tcp(0x02), both)}), m).has_value());
+    EXPECT_EQ(m.flags & route_flags, route_flags);
+    // Bytes after EOL are padding, not options.
+    Bytes after_eol = {0, 131, 7, 4, 0, 0, 0, 0};
+    ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(17, udp(), after_eol)}), m).has_value());
+    EXPECT_EQ(m.flags & route_flags, 0);
+    // Other options (Router Alert) set neither.
+    ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(17, udp(), {148, 4, 0, 0})}), m).has_value());
+    EXPECT_EQ(m.flags & route_flags, 0);
 }
 
 TEST(ParseOk, Ipv6FirstAndLaterFragments) {
@@ -493,13 +528,106 @@ TEST(ParseDrop, Ipv6BadExtHeader_R128g) {
     EXPECT_EQ(reason_of(jumbo), DropReason::ipv6_bad_ext_header);
 }
 
-TEST(ParseDrop, Ipv6ExtChainTooLong_R128g) {
-    Bytes chain;
+// ipv6_ext_chain_too_long is no longer reachable from parse_frame: the RFC 8200 order
+// admits at most six extension headers, and a longer chain repeats one of them.
+TEST(ParseDrop, Ipv6ExtOrder) {
+    const auto v6 = [](uint8_t first, const Bytes &chain) {
+        return reason_of(cat({eth(0x86dd), ipv6(first, cat({chain, udp()}))}));
+    };
+    // Nine Destination Options headers (the old chain-length test): the third is out of place.
+    Bytes dests;
     for (int i = 0; i < 9; ++i) {
-        chain = cat({chain, ext(i == 8 ? 17 : 60, 8)});
+        dests = cat({dests, ext(i == 8 ? 17 : 60, 8)});
     }
-    EXPECT_EQ(reason_of(cat({eth(0x86dd), ipv6(60, cat({chain, udp()}))})),
-              DropReason::ipv6_ext_chain_too_long);
+    EXPECT_EQ(v6(60, dests), DropReason::ipv6_ext_order);
+    EXPECT_EQ(v6(60, cat({ext(60, 8), ext(60, 8), ext(17, 8)})), DropReason::ipv6_ext_order);
+    // Routing twice; Fragment twice; AH twice.
+    EXPECT_EQ(v6(43, cat({ext(43, 8), ext(17, 8)})), DropReason::ipv6_ext_order);
+    EXPECT_EQ(v6(44, cat({frag6(44, 0, true), frag6(17, 0, true)})), DropReason::ipv6_ext_order);
+    Bytes ah = {51, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
+    Bytes ah_udp = ah;
+    ah_udp[0] = 17;
+    EXPECT_EQ(v6(51, cat({ah, ah_udp})), DropReason::ipv6_ext_order);
+    // Backwards: Routing after Fragment, Fragment after AH, Routing after the last
+    // Destination Options.
+    EXPECT_EQ(v6(44, cat({frag6(43, 0, true), ext(17, 8)})), DropReason::ipv6_ext_order);
+    Bytes ah_frag = ah;
+    ah_frag[0] = 44;
+    EXPECT_EQ(v6(51, cat({ah_frag, frag6(17, 0, true)})), DropReason::ipv6_ext_order);
+    EXPECT_EQ(v6(43, cat({ext(60, 8), ext(43, 8), ext(17, 8)})), DropReason::ipv6_ext_order);
+    // Destination Options between Routing and AH (it belongs before Routing or after AH).
+    Bytes ah_tcp = ah;
+    ah_tcp[0] = 17;
+    EXPECT_EQ(v6(0, cat({ext(43, 8), ext(60, 8), ext(51, 8), ah_tcp})), DropReason::ipv6_ext_order);
+    // The same checks hold before the Fragment header of a later fragment.
+    EXPECT_EQ(reason_of(cat({eth(0x86dd), ipv6(43, cat({ext(43, 8), ext(44, 8), frag6(17, 5, false),
+                                                        Bytes(8, 0)}))})),
+              DropReason::ipv6_ext_order);
+}
+
+TEST(ParseDrop, Ipv6FirstFragmentWithoutTheWholeChain_Rfc7112) {
+    const auto first = [](const Bytes &after_frag, uint8_t next) {
+        return reason_of(cat({eth(0x86dd), ipv6(44, cat({frag6(next, 0, true), after_frag}))}));
+    };
+    Bytes t = tcp(0x02);
+    t.resize(19);
+    EXPECT_EQ(first(t, 6), DropReason::ipv6_frag_chain_incomplete);
+    EXPECT_EQ(first(Bytes(7, 0), 17), DropReason::ipv6_frag_chain_incomplete);
+    EXPECT_EQ(first(Bytes(7, 0), 58), DropReason::ipv6_frag_chain_incomplete);
+    EXPECT_EQ(first({}, 6), DropReason::ipv6_frag_chain_incomplete);
+    // The chain itself runs past the fragment: a Destination Options header cut short, one
+    // with no room for its length, an AH cut short.
+    Bytes dest = ext(17, 16);
+    dest.resize(8);
+    EXPECT_EQ(first(dest, 60), DropReason::ipv6_frag_chain_incomplete);
+    EXPECT_EQ(first({17}, 60), DropReason::ipv6_frag_chain_incomplete);
+    Bytes ah = {17, 2, 0, 0, 0, 0, 0, 1}; // claims (2 + 2) * 4 = 16 bytes
+    EXPECT_EQ(first(ah, 51), DropReason::ipv6_frag_chain_incomplete);
+    // Behind Hop-by-Hop, and for an atomic fragment (offset 0, M clear) too.
+    EXPECT_EQ(
+        reason_of(cat({eth(0x86dd), ipv6(0, cat({ext(44, 8), frag6(17, 0, true), Bytes(4, 0)}))})),
+        DropReason::ipv6_frag_chain_incomplete);
+    EXPECT_EQ(reason_of(cat({eth(0x86dd), ipv6(44, cat({frag6(6, 0, false), t}))})),
+              DropReason::ipv6_frag_chain_incomplete);
+    // Whole headers are fine, and an upper layer with no known header has nothing to check.
+    PacketMeta m;
+    ASSERT_FALSE(
+        parse(cat({eth(0x86dd), ipv6(44, cat({frag6(60, 0, true), ext(17, 8), udp()}))}), m));
+    EXPECT_EQ(m.proto, 17);
+    ASSERT_FALSE(parse(cat({eth(0x86dd), ipv6(44, frag6(47, 0, true))}), m).has_value());
+    EXPECT_EQ(m.proto, 47);
+    // A later fragment carries no header to check.
+    ASSERT_FALSE(parse(cat({eth(0x86dd), ipv6(44, cat({frag6(6, 1, true), {1}}))}), m));
+    // Without a Fragment header a cut chain is just malformed.
+    EXPECT_EQ(reason_of(cat({eth(0x86dd), ipv6(60, {17})})), DropReason::ipv6_bad_ext_header);
+    EXPECT_EQ(reason_of(cat({eth(0x86dd), ipv6(6, t)})), DropReason::tcp_truncated);
+}
+
+TEST(ParseDrop, Ipv4TinyTcpFragments_Rfc1858) {
+    // First fragment (MF, offset 0) shorter than the 20-byte TCP header.
+    Bytes t = tcp(0x02);
+    t.resize(16); // up to the flags and the window: still too short (see parse.cpp)
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(6, t, {}, 0x2000)})), DropReason::frag_tiny);
+    t.resize(8);
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(6, t, {}, 0x2000)})), DropReason::frag_tiny);
+    PacketMeta m;
+    ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(6, tcp(0x02), {}, 0x2000)}), m).has_value());
+    EXPECT_EQ(m.tcp_flags, 0x02);
+    // The same length without fragmentation is a cut segment, not an attack.
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(6, t)})), DropReason::tcp_truncated);
+    // A later TCP fragment at offset 8 (offset field 1), with or without MF.
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(6, Bytes(16, 0), {}, 0x2001)})),
+              DropReason::frag_tiny);
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(6, Bytes(16, 0), {}, 0x0001)})),
+              DropReason::frag_tiny);
+    // Offset 16 for TCP, and offset 8 for other protocols, are ordinary later fragments.
+    ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(6, Bytes(16, 0), {}, 0x0002)}), m).has_value());
+    ASSERT_FALSE(parse(cat({eth(0x0800), ipv4(17, Bytes(16, 0), {}, 0x0001)}), m).has_value());
+    // UDP and ICMP first fragments keep their own truncation reasons.
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(17, Bytes(7, 0), {}, 0x2000)})),
+              DropReason::udp_truncated);
+    EXPECT_EQ(reason_of(cat({eth(0x0800), ipv4(1, Bytes(7, 0), {}, 0x2000)})),
+              DropReason::icmp_truncated);
 }
 
 TEST(ParseDrop, TcpTruncated_R128g) {

@@ -705,3 +705,51 @@ TEST(DecrementTtl, Ipv6HopLimitAndNonIp) {
     ip_decrement_ttl(v4.data(), parsed(v4));
     EXPECT_EQ(parsed(v4).ttl, 56);
 }
+
+// --- SYN-ACK with a cookie (SYN-flood defence) -----------------------------------------------
+
+namespace {
+Bytes synack_for(const Bytes &f, uint32_t cookie, uint32_t cap = 256) {
+    PacketMeta m = parsed(f);
+    Bytes out(cap);
+    const uint32_t n = tcp_synack_cookie_build(out.data(), cap, f.data(),
+                                               static_cast<uint32_t>(f.size()), m, our_mac, cookie);
+    out.resize(n);
+    return out;
+}
+} // namespace
+
+TEST(SynAckCookie, AnswersSynWithTheCookieAsAck) {
+    Bytes r = synack_for(seg4(0x02, 1000, 0), 0xdeadbeef);
+    ASSERT_EQ(r.size(), 54u);
+    PacketMeta m = parsed(r);
+    const uint8_t *t = r.data() + m.l4_offset;
+    EXPECT_EQ(m.tcp_flags, 0x12);
+    EXPECT_EQ(rd32(t + 8), 0xdeadbeefu); // the cookie, not 1001
+    EXPECT_EQ(m.sport, htons(443));
+    EXPECT_EQ(m.dport, htons(40000));
+    EXPECT_EQ(std::memcmp(&m.src[0], far_v4, 4), 0);
+    EXPECT_EQ(std::memcmp(&m.dst[0], peer_v4, 4), 0);
+    EXPECT_TRUE(std::equal(peer_mac.begin(), peer_mac.end(), r.begin()));
+    EXPECT_TRUE(std::equal(our_mac.begin(), our_mac.end(), r.begin() + 6));
+    EXPECT_EQ(l4_check(r, m), 0);
+    Bytes r6 = synack_for(seg6(0x02, 7, 0), 12345);
+    ASSERT_EQ(r6.size(), 74u);
+    m = parsed(r6);
+    EXPECT_EQ(rd32(r6.data() + m.l4_offset + 8), 12345u);
+    EXPECT_EQ(std::memcmp(m.src, far_v6, 16), 0);
+    EXPECT_EQ(l4_check(r6, m), 0);
+}
+
+TEST(SynAckCookie, OnlyForAPlainSyn) {
+    EXPECT_TRUE(synack_for(seg4(0x12, 1, 1), 5).empty()); // SYN+ACK
+    EXPECT_TRUE(synack_for(seg4(0x03, 1, 0), 5).empty()); // SYN+FIN
+    EXPECT_TRUE(synack_for(seg4(0x06, 1, 0), 5).empty()); // SYN+RST
+    EXPECT_TRUE(synack_for(seg4(0x10, 1, 1), 5).empty()); // ACK
+    EXPECT_TRUE(synack_for(seg4(0x02, 1, 0), 5, 53).empty());
+    const uint8_t bcast[4] = {255, 255, 255, 255};
+    EXPECT_TRUE(synack_for(seg4(0x02, 1, 0, 0, bcast, far_v4), 5).empty());
+    Bytes frag =
+        cat({eth(our_mac, peer_mac, 0x0800), ipv4(6, tcp(0x02, 1, 0), peer_v4, far_v4, 0x2000)});
+    EXPECT_TRUE(synack_for(frag, 5).empty());
+}
