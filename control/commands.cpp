@@ -41,7 +41,7 @@ const CommandHelp show_operational[] = {
     {"nat", "NAT44 translations and port pool statistics"},
     {"ndp", "IPv6 neighbours"},
     {"route", "Routing table"},
-    {"security", "Security policies and their hit counts"},
+    {"security", "Security policies with hit counts; attack protection (screen)"},
     {"sessions", "Tracked connections (filters: address, port, interface, zone)"},
     {"system", "Commits and configuration integrity"},
     {"users", "Administrators, levels, second factor, lockouts (R128-b)"},
@@ -458,8 +458,11 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
         return fail("'| display set' applies to 'show configuration'");
     if (x == "interfaces")
         return show_interfaces(w);
-    if (x == "security")
+    if (x == "security") {
+        if (w.size() >= 3 && std::string("screen").rfind(w[2], 0) == 0)
+            return show_screen(w);
         return show_policies(w);
+    }
     if (x == "sessions")
         return show_sessions(w, false);
     if (x == "nat")
@@ -527,7 +530,8 @@ Reply Commands::show_interfaces(const std::vector<std::string> &w) {
 
 Reply Commands::show_policies(const std::vector<std::string> &w) {
     if (w.size() < 3 || std::string("policies").rfind(w[2], 0) != 0)
-        return fail("expected 'show security policies [interface]'");
+        return fail("expected 'show security policies [interface]' or "
+                    "'show security screen statistics'");
     auto r = _dataplane(Json{{"op", "rules"}});
     if (!r)
         return fail("dataplane: " + r.error().message);
@@ -542,6 +546,56 @@ Reply Commands::show_policies(const std::vector<std::string> &w) {
     return say(
         table({"Interface", "Direction", "Rule", "Action", "Hits", "Bytes", "Description"}, rows) +
         "Anything no rule accepts is denied (default deny, R128-g).\n");
+}
+
+// The attack-protection screen (R128-e, docs/SCREEN.md): what each defence caught.
+Reply Commands::show_screen(const std::vector<std::string> &w) {
+    if (w.size() != 4 || std::string("statistics").rfind(w[3], 0) != 0)
+        return fail("expected 'show security screen statistics'");
+    auto r = _dataplane(Json{{"op", "screen"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    const Json &j = r.value();
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : j.value("defences", Json::array()))
+        rows.push_back({x.value("defence", ""), num(x, "detected"), num(x, "dropped"),
+                        num(x, "events"), num(x, "suppressed")});
+    std::string out =
+        table({"Defence", "Detected", "Dropped", "Events", "Events suppressed"}, rows) + "\n";
+    static const std::pair<const char *, const char *> totals[] = {
+        {"cookies_sent", "SYN cookies sent"},
+        {"cookies_verified", "sources proven by a cookie"},
+        {"sources_blocked", "sources put on the block list"},
+        {"guard_table_full", "sources not tracked (table full)"},
+        {"scan_table_full", "sources not watched for scans (table full)"},
+        {"reassembled", "datagrams reassembled"},
+        {"refragmented", "datagrams fragmented again"},
+    };
+    rows.clear();
+    const Json t = j.value("totals", Json::object());
+    for (const auto &[key, label] : totals)
+        rows.push_back({label, num(t, key)});
+    out += table({"Counter", "Total"}, rows) + "\n";
+    rows.clear();
+    for (const auto &z : j.value("zones", Json::array())) {
+        auto act = [&](const char *k) {
+            const Json &v = z.value(k, Json());
+            return v.is_string() ? v.get<std::string>() : v.value("action", std::string("?"));
+        };
+        const Json syn = z.value("syn_flood", Json::object());
+        const Json rate = z.value("source_rate", Json::object());
+        const Json scan = z.value("scan", Json::object());
+        rows.push_back({z.value("zone", "") + (z.value("configured", false) ? "" : " (defaults)"),
+                        act("syn_flood") + " >" + num(syn, "threshold"),
+                        act("source_rate") + " " + num(rate, "new_per_second") + "/s",
+                        act("icmp_flood"), act("udp_flood"),
+                        act("scan") + " " + num(scan, "hosts") + "h/" + num(scan, "ports") + "p",
+                        act("tcp_flags"), act("spoofing"), act("ip_options"), act("fragments")});
+    }
+    out += table({"Zone", "SYN flood", "Source rate", "ICMP flood", "UDP flood", "Scan",
+                  "TCP flags", "Spoofing", "IP options", "Fragments"},
+                 rows);
+    return say(out);
 }
 
 Result<Json> Commands::session_filter(const std::vector<std::string> &w, size_t from, bool zone,
@@ -1066,8 +1120,16 @@ std::vector<config::Candidate> Commands::complete(const Session &s, const std::s
         if (c.value() == "show" && words.size() == 2 && words[1] == "nat")
             return candidates_of(show_nat_commands, partial);
         if (c.value() == "show" && words.size() == 2 && words[1] == "security") {
-            static const CommandHelp sec[] = {{"policies", "Rules per interface with hits"}};
+            static const CommandHelp sec[] = {
+                {"policies", "Rules per interface with hits"},
+                {"screen", "Attack protection: what each defence caught (R128-e)"}};
             return candidates_of(sec, partial);
+        }
+        if (c.value() == "show" && words.size() == 3 && words[1] == "security" &&
+            words[2] == "screen") {
+            static const CommandHelp scr[] = {
+                {"statistics", "Detections, drops and events per defence"}};
+            return candidates_of(scr, partial);
         }
         if (c.value() == "clear" && words.size() == 1) {
             static const CommandHelp cl[] = {{"sessions", "Remove tracked connections"}};

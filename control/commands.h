@@ -116,6 +116,7 @@ private:
     Reply show(Session &s, const std::vector<std::string> &w, bool display_set);
     Reply show_interfaces(const std::vector<std::string> &w);
     Reply show_policies(const std::vector<std::string> &w);
+    Reply show_screen(const std::vector<std::string> &w);
     Reply show_sessions(const std::vector<std::string> &w, bool clear);
     // The dataplane filter of `show sessions` and `show nat translations` from the words
     // after the command (w[from]...): `zone` expands to interfaces, `limit` caps the list.

@@ -72,7 +72,12 @@ struct Flow {
     uint32_t nat_src = 0;   // SNAT: new source address (network order)
     uint32_t nat_dst = 0;   // DNAT: new destination address (network order)
     uint32_t nat_gen = 0;   // dynamic SNAT: generation of the port pool
+    // Screen (docs/SCREEN.md): what the flow counts in, given back when it leaves.
+    uint8_t screen_flags = 0; // flow_guarded, flow_half_open
 };
+
+inline constexpr uint8_t flow_guarded = 0x01;   // counted in its source's concurrent connections
+inline constexpr uint8_t flow_half_open = 0x02; // counted half-open towards its destination
 
 // What the tracker says of one packet of a known flow.
 enum class Track : uint8_t {

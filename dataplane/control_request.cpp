@@ -17,7 +17,7 @@ struct OpName {
     const char *name;
 };
 
-constexpr std::array<OpName, 10> op_names{{
+constexpr std::array<OpName, 11> op_names{{
     {ControlOp::status, "status"},
     {ControlOp::apply, "apply"},
     {ControlOp::interfaces, "interfaces"},
@@ -28,6 +28,7 @@ constexpr std::array<OpName, 10> op_names{{
     {ControlOp::neighbors, "neighbors"},
     {ControlOp::drops, "drops"},
     {ControlOp::nat, "nat"},
+    {ControlOp::screen, "screen"},
 }};
 
 std::string expected_ops() {

@@ -25,6 +25,7 @@ enum class ControlOp : uint8_t {
     neighbors,
     drops,
     nat,
+    screen,
 };
 
 const char *control_op_name(ControlOp op);

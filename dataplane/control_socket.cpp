@@ -183,6 +183,8 @@ Json ControlService::handle(const Request &req) {
         return drops();
     case ControlOp::nat:
         return nat();
+    case ControlOp::screen:
+        return screen();
     }
     return error_reply("unhandled op");
 }
@@ -404,6 +406,71 @@ Json ControlService::nat_record(const SessionRecord &r) const {
                 {"sport", rte_be_to_cpu_16(sport)},
                 {"dst", addr_text(4, &dst)},
                 {"dport", rte_be_to_cpu_16(dport)}};
+}
+
+// The attack-protection screen (docs/SCREEN.md): counters per defence summed over the
+// workers, the SYN cookie and block-list counters, and each zone's screen as configured.
+Json ControlService::screen() const {
+    const Snapshot &s = snap();
+    Json defences = Json::array();
+    for (unsigned i = 0; i < defence_count; i++) {
+        uint64_t v[4] = {};
+        for (const WorkerCounters *c : _env.counters) {
+            const DefenceCounters &dc = c->screen.defence[i];
+            v[0] += dc.detected.get();
+            v[1] += dc.dropped.get();
+            v[2] += dc.events.get();
+            v[3] += dc.suppressed.get();
+        }
+        defences.push_back(Json{{"defence", std::string(defence_name(static_cast<Defence>(i)))},
+                                {"detected", v[0]},
+                                {"dropped", v[1]},
+                                {"events", v[2]},
+                                {"suppressed", v[3]}});
+    }
+    Json totals = Json::object();
+    auto sum = [&](const Counter ScreenCounters::*field) {
+        uint64_t n = 0;
+        for (const WorkerCounters *c : _env.counters)
+            n += (c->screen.*field).get();
+        return n;
+    };
+    totals["cookies_sent"] = sum(&ScreenCounters::cookies_sent);
+    totals["cookies_verified"] = sum(&ScreenCounters::cookies_verified);
+    totals["sources_blocked"] = sum(&ScreenCounters::sources_blocked);
+    totals["guard_table_full"] = sum(&ScreenCounters::guard_table_full);
+    totals["scan_table_full"] = sum(&ScreenCounters::scan_table_full);
+    totals["reassembled"] = sum(&ScreenCounters::reassembled);
+    totals["refragmented"] = sum(&ScreenCounters::refragmented);
+    Json zones = Json::array();
+    for (const config::Zone &z : s.conf.zones) {
+        const config::Screen &sc = s.conf.security.screen_for(z.name);
+        auto act = [](config::ScreenAction a) { return config::screen_action_name(a); };
+        zones.push_back(Json{
+            {"zone", z.name},
+            {"configured", !sc.zone.empty()},
+            {"block_time", sc.block_time},
+            {"syn_flood", {{"threshold", sc.syn_threshold}, {"action", act(sc.syn_action)}}},
+            {"source_rate",
+             {{"new_per_second", sc.source_rate.per_second},
+              {"burst", sc.source_rate.burst},
+              {"concurrent", sc.concurrent},
+              {"action", act(sc.source_rate.action)}}},
+            {"icmp_flood",
+             {{"per_second", sc.icmp_flood.per_second}, {"action", act(sc.icmp_flood.action)}}},
+            {"udp_flood",
+             {{"per_second", sc.udp_flood.per_second}, {"action", act(sc.udp_flood.action)}}},
+            {"scan",
+             {{"hosts", sc.scan_hosts},
+              {"ports", sc.scan_ports},
+              {"window", sc.scan_window},
+              {"action", act(sc.scan_action)}}},
+            {"tcp_flags", act(sc.tcp_flags)},
+            {"spoofing", act(sc.spoofing)},
+            {"ip_options", act(sc.ip_options)},
+            {"fragments", act(sc.fragments)}});
+    }
+    return Json{{"ok", true}, {"defences", defences}, {"totals", totals}, {"zones", zones}};
 }
 
 Json ControlService::nat() const {

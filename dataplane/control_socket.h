@@ -82,6 +82,7 @@ private:
     Json neighbors() const;
     Json drops() const;
     Json nat() const;
+    Json screen() const;
     // The "nat" object of a translated session record.
     Json nat_record(const SessionRecord &r) const;
     // Turns a request filter into the workers' form; an unknown interface is an error.

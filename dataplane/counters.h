@@ -3,6 +3,7 @@
 // hot path), read relaxed by telemetry and summed across workers.
 #pragma once
 
+#include "dataplane/defence.h"
 #include "dataplane/drop_reason.h"
 
 #include <atomic>
@@ -31,6 +32,30 @@ struct RuleCounter {
     Counter bytes;
 };
 
+// Per defence, per worker: what was detected, what it dropped, the events sent and those
+// the event rate limit held back.
+struct DefenceCounters {
+    Counter detected;
+    Counter dropped;
+    Counter events;
+    Counter suppressed;
+};
+
+struct alignas(64) ScreenCounters {
+    DefenceCounters defence[defence_count];
+    Counter cookies_sent;     // SYN-ACKs with a cookie
+    Counter cookies_verified; // RSTs that carried a valid cookie: sources proven real
+    Counter sources_blocked;  // sources put on the block list
+    Counter guard_table_full; // sources the per-source table had no room for (not limited)
+    Counter scan_table_full;  // sources the scan detector had no room for (not watched)
+    Counter reassembled;      // datagrams reassembled from fragments
+    Counter refragmented;     // reassembled datagrams fragmented again on the way out
+    Counter half_open_max;    // gauge: highest half-open count of a destination bucket
+
+    DefenceCounters &operator[](Defence d) { return defence[static_cast<unsigned>(d)]; }
+    const DefenceCounters &operator[](Defence d) const { return defence[static_cast<unsigned>(d)]; }
+};
+
 struct alignas(64) WorkerCounters {
     Counter drops[drop_reason_count];
     Counter rx_packets;    // frames taken from the ports
@@ -40,6 +65,7 @@ struct alignas(64) WorkerCounters {
     Counter flow_rechecks; // flows re-evaluated after a policy change
     Counter slowpath_sent; // frames handed to the main lcore
     Counter log_dropped;   // rule-log records lost because the log ring was full
+    ScreenCounters screen; // the attack-protection screen (docs/SCREEN.md)
 
     void drop(DropReason r) { drops[static_cast<unsigned>(r)].add(); }
 };

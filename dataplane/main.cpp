@@ -25,6 +25,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <openssl/rand.h>
+
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -298,6 +300,24 @@ int main(int argc, char **argv) {
     tel.neighbors = &neighbors;
     tel.counters.push_back(main_counters.get());
 
+    // Screen: the SYN cookie key (one for all workers: a RST may reach another worker than
+    // its SYN), buffers for reassembled datagrams (up to 16 KiB, 256 per worker) and the
+    // indirect mbufs that fragment them again.
+    uint8_t cookie_key[16];
+    if (RAND_bytes(cookie_key, sizeof(cookie_key)) != 1) {
+        std::fprintf(stderr, "qorgan-dataplane: no random bytes for the SYN cookie key\n");
+        return 1;
+    }
+    rte_mempool *jumbo =
+        rte_pktmbuf_pool_create("qorgan_jumbo", 256 * workers + 255, 32, mbuf_priv_size,
+                                16384 + RTE_PKTMBUF_HEADROOM, socket);
+    rte_mempool *indirect =
+        rte_pktmbuf_pool_create("qorgan_indirect", 2048 * workers + 2047, 64, 0, 0, socket);
+    if (!jumbo || !indirect) {
+        std::fprintf(stderr, "qorgan-dataplane: reassembly pools: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+
     // NAT hand-off rings (multi-producer: any worker may hand a packet to worker w).
     std::vector<rte_ring *> handoff;
     for (unsigned w = 0; w < workers && workers > 1; w++) {
@@ -329,7 +349,8 @@ int main(int argc, char **argv) {
         env.to_main = make_ring("qg_to_main_" + std::to_string(w), 1024);
         env.from_main = make_ring("qg_from_main_" + std::to_string(w), 1024);
         env.log_ring = make_ring("qg_log_" + std::to_string(w), 4096, sizeof(RuleLog));
-        if (!env.to_main || !env.from_main || !env.log_ring) {
+        env.event_ring = make_ring("qg_events_" + std::to_string(w), 1024, sizeof(ScreenEvent));
+        if (!env.to_main || !env.from_main || !env.log_ring || !env.event_ring) {
             std::fprintf(stderr, "qorgan-dataplane: rings: %s\n", rte_strerror(rte_errno));
             return 1;
         }
@@ -340,10 +361,14 @@ int main(int argc, char **argv) {
         env.tsc_hz = rte_get_tsc_hz();
         env.idle_sleep_us = conf.dataplane.idle_sleep_us;
         env.handoff = handoff;
+        std::memcpy(env.cookie_key, cookie_key, sizeof(cookie_key));
+        env.jumbo_pool = jumbo;
+        env.indirect_pool = indirect;
         session_slots.push_back(std::make_unique<SessionSlot>(session_limit_max));
         env.sessions = session_slots.back().get();
         spe.from_workers.push_back(env.to_main);
         spe.log_rings.push_back(env.log_ring);
+        spe.event_rings.push_back(env.event_ring);
         if (w == 0)
             spe.to_worker = env.from_main;
         tel.counters.push_back(counters.back().get());
@@ -352,6 +377,7 @@ int main(int argc, char **argv) {
         slots[w].stop = &stop;
     }
     SlowPath slow(spe);
+    tel.pools = {pool, jumbo, indirect};
     telemetry_register(&tel);
 
     ControlEnv cenv;

@@ -21,7 +21,8 @@ struct MbufPriv {
     uint16_t out_port;
     SlowKind kind;
     uint8_t nh_family;
-    uint8_t nh_ip[16]; // next hop to resolve (network order; IPv4 in [0..3])
+    uint8_t nh_ip[16];   // next hop to resolve (network order; IPv4 in [0..3])
+    uint8_t reassembled; // a datagram reassembled from fragments: fragmented again if too big
 };
 
 inline constexpr uint16_t mbuf_priv_size = (sizeof(MbufPriv) + 7) & ~7u;

@@ -76,9 +76,37 @@ unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
             print_log(s, recs[i]);
         total += n;
     }
+    ScreenEvent events[burst_size];
+    for (rte_ring *r : _env.event_rings) {
+        unsigned n =
+            rte_ring_sc_dequeue_burst_elem(r, events, sizeof(ScreenEvent), burst_size, nullptr);
+        for (unsigned i = 0; i < n; i++)
+            print_event(s, events[i]);
+        total += n;
+    }
     if (total && _env.log)
         std::fflush(_env.log);
     return total;
+}
+
+void SlowPath::print_event(const Snapshot &s, const ScreenEvent &e) {
+    if (!_env.log)
+        return;
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    int af = e.family == 6 ? AF_INET6 : AF_INET;
+    inet_ntop(af, e.src, src, sizeof(src));
+    inet_ntop(af, e.dst, dst, sizeof(dst));
+    bool known = e.iface < s.ifaces.size() && e.epoch == s.epoch;
+    const char *ifname = known ? s.ifaces[e.iface].conf->name.c_str() : "?";
+    const char *zone = known ? s.ifaces[e.iface].conf->zone.c_str() : "?";
+    std::string_view defence = defence_name(static_cast<Defence>(e.defence));
+    std::fprintf(_env.log,
+                 "screen-event defence=%.*s action=%s zone=%s iface=%s proto=%u src=%s sport=%u "
+                 "dst=%s dport=%u value=%u block=%u suppressed=%u\n",
+                 int(defence.size()), defence.data(),
+                 config::screen_action_name(static_cast<config::ScreenAction>(e.action)), zone,
+                 ifname, e.proto, src, ntohs(e.sport), dst, ntohs(e.dport), e.value, e.block_s,
+                 e.suppressed);
 }
 
 void SlowPath::print_log(const Snapshot &s, const RuleLog &r) {

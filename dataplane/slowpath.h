@@ -7,6 +7,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/neighbors.h"
+#include "dataplane/screen.h"
 #include "dataplane/snapshot.h"
 
 #include <cstdint>
@@ -23,6 +24,7 @@ struct SlowPathEnv {
     NeighborTable *neighbors = nullptr;
     std::vector<rte_ring *> from_workers; // worker -> main frames
     std::vector<rte_ring *> log_rings;    // worker -> main RuleLog records
+    std::vector<rte_ring *> event_rings;  // worker -> main ScreenEvent records
     rte_ring *to_worker = nullptr;        // frames to transmit (worker 0's from_main ring)
     rte_mempool *pool = nullptr;
     WorkerCounters *counters = nullptr; // the main lcore's own counters
@@ -43,6 +45,9 @@ public:
     void handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms);
 
     uint64_t held() const;
+
+    // Writes one screen event as a "screen-event" line (exposed for tests).
+    void print_event(const Snapshot &s, const ScreenEvent &e);
 
 private:
     struct Pending {

@@ -3,9 +3,24 @@
 // rule counters per worker.
 #include "dataplane/snapshot.h"
 
+#include <rte_byteorder.h>
+
 #include <cstring>
 
 namespace qorgan::dp {
+
+bool Snapshot::owns_source(const PacketMeta &m) const {
+    if (m.l3 == L3Kind::ipv4) {
+        for (uint32_t a : own4)
+            if (a == m.src[0])
+                return true;
+        return false;
+    }
+    for (const auto &a : own6)
+        if (std::memcmp(a.data(), m.src, 16) == 0)
+            return true;
+    return false;
+}
 
 uint64_t Snapshot::rule_hits(uint32_t slot) const {
     uint64_t n = 0;
@@ -47,7 +62,27 @@ Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
         st.port = b->port;
         st.mac = b->mac;
         s->iface_of_port[b->port] = static_cast<int16_t>(i);
+        st.screen = &s->conf.security.screen_for(ic.zone);
+        const config::Screen &sc = *st.screen;
+        st.limits =
+            GuardLimits{sc.source_rate.per_second, sc.source_rate.burst, sc.concurrent,
+                        sc.icmp_flood.per_second,  sc.icmp_flood.burst,  sc.udp_flood.per_second,
+                        sc.udp_flood.burst};
+        unsigned nb = 0;
         for (const auto &a : ic.addresses) {
+            if (a.family == 4) {
+                uint32_t v;
+                std::memcpy(&v, a.bytes.data(), 4);
+                s->own4.push_back(v);
+                if (a.length < 31 && nb < 4) {
+                    uint32_t host_mask = a.length == 0 ? ~0u : (1u << (32 - a.length)) - 1;
+                    st.broadcast4[nb++] = v | rte_cpu_to_be_32(host_mask);
+                }
+            } else {
+                std::array<uint32_t, 4> v6;
+                std::memcpy(v6.data(), a.bytes.data(), 16);
+                s->own6.push_back(v6);
+            }
             if (a.family == 4 && !st.has4) {
                 std::memcpy(&st.addr4, a.bytes.data(), 4);
                 st.has4 = true;

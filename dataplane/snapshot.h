@@ -11,6 +11,7 @@
 #include "dataplane/nat.h"
 #include "dataplane/pkt_build.h"
 #include "dataplane/routes.h"
+#include "dataplane/src_guard.h"
 
 #include <rte_config.h>
 
@@ -41,6 +42,10 @@ struct IfaceState {
     uint8_t addr6[16]{}; // first IPv6 address
     std::unique_ptr<RuleSet> rules[2]; // by Direction
     uint32_t rule_base[2] = {0, 0};    // offset of this list in the rule counters
+    // The screen of the interface's zone (points into Snapshot::conf, or the defaults).
+    const config::Screen *screen = nullptr;
+    GuardLimits limits{};        // the screen's per-source limits, as SourceGuard takes them
+    uint32_t broadcast4[4] = {}; // directed broadcasts of its IPv4 subnets (0: none)
 };
 
 struct Snapshot {
@@ -51,6 +56,11 @@ struct Snapshot {
     std::unique_ptr<RouteTable> routes;
     std::unique_ptr<NatTable> nat; // always set (empty without a nat section)
     uint32_t rule_count = 0;
+    // Every address of the gateway's own (network order): no packet from outside may carry
+    // one as its source (screen: own-address-source).
+    std::vector<uint32_t> own4;
+    std::vector<std::array<uint32_t, 4>> own6;
+    bool owns_source(const PacketMeta &m) const;
     std::vector<std::unique_ptr<RuleCounter[]>> rule_counters; // one array per worker
 
     const IfaceState *iface_by_port(uint16_t port) const {

@@ -3,8 +3,10 @@
 #include "dataplane/telemetry.h"
 
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
 #include <string>
@@ -168,6 +170,62 @@ int cmd_nat(const char *, const char *, rte_tel_data *d) {
     return 0;
 }
 
+// /qorgan/screen: per defence "<defence>/detected|dropped|events|suppressed", then the
+// SYN cookie, block list, table and reassembly counters, summed over workers.
+int cmd_screen(const char *, const char *, rte_tel_data *d) {
+    rte_tel_data_start_dict(d);
+    for (unsigned i = 0; i < defence_count; i++) {
+        uint64_t v[4] = {};
+        for (const auto *c : src->counters) {
+            const DefenceCounters &dc = c->screen.defence[i];
+            v[0] += dc.detected.get();
+            v[1] += dc.dropped.get();
+            v[2] += dc.events.get();
+            v[3] += dc.suppressed.get();
+        }
+        std::string name(defence_name(static_cast<Defence>(i)));
+        for (auto &ch : name)
+            ch = ch == '-' ? '_' : ch; // telemetry keys: letters, digits, '_' and '/'
+        const char *what[4] = {"detected", "dropped", "events", "suppressed"};
+        for (int k = 0; k < 4; k++)
+            rte_tel_data_add_dict_u64(d, (name + "/" + what[k]).c_str(), v[k]);
+    }
+    uint64_t sums[8] = {};
+    for (const auto *c : src->counters) {
+        const ScreenCounters &sc = c->screen;
+        sums[0] += sc.cookies_sent.get();
+        sums[1] += sc.cookies_verified.get();
+        sums[2] += sc.sources_blocked.get();
+        sums[3] += sc.guard_table_full.get();
+        sums[4] += sc.scan_table_full.get();
+        sums[5] += sc.reassembled.get();
+        sums[6] += sc.refragmented.get();
+        sums[7] = std::max<uint64_t>(sums[7], sc.half_open_max.get());
+    }
+    const char *names[8] = {"cookies_sent",     "cookies_verified", "sources_blocked",
+                            "guard_table_full", "scan_table_full",  "reassembled",
+                            "refragmented",     "half_open_max"};
+    for (int k = 0; k < 8; k++)
+        rte_tel_data_add_dict_u64(d, names[k], sums[k]);
+    return 0;
+}
+
+// /qorgan/mempools: objects in use per pool (per-lcore caches count as free), so a test can
+// see every mbuf come back after an attack.
+int cmd_mempools(const char *, const char *, rte_tel_data *d) {
+    rte_tel_data_start_dict(d);
+    for (rte_mempool *p : src->pools) {
+        rte_tel_data *e = rte_tel_data_alloc();
+        if (!e)
+            return -ENOMEM;
+        rte_tel_data_start_dict(e);
+        rte_tel_data_add_dict_u64(e, "size", p->size);
+        rte_tel_data_add_dict_u64(e, "in_use", rte_mempool_in_use_count(p));
+        rte_tel_data_add_dict_container(d, p->name, e, 0);
+    }
+    return 0;
+}
+
 int cmd_neighbors(const char *, const char *, rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     unsigned entries = 0;
@@ -197,6 +255,9 @@ void telemetry_register(const TelemetrySources *sources) {
     rte_telemetry_register_cmd("/qorgan/flows", cmd_flows, "Flow table occupancy and refusals");
     rte_telemetry_register_cmd("/qorgan/stats", cmd_stats, "Dataplane packet totals");
     rte_telemetry_register_cmd("/qorgan/neighbors", cmd_neighbors, "ARP and ND cache");
+    rte_telemetry_register_cmd("/qorgan/mempools", cmd_mempools, "mbuf pools: size, in use");
+    rte_telemetry_register_cmd("/qorgan/screen", cmd_screen,
+                               "attack protection: per defence detected, dropped, events");
     rte_telemetry_register_cmd("/qorgan/nat", cmd_nat,
                                "NAT44 translations, refusals by reason, port pool use");
 }

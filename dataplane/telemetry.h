@@ -14,6 +14,8 @@
 #include <mutex>
 #include <vector>
 
+struct rte_mempool;
+
 namespace qorgan::dp {
 
 struct TelemetrySources {
@@ -24,6 +26,7 @@ struct TelemetrySources {
     std::vector<const WorkerCounters *> counters; // workers and the main lcore
     std::vector<const FlowTable *> flows;
     const NeighborTable *neighbors = nullptr;
+    std::vector<rte_mempool *> pools; // the mbuf pools, for /qorgan/mempools
 };
 
 // rte_telemetry callbacks take no context argument, so the sources live in one

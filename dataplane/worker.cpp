@@ -10,6 +10,9 @@
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -33,6 +36,17 @@ bool is_multicast(const PacketMeta &m) {
     if (m.l3 == L3Kind::ipv4)
         return first >= 224; // multicast, reserved and limited broadcast
     return first == 0xff;
+}
+
+unsigned half_open_index_of(const uint32_t dst[4], uint8_t family) {
+    uint32_t h = dst[0] * 0x9e3779b1u;
+    if (family == 6)
+        h ^= (dst[1] * 0x85ebca6bu) ^ (dst[2] * 0xc2b2ae35u) ^ (dst[3] * 0x27d4eb2fu);
+    return (h ^ h >> 15) % 4096;
+}
+
+uint8_t family_of(const PacketMeta &m) {
+    return m.l3 == L3Kind::ipv6 ? 6 : 4;
 }
 
 bool is_echo_request(const PacketMeta &m) {
@@ -115,14 +129,32 @@ void SessionSlot::serve(FlowTable &flows) {
     _state.store(done_state, std::memory_order_release);
 }
 
-Worker::Worker(WorkerEnv env) : _env(std::move(env)) {
+Worker::Worker(WorkerEnv env) : _env(std::move(env)), _cookies(_env.cookie_key) {
     _icmp_tokens = icmp_burst;
     if (_env.flows)
         _env.flows->set_release_hook(&Worker::release_hook, this);
+    _guard = std::make_unique<SourceGuard>(_env.guard_sources);
+    _scan = std::make_unique<ScanDetector>(_env.scan_sources);
+    if (_env.jumbo_pool) {
+        auto r = Reassembler::create(_env.reasm_datagrams, _env.reasm_timeout_ms, _env.tsc_hz,
+                                     static_cast<int>(rte_socket_id()));
+        if (r)
+            _reasm = std::move(r.value()); // else fragments pass unreassembled (counted)
+    }
+    // At most 10 events a second per defence from each worker, bursts of 20; the rest are
+    // counted and reported as "suppressed" by the next event.
+    _events.assign(defence_count, EventLimiter(10, 20));
 }
 
 void Worker::release_hook(void *ctx, const Flow &f) {
     auto *w = static_cast<Worker *>(ctx);
+    if (f.screen_flags & flow_guarded)
+        w->_guard->connection_closed(f.key[0].src, f.key[0].family);
+    if (f.screen_flags & flow_half_open) {
+        uint32_t &n = w->_half_open[half_open_index_of(f.key[0].dst, f.key[0].family)];
+        if (n)
+            n--;
+    }
     if (!(f.nat_kind & nat_dynamic) || !w->_snap)
         return;
     // The pool is given back its port only if the running snapshot still holds it: a
@@ -221,6 +253,19 @@ int Worker::run(const std::atomic<bool> &stop) {
         got += drain_main();
         flush();
         _env.flows->expire(now_ms, 64);
+        if (_reasm) {
+            _reasm->expire(rte_get_tsc_cycles());
+            // Fragments freed at expiry are drops too: every mbuf is accounted for.
+            const ReasmStats &rs = _reasm->stats();
+            uint64_t expired = rs.timeout_fragments.get() + rs.discarded_fragments.get();
+            if (expired != _reasm_expired) {
+                _env.counters->drops[static_cast<unsigned>(DropReason::frag_timeout)].add(
+                    expired - _reasm_expired);
+                _reasm_expired = expired;
+            }
+        }
+        _env.counters->screen.guard_table_full.add(_guard->table_full() -
+                                                   _env.counters->screen.guard_table_full.get());
         if (got) {
             empty = 0;
         } else if (_env.idle_sleep_us && ++empty >= idle_polls) {
@@ -250,6 +295,7 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
         }
         MbufPriv *p = priv_of(m);
         p->meta = PacketMeta{};
+        p->reassembled = 0;
         const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
         if (auto reason = parse_frame(frame, rte_pktmbuf_data_len(m), p->meta)) {
             drop(m, *reason);
@@ -265,6 +311,12 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
             p->kind = SlowKind::arp;
             to_slowpath(m);
             continue;
+        }
+        if ((p->meta.flags & meta_fragment) && in->screen->fragments != config::ScreenAction::off) {
+            m = reassemble(s, *in, m, now_ms);
+            if (!m)
+                continue;
+            p = priv_of(m);
         }
         if (_env.handoff.size() > 1 && p->meta.l3 == L3Kind::ipv4 && handoff(s, m, now_ms))
             continue;
@@ -398,6 +450,16 @@ void Worker::handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, 
         uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
         if (echo_reply_in_place(frame, rte_pktmbuf_data_len(m), meta)) {
             _env.counters->local_replies.add();
+            if (priv_of(m)->reassembled && rte_pktmbuf_data_len(m) > meta.l3_end) // padding
+                rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - meta.l3_end));
+            if (priv_of(m)->reassembled &&
+                static_cast<uint32_t>(meta.l3_end - meta.l3_offset) > in.conf->mtu) {
+                Mac to;
+                std::memcpy(to.data(), frame, 6); // the asker, now the reply's destination
+                if (!fragment_out(in, m, to))
+                    drop(m, DropReason::mtu_exceeded);
+                return;
+            }
             tx(in.port, m);
             return;
         }
@@ -667,6 +729,8 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         drop(m, DropReason::multicast);
         return;
     }
+    if (screen_early(s, in, m, now_ms))
+        return;
 
     const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
     uint32_t len = rte_pktmbuf_data_len(m);
@@ -689,6 +753,8 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     }
     if (f) {
         Track t = _env.flows->track(*f, dir, meta, l4, l4_len, ip_bytes, now_ms);
+        if (f->screen_flags & flow_half_open)
+            flow_tracked(*f);
         if (t == Track::ok) {
             if (f->nat_kind && meta.ttl <= 1) {
                 // Time exceeded quotes the packet as it arrived: never a translated one.
@@ -715,6 +781,27 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
             return;
         }
         out_of_window = true; // goes back through the rules below
+    }
+
+    if (!f && !later_fragment && meta.proto == config::proto_tcp) {
+        // A RST carrying a SYN cookie proves its source answers (syncookie.h): the source
+        // is admitted and its retransmitted SYN opens the connection.
+        if ((meta.tcp_flags & tcp_rst) && in.screen->syn_action == config::ScreenAction::cookie &&
+            _cookies.check(key, tcp_seq_of(frame, meta), now_ms)) {
+            _guard->prove(meta.src, family_of(meta), now_ms, proven_ms);
+            _env.counters->screen.cookies_verified.add();
+            drop(m, DropReason::syn_cookie_verified);
+            return;
+        }
+    }
+    if (!f && !out_of_window && !later_fragment &&
+        ((meta.proto == config::proto_tcp &&
+          (meta.tcp_flags & (tcp_syn | tcp_ack | tcp_rst)) == tcp_syn) ||
+         meta.proto == config::proto_udp || is_echo_request(meta))) {
+        bool consumed = false;
+        scan_contact(s, in, m, now_ms, consumed);
+        if (consumed)
+            return;
     }
 
     // ICMP errors about a tracked flow pass as related, translated when the flow is.
@@ -865,6 +952,9 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         }
     }
 
+    if (creates && screen_new(s, in, m, now_ms))
+        return;
+
     // Source NAT decided by the exit interface: static first, then the source rules.
     uint32_t nat_src = 0;
     uint16_t nat_sport = 0;
@@ -982,6 +1072,7 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
                                                     : DropReason::flow_table_full);
             return;
         }
+        flow_created(in, *nf, meta, now_ms);
         nf->in_port = in.port;
         nf->out_port = nh.port;
         nf->rule_id = rule.id;
@@ -1021,6 +1112,353 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     forward(s, in, m, hop, now_ms);
 }
 
+// --- Screen (docs/SCREEN.md) -------------------------------------------------------------
+
+unsigned Worker::half_open_index(const PacketMeta &meta) {
+    return half_open_index_of(meta.dst, family_of(meta));
+}
+
+void Worker::screen_event(const Snapshot &s, const IfaceState &in, Defence d,
+                          config::ScreenAction a, const PacketMeta &meta, uint32_t value,
+                          uint32_t block_s, uint64_t now_ms) {
+    DefenceCounters &dc = _env.counters->screen[d];
+    EventLimiter &lim = _events[static_cast<unsigned>(d)];
+    if (!_env.event_ring || !lim.allow(now_ms)) {
+        dc.suppressed.add();
+        return;
+    }
+    ScreenEvent e{};
+    e.defence = static_cast<uint8_t>(d);
+    e.action = static_cast<uint8_t>(a);
+    e.family = family_of(meta);
+    e.proto = meta.proto;
+    e.iface = static_cast<uint16_t>(&in - s.ifaces.data());
+    e.sport = meta.sport;
+    e.dport = meta.dport;
+    std::memcpy(e.src, meta.src, sizeof(e.src));
+    std::memcpy(e.dst, meta.dst, sizeof(e.dst));
+    e.epoch = s.epoch;
+    e.suppressed = lim.take_suppressed();
+    e.value = value;
+    e.block_s = block_s;
+    if (rte_ring_sp_enqueue_elem(_env.event_ring, &e, sizeof(e)) != 0) {
+        dc.suppressed.add();
+        return;
+    }
+    dc.events.add();
+}
+
+bool Worker::screen_hit(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,
+                        rte_mbuf *m, DropReason r, uint64_t now_ms, uint32_t value) {
+    using config::ScreenAction;
+    if (a == ScreenAction::off)
+        return false;
+    const PacketMeta &meta = priv_of(m)->meta;
+    DefenceCounters &dc = _env.counters->screen[d];
+    dc.detected.add();
+    if (a == ScreenAction::block) {
+        uint32_t block_s = in.screen->block_time;
+        if (_guard->block(meta.src, family_of(meta), now_ms, uint64_t(block_s) * 1000)) {
+            _env.counters->screen.sources_blocked.add();
+            screen_event(s, in, d, a, meta, value, block_s, now_ms);
+        }
+    } else {
+        screen_event(s, in, d, a, meta, value, 0, now_ms);
+    }
+    if (a == ScreenAction::alarm)
+        return false;
+    dc.dropped.add();
+    drop(m, r);
+    return true;
+}
+
+// The checks that need no flow: options, spoofed sources, flags no state admits, the block
+// list and the per-source ICMP and UDP floods. Run for every IP packet from the zone.
+bool Worker::screen_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
+    using config::ScreenAction;
+    const config::Screen &sc = *in.screen;
+    const PacketMeta &meta = priv_of(m)->meta;
+    const uint8_t fam = family_of(meta);
+    const bool v4 = meta.l3 == L3Kind::ipv4;
+    if (v4 && (meta.flags & meta_source_route) &&
+        screen_hit(s, in, Defence::ip_options, sc.ip_options, m, DropReason::ip_source_route,
+                   now_ms))
+        return true;
+    if (v4 && (meta.flags & meta_record_route) &&
+        screen_hit(s, in, Defence::ip_options, sc.ip_options, m, DropReason::ip_record_route,
+                   now_ms))
+        return true;
+    if (sc.spoofing != ScreenAction::off) {
+        bool martian = v4 ? martian_source4(meta.src[0]) : martian_source6(meta.src);
+        if (v4 && !martian)
+            for (uint32_t b : in.broadcast4)
+                martian |= b != 0 && b == meta.src[0];
+        if (martian &&
+            screen_hit(s, in, Defence::martian, sc.spoofing, m, DropReason::martian_source, now_ms))
+            return true;
+        if (std::memcmp(meta.src, meta.dst, v4 ? 4 : 16) == 0 &&
+            screen_hit(s, in, Defence::land, sc.spoofing, m, DropReason::land, now_ms))
+            return true;
+        if (s.owns_source(meta) && screen_hit(s, in, Defence::own_address, sc.spoofing, m,
+                                              DropReason::spoofed_own_address, now_ms))
+            return true;
+        if (!sc.bogons.empty() && in_prefixes(sc.bogons, fam, meta.src) &&
+            screen_hit(s, in, Defence::bogon, sc.spoofing, m, DropReason::bogon_source, now_ms))
+            return true;
+    }
+    if (in.conf->urpf != config::Urpf::off) {
+        // The route back to the source: strict wants it to leave by this interface, loose
+        // wants one. IPv6 link-local sources have no route and are not checked.
+        const auto *b = reinterpret_cast<const uint8_t *>(meta.src);
+        bool link_local = !v4 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+        if (!link_local) {
+            uint16_t hop = v4 ? s.routes->lookup4(meta.src[0])
+                              : s.routes->lookup6(reinterpret_cast<const uint8_t *>(meta.src));
+            const NextHop &nh = s.routes->next_hop(hop);
+            bool ok = nh.kind != NextHopKind::none &&
+                      (in.conf->urpf == config::Urpf::loose || nh.kind == NextHopKind::local ||
+                       nh.port == in.port);
+            if (!ok && screen_hit(s, in, Defence::urpf, ScreenAction::drop, m,
+                                  DropReason::urpf_fail, now_ms))
+                return true;
+        }
+    }
+    if (meta.proto == config::proto_tcp && !(meta.flags & meta_later_fragment) &&
+        sc.tcp_flags != ScreenAction::off) {
+        TcpProbe probe = classify_tcp_flags(meta.tcp_flags);
+        if (probe != TcpProbe::normal) {
+            if (probe == TcpProbe::null_scan || probe == TcpProbe::fin_scan ||
+                probe == TcpProbe::xmas_scan) {
+                bool consumed = false;
+                scan_contact(s, in, m, now_ms, consumed); // stealth scans are scans too
+                if (consumed)
+                    return true;
+            }
+            if (screen_hit(s, in, Defence::tcp_flags, sc.tcp_flags, m, DropReason::tcp_bad_flags,
+                           now_ms, meta.tcp_flags))
+                return true;
+        }
+    }
+    if (_guard->blocked(meta.src, fam, now_ms) == GuardVerdict::blocked) {
+        DefenceCounters &dc = _env.counters->screen[Defence::blocked];
+        dc.detected.add();
+        dc.dropped.add();
+        drop(m, DropReason::source_blocked);
+        return true;
+    }
+    bool icmp = meta.proto == config::proto_icmp || meta.proto == config::proto_icmpv6;
+    if (icmp && sc.icmp_flood.action != ScreenAction::off &&
+        _guard->icmp(meta.src, fam, in.limits, now_ms) == GuardVerdict::icmp_flood &&
+        screen_hit(s, in, Defence::icmp_flood, sc.icmp_flood.action, m, DropReason::icmp_flood,
+                   now_ms, sc.icmp_flood.per_second))
+        return true;
+    if (meta.proto == config::proto_udp && sc.udp_flood.action != ScreenAction::off &&
+        _guard->udp(meta.src, fam, in.limits, now_ms) == GuardVerdict::udp_flood &&
+        screen_hit(s, in, Defence::udp_flood, sc.udp_flood.action, m, DropReason::udp_flood, now_ms,
+                   sc.udp_flood.per_second))
+        return true;
+    return false;
+}
+
+// A new connection attempt (a packet that matched no flow) seen by the scan detector.
+void Worker::scan_contact(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms,
+                          bool &consumed) {
+    const config::Screen &sc = *in.screen;
+    consumed = false;
+    if (sc.scan_action == config::ScreenAction::off)
+        return;
+    const PacketMeta &meta = priv_of(m)->meta;
+    uint64_t refused = _scan->table_full();
+    ScanDetector::Scan r =
+        _scan->contact(meta.src, family_of(meta), meta.dst, rte_be_to_cpu_16(meta.dport),
+                       sc.scan_hosts, sc.scan_ports, sc.scan_window * 1000, now_ms);
+    if (_scan->table_full() != refused)
+        _env.counters->screen.scan_table_full.add();
+    if (r == ScanDetector::Scan::none)
+        return;
+    bool horizontal = r == ScanDetector::Scan::horizontal;
+    consumed = screen_hit(s, in, horizontal ? Defence::scan_horizontal : Defence::scan_vertical,
+                          sc.scan_action, m, DropReason::source_blocked, now_ms,
+                          horizontal ? sc.scan_hosts : sc.scan_ports);
+}
+
+void Worker::send_syn_cookie(const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
+    const PacketMeta &meta = priv_of(m)->meta;
+    rte_mbuf *r = rte_pktmbuf_alloc(_env.pool);
+    if (!r) {
+        drop(m, DropReason::mbuf_exhausted);
+        return;
+    }
+    const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+    uint32_t cookie = _cookies.make(flow_key_of(meta), tcp_seq_of(frame, meta), now_ms);
+    uint32_t out = tcp_synack_cookie_build(rte_pktmbuf_mtod(r, uint8_t *), rte_pktmbuf_tailroom(r),
+                                           frame, rte_pktmbuf_data_len(m), meta, in.mac, cookie);
+    drop(m, DropReason::syn_cookie_sent);
+    if (out == 0) {
+        rte_pktmbuf_free(r);
+        return;
+    }
+    rte_pktmbuf_append(r, static_cast<uint16_t>(out));
+    _env.counters->screen.cookies_sent.add();
+    tx(in.port, r);
+}
+
+// The checks of a connection about to be admitted (the rules accepted it): the SYN-flood
+// defence and the per-source rate and concurrency limits.
+bool Worker::screen_new(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
+    using config::ScreenAction;
+    const config::Screen &sc = *in.screen;
+    const PacketMeta &meta = priv_of(m)->meta;
+    const uint8_t fam = family_of(meta);
+    if (meta.proto == config::proto_tcp && sc.syn_action != ScreenAction::off) {
+        uint32_t half_open = _half_open[half_open_index(meta)];
+        if (half_open >= sc.syn_threshold && !_guard->proven(meta.src, fam, now_ms)) {
+            DefenceCounters &dc = _env.counters->screen[Defence::syn_flood];
+            if (sc.syn_action == ScreenAction::cookie) {
+                dc.detected.add();
+                dc.dropped.add(); // the SYN goes no further: a cookie answers it
+                screen_event(s, in, Defence::syn_flood, sc.syn_action, meta, half_open, 0, now_ms);
+                send_syn_cookie(in, m, now_ms);
+                return true;
+            }
+            if (screen_hit(s, in, Defence::syn_flood, sc.syn_action, m, DropReason::syn_flood,
+                           now_ms, half_open))
+                return true;
+        }
+    }
+    if (sc.source_rate.action != ScreenAction::off) {
+        GuardVerdict v = _guard->new_connection(meta.src, fam, in.limits, now_ms);
+        if (v == GuardVerdict::over_rate &&
+            screen_hit(s, in, Defence::source_rate, sc.source_rate.action, m,
+                       DropReason::source_rate, now_ms, sc.source_rate.per_second))
+            return true;
+        if (v == GuardVerdict::over_concurrent &&
+            screen_hit(s, in, Defence::source_concurrent, sc.source_rate.action, m,
+                       DropReason::source_concurrent, now_ms, sc.concurrent))
+            return true;
+    }
+    return false;
+}
+
+void Worker::flow_created(const IfaceState &in, Flow &f, const PacketMeta &meta, uint64_t now_ms) {
+    if (in.screen->source_rate.action != config::ScreenAction::off && in.screen->concurrent) {
+        _guard->connection_opened(meta.src, family_of(meta), now_ms);
+        f.screen_flags |= flow_guarded;
+    }
+    if (meta.proto == config::proto_tcp) {
+        uint32_t &n = _half_open[half_open_index(meta)];
+        n++;
+        f.screen_flags |= flow_half_open;
+        if (n > _env.counters->screen.half_open_max.get())
+            _env.counters->screen.half_open_max.add(n - _env.counters->screen.half_open_max.get());
+    }
+}
+
+void Worker::flow_tracked(Flow &f) {
+    if ((f.screen_flags & flow_half_open) && f.state != FlowState::tcp_syn_sent &&
+        f.state != FlowState::tcp_syn_received) {
+        f.screen_flags &= static_cast<uint8_t>(~flow_half_open);
+        uint32_t &n = _half_open[half_open_index_of(f.key[0].dst, f.key[0].family)];
+        if (n)
+            n--;
+    }
+}
+
+// Fragments are held until their datagram is whole (reasm.h); the datagram then goes on as
+// one packet in one buffer, parsed afresh. Refused fragments are counted by their reason.
+rte_mbuf *Worker::reassemble(const Snapshot &s, const IfaceState &in, rte_mbuf *m,
+                             uint64_t now_ms) {
+    if (!_reasm) {
+        return m; // no table (its creation failed at start): fragments pass as they are
+    }
+    PacketMeta meta = priv_of(m)->meta; // for the event: m may be freed below
+    std::optional<DropReason> why;
+    rte_mbuf *d = _reasm->add(m, rte_get_tsc_cycles(), why);
+    if (!d) {
+        if (why) {
+            _env.counters->drop(*why);
+            DefenceCounters &dc = _env.counters->screen[Defence::fragments];
+            dc.detected.add();
+            dc.dropped.add();
+            if (*why != DropReason::frag_table_full)
+                screen_event(s, in, Defence::fragments, in.screen->fragments, meta, 0, 0, now_ms);
+        }
+        return nullptr;
+    }
+    rte_mbuf *one = reasm_linearize(d, _env.jumbo_pool);
+    if (!one) {
+        drop(d, DropReason::frag_too_big);
+        return nullptr;
+    }
+    MbufPriv *p = priv_of(one);
+    uint8_t port = meta.in_port;
+    p->meta = PacketMeta{};
+    p->meta.in_port = port;
+    if (auto reason = parse_frame(rte_pktmbuf_mtod(one, const uint8_t *), rte_pktmbuf_data_len(one),
+                                  p->meta)) {
+        drop(one, *reason);
+        return nullptr;
+    }
+    p->meta.in_port = port;
+    p->reassembled = 1;
+    _env.counters->screen.reassembled.add();
+    return one;
+}
+
+// A reassembled datagram too big for the exit: fragmented again to the exit MTU, each
+// fragment sent to dst_mac. The IP packet must start after a 14-byte Ethernet header.
+// A zero dst_mac: the neighbour is not resolved yet; m's private area says where the
+// fragments go, and each goes to the slow path to wait for the resolution.
+bool Worker::fragment_out(const IfaceState &out, rte_mbuf *m, const Mac &dst_mac) {
+    const PacketMeta &meta = priv_of(m)->meta;
+    if (!_env.indirect_pool || meta.l3_offset != 14)
+        return false;
+    const bool v6 = meta.l3 == L3Kind::ipv6;
+    const bool unresolved = dst_mac == Mac{};
+    const MbufPriv resolve = *priv_of(m);
+    rte_pktmbuf_adj(m, 14); // rte_ip_frag wants the packet to start at the IP header
+    rte_mbuf *frags[RTE_LIBRTE_IP_FRAG_MAX_FRAG * 8];
+    int n = v6 ? rte_ipv6_fragment_packet(m, frags, RTE_DIM(frags), out.conf->mtu, _env.pool,
+                                          _env.indirect_pool)
+               : rte_ipv4_fragment_packet(m, frags, RTE_DIM(frags), out.conf->mtu, _env.pool,
+                                          _env.indirect_pool);
+    rte_pktmbuf_free(m); // the fragments hold their own references to its payload
+    if (n <= 0) {
+        _env.counters->drop(DropReason::mtu_exceeded);
+        return true;
+    }
+    const uint16_t et = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+    for (int i = 0; i < n; i++) {
+        rte_mbuf *f = frags[i];
+        auto *ip = rte_pktmbuf_mtod(f, uint8_t *);
+        if (!v6) { // rte_ip_frag leaves the header checksum to offload: ours is software
+            auto *h = reinterpret_cast<rte_ipv4_hdr *>(ip);
+            h->hdr_checksum = 0;
+            h->hdr_checksum = rte_ipv4_cksum(h);
+        }
+        auto *eth = reinterpret_cast<uint8_t *>(rte_pktmbuf_prepend(f, 14));
+        if (!eth) {
+            drop(f, DropReason::mtu_exceeded);
+            continue;
+        }
+        std::memcpy(eth, dst_mac.data(), 6);
+        std::memcpy(eth + 6, out.mac.data(), 6);
+        std::memcpy(eth + 12, &et, 2);
+        if (unresolved) {
+            MbufPriv *fp = priv_of(f);
+            fp->kind = SlowKind::resolve;
+            fp->out_port = resolve.out_port;
+            fp->nh_family = resolve.nh_family;
+            std::memcpy(fp->nh_ip, resolve.nh_ip, sizeof(fp->nh_ip));
+            to_slowpath(f);
+            continue;
+        }
+        tx(out.port, f);
+    }
+    _env.counters->screen.refragmented.add();
+    return true;
+}
+
 void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint16_t hop,
                      uint64_t now_ms) {
     MbufPriv *p = priv_of(m);
@@ -1039,7 +1477,8 @@ void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint1
         send_time_exceeded(in, m, now_ms);
         return;
     }
-    if (static_cast<uint32_t>(meta.l3_end - meta.l3_offset) > out->conf->mtu) {
+    const bool too_big = static_cast<uint32_t>(meta.l3_end - meta.l3_offset) > out->conf->mtu;
+    if (too_big && !p->reassembled) {
         drop(m, DropReason::mtu_exceeded);
         return;
     }
@@ -1070,7 +1509,17 @@ void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint1
         p->nh_family = nh.family;
         std::memset(p->nh_ip, 0, sizeof(p->nh_ip));
         std::memcpy(p->nh_ip, target, nh.family == 4 ? 4 : 16);
+        if (too_big) { // fragmented first: each fragment waits for the neighbour
+            if (!fragment_out(*out, m, Mac{}))
+                drop(m, DropReason::mtu_exceeded);
+            return;
+        }
         to_slowpath(m);
+        return;
+    }
+    if (too_big) {
+        if (!fragment_out(*out, m, mac))
+            drop(m, DropReason::mtu_exceeded);
         return;
     }
     std::memcpy(frame, mac.data(), 6);

@@ -8,7 +8,12 @@
 #include "dataplane/conntrack.h"
 #include "dataplane/counters.h"
 #include "dataplane/neighbors.h"
+#include "dataplane/reasm.h"
+#include "dataplane/scan_detect.h"
+#include "dataplane/screen.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/src_guard.h"
+#include "dataplane/syncookie.h"
 
 #include <atomic>
 #include <cstdint>
@@ -126,6 +131,15 @@ struct WorkerEnv {
     // NAT hand-off (DESIGN.md, as VPP's nat44-ed): packets whose translation another worker
     // owns go to that worker's ring (MP/SC); handoff[w] is worker w's ring, one per worker.
     std::vector<rte_ring *> handoff;
+    // Screen (docs/SCREEN.md).
+    rte_ring *event_ring = nullptr;       // ScreenEvent elements (SP/SC); optional
+    uint8_t cookie_key[16] = {};          // SYN cookie key, the same for every worker
+    uint32_t guard_sources = 65536;       // per-source table (limits, block list, proven sources)
+    uint32_t scan_sources = 16384;        // scan detector's sources
+    uint32_t reasm_datagrams = 4096;      // datagrams being reassembled at once
+    uint32_t reasm_timeout_ms = 5000;     // a datagram's fragments wait this long at most
+    rte_mempool *jumbo_pool = nullptr;    // one-segment buffers for reassembled datagrams
+    rte_mempool *indirect_pool = nullptr; // for fragmenting them again on the way out
 };
 
 class Worker {
@@ -172,6 +186,21 @@ private:
     void tx(uint16_t port, rte_mbuf *m);
     void drop(rte_mbuf *m, DropReason r);
     bool icmp_token(uint64_t now_ms);
+    // Screen (docs/SCREEN.md). Each returns true when it consumed the packet.
+    bool screen_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    bool screen_new(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    bool screen_hit(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,
+                    rte_mbuf *m, DropReason r, uint64_t now_ms, uint32_t value = 0);
+    void screen_event(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,
+                      const PacketMeta &meta, uint32_t value, uint32_t block_s, uint64_t now_ms);
+    void scan_contact(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms,
+                      bool &consumed);
+    void send_syn_cookie(const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    rte_mbuf *reassemble(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    bool fragment_out(const IfaceState &out, rte_mbuf *m, const Mac &dst_mac);
+    static unsigned half_open_index(const PacketMeta &meta);
+    void flow_created(const IfaceState &in, Flow &f, const PacketMeta &meta, uint64_t now_ms);
+    void flow_tracked(Flow &f);
 
     WorkerEnv _env;
     struct TxQueue {
@@ -209,6 +238,16 @@ private:
         uint64_t expires_ms = 0;
     };
     FragOwner _frag_owner[frag_slots];
+    // Screen state, this worker's own.
+    std::unique_ptr<SourceGuard> _guard;
+    std::unique_ptr<ScanDetector> _scan;
+    std::unique_ptr<Reassembler> _reasm;
+    uint64_t _reasm_expired = 0; // fragments the reassembler freed at expiry, already counted
+    SynCookies _cookies;
+    std::vector<EventLimiter> _events; // per Defence
+    static constexpr unsigned half_open_slots = 4096;
+    static constexpr uint64_t proven_ms = 600000; // a source proven by a cookie stays so 10 min
+    uint32_t _half_open[half_open_slots] = {};    // half-open TCP flows per destination bucket
     static unsigned frag_index(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto);
     FragNote &frag_slot(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto);
     void frag_note(const uint8_t *frame, const PacketMeta &before, const PacketMeta &after,

@@ -5,26 +5,13 @@
 // same pipeline without a nat section measured in the same run; and bytes per session of
 // the flow table (flows, both hash keys) and of the NAT port pools. Cycles are TSC over
 // whole bursts; building the frames is outside the timed region.
-#include "config/config.h"
-#include "dataplane/mbuf_priv.h"
 #include "dataplane/parse.h"
-#include "dataplane/ports.h"
-#include "dataplane/worker.h"
-
-#include <rte_cycles.h>
-#include <rte_eal.h>
-#include <rte_eth_ring.h>
-#include <rte_malloc.h>
-#include <rte_mbuf.h>
-#include <rte_rcu_qsbr.h>
-#include <rte_ring.h>
+#include "tests/bench/bench_kit.h"
 
 #include <arpa/inet.h>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unistd.h>
-#include <vector>
 
 using namespace qorgan;
 using namespace qorgan::dp;
@@ -52,12 +39,6 @@ const char *nat_text = R"(
 nat { source hide { interface inet0; pool [ 203.0.113.60 203.0.113.61 203.0.113.62 203.0.113.63
                                            203.0.113.64 203.0.113.65 203.0.113.66 203.0.113.67 ]; } }
 )";
-
-size_t heap_bytes() {
-    rte_malloc_socket_stats st{};
-    rte_malloc_get_socket_stats(0, &st);
-    return st.heap_allocsz_bytes;
-}
 
 // One UDP datagram 198.18.x.y:port -> 203.0.113.10:53 with a right IPv4 checksum.
 void make_frame(uint8_t *p, const uint8_t *dst_mac, uint32_t i) {
@@ -93,47 +74,17 @@ struct Figures {
     size_t pool_bytes = 0;
 };
 
-Figures run(const std::string &text, rte_mempool *mp, Ports &ports, rte_ring *tx_ring, int serial) {
+Figures run(const std::string &text, bench::Rig &rig, int serial) {
     Figures fig;
-    auto c = config::load_text(text, "bench.conf");
-    if (!c) {
-        std::fprintf(stderr, "bench: %s\n", c.error().to_string().c_str());
-        std::exit(1);
-    }
-    auto snap = build_snapshot(c.value(), ports.bindings(), 1, 1, 0);
-    if (!snap) {
-        std::fprintf(stderr, "bench: %s\n", snap.error().to_string().c_str());
-        std::exit(1);
-    }
-    size_t before = heap_bytes();
-    auto flows = FlowTable::create(("bench_flows_" + std::to_string(serial)).c_str(), table_size, 0,
-                                   c.value().dataplane.timeouts);
-    fig.table_bytes = heap_bytes() - before;
-    NeighborTable neighbors(64);
+    bench::BenchWorker bw(text, rig, serial, table_size);
+    fig.table_bytes = bw.table_bytes;
     Mac gw_mac{0x02, 0, 0, 0, 0, 0x44};
     uint32_t next = htonl((203u << 24) | (113u << 8) | 10);
-    uint16_t inet_port = ports.states()[1].port, inner_port = ports.states()[0].port;
-    neighbors.learn(inet_port, 4, reinterpret_cast<const uint8_t *>(&next), gw_mac);
-    WorkerCounters counters;
-    std::atomic<Snapshot *> active{snap.value().get()};
-    auto *rcu = static_cast<rte_rcu_qsbr *>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-    rte_rcu_qsbr_init(rcu, 1);
-    std::string id = std::to_string(serial);
-    WorkerEnv env;
-    env.active = &active;
-    env.rcu = rcu;
-    env.neighbors = &neighbors;
-    env.to_main = rte_ring_create(("b_tm" + id).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    env.from_main = rte_ring_create(("b_fm" + id).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    env.log_ring = rte_ring_create_elem(("b_lg" + id).c_str(), sizeof(RuleLog), 1024, 0,
-                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
-    env.counters = &counters;
-    env.flows = flows.value().get();
-    env.port_up = ports.up();
-    env.pool = mp;
-    env.tsc_hz = rte_get_tsc_hz();
-    Worker worker(env);
-    const Mac &in_mac = ports.states()[0].mac;
+    uint16_t inet_port = rig.port(1), inner_port = rig.port(0);
+    bw.neighbors.learn(inet_port, 4, reinterpret_cast<const uint8_t *>(&next), gw_mac);
+    Worker &worker = *bw.worker;
+    const Mac &in_mac = rig.mac(0);
+    rte_mempool *mp = rig.mp;
 
     uint64_t cycles = 0;
     rte_mbuf *pkts[burst_size];
@@ -147,60 +98,26 @@ Figures run(const std::string &text, rte_mempool *mp, Ports &ports, rte_ring *tx
             make_frame(d, in_mac.data(), i + k);
         }
         uint64_t t0 = rte_rdtsc_precise();
-        worker.process(*snap.value(), inner_port, pkts, burst_size, 1000);
+        worker.process(*bw.snap, inner_port, pkts, burst_size, 1000);
         worker.flush();
         cycles += rte_rdtsc_precise() - t0;
-        void *out[64];
-        unsigned n;
-        while ((n = rte_ring_dequeue_burst(tx_ring, out, 64, nullptr)) > 0)
-            rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf **>(out), n);
+        rig.drain(1);
     }
-    fig.created = flows.value()->stats().created.get();
+    fig.created = bw.flows->stats().created.get();
     fig.cycles_per_flow = double(cycles) / flows_per_run;
     fig.flows_per_s = double(rte_get_tsc_hz()) / fig.cycles_per_flow;
-    for (const auto &r : snap.value()->nat->sources())
+    for (const auto &r : bw.snap->nat->sources())
         for (const auto &p : r.pools)
             fig.pool_bytes += p->bytes();
-    rte_ring_free(env.to_main);
-    rte_ring_free(env.from_main);
-    rte_ring_free(env.log_ring);
-    rte_free(rcu);
     return fig;
 }
 
 } // namespace
 
 int main() {
-    std::string prefix = "qorgan-bench-" + std::to_string(getpid());
-    const char *eal_argv[] = {
-        "bench",         "--no-huge",    "-m",          "2048",      "--no-pci", "--no-shconf",
-        "--file-prefix", prefix.c_str(), "--log-level", "*:warning", "-l",       "0",
-        "--no-telemetry"};
-    if (rte_eal_init(int(sizeof(eal_argv) / sizeof(eal_argv[0])), const_cast<char **>(eal_argv)) <
-        0) {
-        std::fprintf(stderr, "bench: rte_eal_init failed\n");
-        return 1;
-    }
-    rte_mempool *mp = rte_pktmbuf_pool_create("bench_pool", 8191, 256, mbuf_priv_size,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-    rte_ring *rx[2], *tx[2];
-    const char *names[2] = {"binner", "binet"};
-    for (int i = 0; i < 2; i++) {
-        rx[i] = rte_ring_create((std::string(names[i]) + "_rx").c_str(), 1024, 0, 0);
-        tx[i] = rte_ring_create((std::string(names[i]) + "_tx").c_str(), 4096, 0, 0);
-        if (!mp || !rx[i] || !tx[i] || rte_eth_from_rings(names[i], &rx[i], 1, &tx[i], 1, 0) < 0) {
-            std::fprintf(stderr, "bench: ring ports\n");
-            return 1;
-        }
-    }
-    auto conf = config::load_text(std::string(base_text), "bench.conf");
-    auto ports = Ports::open(conf.value(), 1, mp);
-    if (!ports) {
-        std::fprintf(stderr, "bench: %s\n", ports.error().to_string().c_str());
-        return 1;
-    }
-    Figures plain = run(base_text, mp, ports.value(), tx[1], 0);
-    Figures nat = run(std::string(base_text) + nat_text, mp, ports.value(), tx[1], 1);
+    bench::Rig rig({"binner", "binet"}, base_text);
+    Figures plain = run(base_text, rig, 0);
+    Figures nat = run(std::string(base_text) + nat_text, rig, 1);
     std::printf(
         "| figure | NAPT (filter + NAT + route) | reference: same pipeline, no NAT | ratio |\n");
     std::printf("|---|---|---|---|\n");
@@ -218,6 +135,5 @@ int main() {
     std::printf("| sizeof(Flow) | %zu | | |\n", sizeof(Flow));
     std::printf("\nTSC %.2f GHz; %u new UDP sessions per run, bursts of %u, one core.\n",
                 double(rte_get_tsc_hz()) / 1e9, flows_per_run, burst_size);
-    rte_eal_cleanup();
     return nat.created == flows_per_run && plain.created == flows_per_run ? 0 : 2;
 }

@@ -10,6 +10,7 @@ import select
 import shlex
 import signal
 import socket
+import struct
 import subprocess
 import time
 import unittest
@@ -357,6 +358,48 @@ def wait_for_counts(tel, cmd, before, expected, timeout=3.0):
             time.sleep(0.2)  # late arrivals would show up as an excess
             return counters_diff(before, tel.query(cmd))
         time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- control socket
+
+CONTROL_SOCKET = LAB_DIR / "dataplane.sock"
+
+
+class ControlClient:
+    """One connection to the dataplane's control socket (docs/CONTROL-PROTOCOL.md); several
+    requests on it (4-byte big-endian length + JSON)."""
+
+    def __init__(self, path=CONTROL_SOCKET, timeout=60):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(str(path))
+
+    def _recv(self, n):
+        b = b""
+        while len(b) < n:
+            chunk = self.s.recv(n - len(b))
+            if not chunk:
+                raise AssertionError("the dataplane closed the control connection")
+            b += chunk
+        return b
+
+    def call(self, req):
+        body = json.dumps(req).encode()
+        self.s.sendall(struct.pack(">I", len(body)) + body)
+        (n,) = struct.unpack(">I", self._recv(4))
+        return json.loads(self._recv(n))
+
+    def close(self):
+        self.s.close()
+
+
+def control(req):
+    """One request on a fresh control connection; returns the reply."""
+    c = ControlClient()
+    try:
+        return c.call(req)
+    finally:
+        c.close()
 
 
 # ---------------------------------------------------------------- captures

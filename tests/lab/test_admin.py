@@ -156,6 +156,12 @@ class AdminLab(OwnQorgandTestCase):
         r = self.q.cli("show nat statistics", user="operator")
         self.assertOk(r)
         self.assertIn("lan-internet", r.out)  # the default config's source rule (R90-1-6)
+        # The attack-protection screen (R128-e): every defence, and each zone's defaults.
+        r = self.q.cli("show security screen statistics", user="operator")
+        self.assertOk(r)
+        for word in ("syn-flood", "scan-vertical", "tcp-flags", "SYN cookies sent",
+                     "internet (defaults)"):
+            self.assertIn(word, r.out)
         # The security administrator reads no traffic (R102-2).
         r = self.q.cli("show sessions", user="secadmin")
         self.assertFails(r)

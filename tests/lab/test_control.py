@@ -12,38 +12,10 @@ import subprocess
 import time
 import unittest
 
-from labkit import (INET1, INET1_PAGE, LAB_DIR, OUTER1, LabTestCase, default_config_text, ns,
+from labkit import (CONTROL_SOCKET as SOCKET, ControlClient as Client, INET1, INET1_PAGE, LAB_DIR, OUTER1, LabTestCase, default_config_text, ns,
                     url, without_rule)
 
-SOCKET = LAB_DIR / "dataplane.sock"
 WEB_RULE = ("outer0", "ingress", 10)  # tcp 80/443 from the outer loop
-
-
-class Client:
-    """One connection; several requests on it (4-byte big-endian length + JSON)."""
-
-    def __init__(self, path=SOCKET, timeout=60):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(str(path))
-
-    def _recv(self, n):
-        b = b""
-        while len(b) < n:
-            chunk = self.s.recv(n - len(b))
-            if not chunk:
-                raise AssertionError("the dataplane closed the control connection")
-            b += chunk
-        return b
-
-    def call(self, req):
-        body = json.dumps(req).encode()
-        self.s.sendall(struct.pack(">I", len(body)) + body)
-        (n,) = struct.unpack(">I", self._recv(4))
-        return json.loads(self._recv(n))
-
-    def close(self):
-        self.s.close()
 
 
 def sha(text):

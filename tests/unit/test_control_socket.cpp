@@ -96,7 +96,7 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
               std::string::npos);
     EXPECT_EQ(parse_error("{\"op\":\"x\"}"),
               "unknown op 'x'; expected one of: status, apply, interfaces, rules, sessions, "
-              "clear-sessions, routes, neighbors, drops, nat");
+              "clear-sessions, routes, neighbors, drops, nat, screen");
     EXPECT_EQ(parse_error("{\"op\":\"status\",\"filter\":{}}"),
               "unknown field 'filter' for op 'status'");
     EXPECT_EQ(parse_error("{\"op\":\"apply\",\"revision\":1}"),

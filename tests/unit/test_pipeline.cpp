@@ -371,6 +371,7 @@ TEST_F(Pipeline, StrayAckWithoutSessionIsDroppedEvenIfARuleAccepts) {
     EXPECT_EQ(drops(DropReason::tcp_no_session), 1u);
 }
 
+// The screen's tcp-flags defence (default drop, R128-e) catches them before the rules.
 TEST_F(Pipeline, SynWithFinOrRstOpensNothingAndIsNotCountedAsAFullTable) {
     learn(1, 4, "198.18.3.10", server_mac);
     for (uint8_t flags : {uint8_t(0x03), uint8_t(0x06)}) { // SYN+FIN, SYN+RST
@@ -380,7 +381,7 @@ TEST_F(Pipeline, SynWithFinOrRstOpensNothingAndIsNotCountedAsAFullTable) {
         send(0, build_frame(f));
         EXPECT_TRUE(sent(1).empty()) << int(flags);
     }
-    EXPECT_EQ(drops(DropReason::tcp_no_session), 2u);
+    EXPECT_EQ(drops(DropReason::tcp_bad_flags), 2u);
     EXPECT_EQ(drops(DropReason::flow_table_full), 0u);
     EXPECT_EQ(flows->stats().active, 0u);
 }
