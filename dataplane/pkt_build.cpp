@@ -372,14 +372,67 @@ uint32_t icmp_error_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint
     return total;
 }
 
-uint32_t tcp_rst_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
-                       const PacketMeta &meta, const Mac &our_mac) {
+namespace {
+
+// The answer to a TCP segment from the address and port it targeted, back to its sender's
+// MAC: Ethernet, IP and a 20-byte TCP header with the ports swapped. Returns where the TCP
+// header starts (the caller fills seq, ack, flags and window, then calls tcp_reply_finish),
+// or nullptr when the frame must not be answered: not TCP, a fragment (the segment length is
+// unknown), a group address at either end (RFC 1122 4.2.3.10) or too small a buffer.
+struct TcpReply {
+    uint8_t *ip = nullptr;  // the reply's IP header
+    uint8_t *tcp = nullptr; // its TCP header
+    bool v6 = false;
+    uint32_t total = 0;
+};
+
+TcpReply tcp_reply_start(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
+                         const PacketMeta &meta, const Mac &our_mac) {
     if (meta.proto != proto_tcp || !ip_in_bounds(len, meta, tcp_len) ||
         (meta.flags & meta_fragment) != 0) {
-        return 0; // fragments: the segment length is unknown (defrag runs first)
+        return {};
     }
     const bool v6 = meta.l3 == L3Kind::ipv6;
     const uint8_t *ip = frame + meta.l3_offset;
+    const uint8_t *t = frame + meta.l4_offset;
+    const uint8_t *off_src = ip + (v6 ? 8 : 12);
+    const uint8_t *off_dst = ip + (v6 ? 24 : 16);
+    if (v6 ? (ipv6_is_multicast(off_dst) || ipv6_is_multicast(off_src))
+           : (ipv4_is_multicast_or_bcast(off_dst) || ipv4_is_multicast_or_bcast(off_src))) {
+        return {};
+    }
+    const uint32_t total = eth_len + (v6 ? ipv6_len : ipv4_len) + tcp_len;
+    if (cap < total) {
+        return {};
+    }
+    TcpReply r;
+    r.v6 = v6;
+    r.total = total;
+    r.ip = put_eth(buf, frame + 6, our_mac.data(), v6 ? ethertype_ipv6 : ethertype_ipv4);
+    r.tcp = v6 ? put_ipv6(r.ip, tcp_len, proto_tcp, reply_ttl, off_dst, off_src)
+               : put_ipv4(r.ip, ipv4_len + tcp_len, 0, true, proto_tcp, off_dst, off_src);
+    std::memcpy(r.tcp, t + 2, 2); // ports swapped
+    std::memcpy(r.tcp + 2, t, 2);
+    return r;
+}
+
+uint32_t tcp_reply_finish(const TcpReply &r, uint8_t flags, uint16_t window) {
+    r.tcp[12] = 0x50;
+    r.tcp[13] = flags;
+    wr16(r.tcp + 14, window);
+    wr16(r.tcp + 16, 0); // checksum
+    wr16(r.tcp + 18, 0); // urgent
+    put_csum(r.tcp + 16, l4_csum(r.ip, r.v6, proto_tcp, r.tcp, tcp_len));
+    return r.total;
+}
+
+} // namespace
+
+uint32_t tcp_rst_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
+                       const PacketMeta &meta, const Mac &our_mac) {
+    if (meta.proto != proto_tcp || !ip_in_bounds(len, meta, tcp_len)) {
+        return 0;
+    }
     const uint8_t *t = frame + meta.l4_offset;
     const uint8_t flags = t[13];
     const uint32_t doff = (t[12] >> 4) * 4u;
@@ -387,77 +440,36 @@ uint32_t tcp_rst_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_
     if ((flags & 0x04) != 0 || doff < tcp_len || doff > seg_bytes) {
         return 0;
     }
-    const uint8_t *off_src = ip + (v6 ? 8 : 12);
-    const uint8_t *off_dst = ip + (v6 ? 24 : 16);
-    // TCP never talks to or from a group address (RFC 1122 4.2.3.10).
-    if (v6 ? (ipv6_is_multicast(off_dst) || ipv6_is_multicast(off_src))
-           : (ipv4_is_multicast_or_bcast(off_dst) || ipv4_is_multicast_or_bcast(off_src))) {
+    TcpReply r = tcp_reply_start(buf, cap, frame, len, meta, our_mac);
+    if (!r.tcp) {
         return 0;
     }
-    const uint32_t total = eth_len + (v6 ? ipv6_len : ipv4_len) + tcp_len;
-    if (cap < total) {
-        return 0;
-    }
-    uint8_t *p = put_eth(buf, frame + 6, our_mac.data(), v6 ? ethertype_ipv6 : ethertype_ipv4);
-    uint8_t *nip = p;
-    uint8_t *r = v6 ? put_ipv6(p, tcp_len, proto_tcp, reply_ttl, off_dst, off_src)
-                    : put_ipv4(p, ipv4_len + tcp_len, 0, true, proto_tcp, off_dst, off_src);
-    std::memcpy(r, t + 2, 2); // ports swapped
-    std::memcpy(r + 2, t, 2);
     if ((flags & 0x10) != 0) { // ACK: <SEQ=SEG.ACK><CTL=RST>
-        std::memcpy(r + 4, t + 8, 4);
-        wr32(r + 8, 0);
-        r[13] = 0x04;
-    } else { // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
-        uint32_t seg_len = seg_bytes - doff;
-        seg_len += (flags & 0x02) != 0 ? 1 : 0; // SYN
-        seg_len += (flags & 0x01) != 0 ? 1 : 0; // FIN
-        wr32(r + 4, 0);
-        wr32(r + 8, rd32(t + 4) + seg_len);
-        r[13] = 0x14;
+        std::memcpy(r.tcp + 4, t + 8, 4);
+        wr32(r.tcp + 8, 0);
+        return tcp_reply_finish(r, 0x04, 0);
     }
-    r[12] = 0x50;
-    wr16(r + 14, 0); // window
-    wr16(r + 16, 0); // checksum
-    wr16(r + 18, 0); // urgent
-    put_csum(r + 16, l4_csum(nip, v6, proto_tcp, r, tcp_len));
-    return total;
+    // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    uint32_t seg_len = seg_bytes - doff;
+    seg_len += (flags & 0x02) != 0 ? 1 : 0; // SYN
+    seg_len += (flags & 0x01) != 0 ? 1 : 0; // FIN
+    wr32(r.tcp + 4, 0);
+    wr32(r.tcp + 8, rd32(t + 4) + seg_len);
+    return tcp_reply_finish(r, 0x14, 0);
 }
 
 uint32_t tcp_synack_cookie_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
                                  const PacketMeta &meta, const Mac &our_mac, uint32_t cookie) {
-    if (meta.proto != proto_tcp || !ip_in_bounds(len, meta, tcp_len) ||
-        (meta.flags & meta_fragment) != 0 || (meta.tcp_flags & 0x17) != 0x02) {
+    if ((meta.tcp_flags & 0x17) != 0x02) {
+        return 0; // a SYN without ACK, RST or FIN only
+    }
+    TcpReply r = tcp_reply_start(buf, cap, frame, len, meta, our_mac);
+    if (!r.tcp) {
         return 0;
     }
-    const bool v6 = meta.l3 == L3Kind::ipv6;
-    const uint8_t *ip = frame + meta.l3_offset;
-    const uint8_t *t = frame + meta.l4_offset;
-    const uint8_t *off_src = ip + (v6 ? 8 : 12);
-    const uint8_t *off_dst = ip + (v6 ? 24 : 16);
-    if (v6 ? (ipv6_is_multicast(off_dst) || ipv6_is_multicast(off_src))
-           : (ipv4_is_multicast_or_bcast(off_dst) || ipv4_is_multicast_or_bcast(off_src))) {
-        return 0;
-    }
-    const uint32_t total = eth_len + (v6 ? ipv6_len : ipv4_len) + tcp_len;
-    if (cap < total) {
-        return 0;
-    }
-    uint8_t *p = put_eth(buf, frame + 6, our_mac.data(), v6 ? ethertype_ipv6 : ethertype_ipv4);
-    uint8_t *nip = p;
-    uint8_t *r = v6 ? put_ipv6(p, tcp_len, proto_tcp, reply_ttl, off_dst, off_src)
-                    : put_ipv4(p, ipv4_len + tcp_len, 0, true, proto_tcp, off_dst, off_src);
-    std::memcpy(r, t + 2, 2); // ports swapped
-    std::memcpy(r + 2, t, 2);
-    wr32(r + 4, cookie ^ 0x5bd1e995u); // our sequence number: never used, the client resets
-    wr32(r + 8, cookie);
-    r[12] = 0x50;
-    r[13] = 0x12;       // SYN, ACK
-    wr16(r + 14, 1024); // window
-    wr16(r + 16, 0);    // checksum
-    wr16(r + 18, 0);    // urgent
-    put_csum(r + 16, l4_csum(nip, v6, proto_tcp, r, tcp_len));
-    return total;
+    wr32(r.tcp + 4, cookie ^ 0x5bd1e995u); // our sequence number: never used, the client resets
+    wr32(r.tcp + 8, cookie);
+    return tcp_reply_finish(r, 0x12, 1024); // SYN, ACK
 }
 
 void ip_decrement_ttl(uint8_t *frame, const PacketMeta &meta) {
