@@ -33,6 +33,7 @@
 #include <rte_random.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -204,18 +205,20 @@ void Reassembler::lru_push(uint32_t i) {
 Reassembler::Datagram *Reassembler::find(const Key &key, uint32_t hash, uint64_t tsc) {
     for (uint32_t s = hash & _mask; _index[s] != none; s = (s + 1) & _mask) {
         Datagram &d = _pool[_index[s]];
-        if (d.hash != hash || std::memcmp(&d.key, &key, sizeof(key)) != 0) {
+        // Up to the protocol: rte_ip_frag (22.11) keys IPv4 by (src, dst, id) alone, and
+        // a side record must match its entry. The protocol is the datagram's, see add().
+        if (d.hash != hash || std::memcmp(&d.key, &key, offsetof(Key, proto)) != 0) {
             continue;
         }
         if (expired(d, tsc)) {
             // rte_ip_frag reuses its entry the same way: frees the old fragments, restarts.
             count_expiry(d);
             const uint32_t i = _index[s];
+            lru_unlink(i); // before the reset below: it reads d.prev and d.next
             d = Datagram{};
             d.key = key;
             d.hash = hash;
             d.start = tsc;
-            lru_unlink(i);
             lru_push(i);
         }
         return &d;
@@ -395,7 +398,7 @@ rte_mbuf *Reassembler::add(rte_mbuf *m, uint64_t tsc, std::optional<DropReason> 
         return m;
     }
 
-    const uint32_t hash = rte_hash_crc(&key, sizeof(key), _seed);
+    const uint32_t hash = rte_hash_crc(&key, offsetof(Key, proto), _seed);
     Datagram *d = find(key, hash, tsc);
     const bool fresh = d == nullptr;
     if (fresh) {
@@ -409,6 +412,11 @@ rte_mbuf *Reassembler::add(rte_mbuf *m, uint64_t tsc, std::optional<DropReason> 
     }
     if (d->refused) {
         return refuse(m, *d->refused, refused_counter(*d->refused), why);
+    }
+    if (d->key.proto != key.proto) {
+        // IPv4, same (src, dst, id), another protocol: RFC 791 makes it another datagram,
+        // but rte_ip_frag would add it to this one. The datagram in flight keeps the key.
+        return refuse(m, DropReason::frag_malformed, _stats.malformed, why);
     }
     switch (check(*d, f.start, f.end, f.more, hdr)) {
     case Verdict::accept:

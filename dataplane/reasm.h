@@ -74,7 +74,8 @@ public:
     uint32_t capacity() const { return _max; }
 
 private:
-    // Keyed like rte_ip_frag: IPv4 (src, dst, id, protocol), IPv6 (src, dst, id).
+    // Matched on the bytes up to proto, as rte_ip_frag keys a datagram: IPv4 (src, dst, id),
+    // IPv6 (src, dst, id). proto is kept: an IPv4 fragment of another protocol is refused.
     struct Key {
         uint32_t src[4];
         uint32_t dst[4];
