@@ -3,6 +3,8 @@
 // and the EIM table, all sized in create() so the hot path never allocates.
 #include "dataplane/nat_ports.h"
 
+#include "dataplane/fmix.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/random.h>
@@ -30,25 +32,6 @@ unsigned proto_index(uint8_t proto) {
     default:
         return no_proto;
     }
-}
-
-// murmur3 finalizers: cheap, and every input bit reaches every output bit.
-uint32_t fmix32(uint32_t h) {
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
-
-uint64_t fmix64(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
 }
 
 // Maps a 32-bit value onto [0, n) without a division.

@@ -1,26 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Scan detection table: open addressing with a bounded probe window, two linear-counting
-// bitmaps per source, and the estimate per count of clear bits computed once at construction.
+// Scan detection table: a BoundedTable of sources with two linear-counting bitmaps each, and the
+// estimate per count of clear bits computed once at construction.
 #include "dataplane/scan_detect.h"
 
-#include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 
 namespace qorgan::dp {
 
 namespace {
-
-// murmur3 finalizer: cheap, and every input bit reaches every output bit.
-uint64_t fmix64(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
 
 // Sets bit `bit`; true if it was clear.
 bool set_bit(uint64_t *bitmap, uint32_t bit) {
@@ -57,35 +45,13 @@ const char *tcp_probe_name(TcpProbe p) {
 }
 
 ScanDetector::ScanDetector(uint32_t capacity, uint64_t seed)
-    : _table_seed(seed), _host_seed(fmix64(seed ^ 0x9e3779b97f4a7c15ull)),
+    : _table(capacity, max_capacity, probe_limit, seed),
+      _host_seed(fmix64(seed ^ 0x9e3779b97f4a7c15ull)),
       _port_seed(fmix64(seed ^ 0xc2b2ae3d27d4eb4full)) {
-    uint32_t n = std::bit_ceil(std::clamp(capacity, 1u, max_capacity));
-    _slots.assign(n, Entry{});
-    _mask = n - 1;
-    _probe = std::min(probe_limit, n);
     _estimate[0] = saturated;
     for (uint32_t z = 1; z <= bitmap_bits; z++)
         _estimate[z] =
             uint32_t(std::lround(-double(bitmap_bits) * std::log(double(z) / double(bitmap_bits))));
-}
-
-ScanDetector::Key ScanDetector::key_of(const uint32_t a[4], uint8_t family) {
-    Key k{};
-    if (family == 6) {
-        std::memcpy(k.addr, a, sizeof k.addr);
-        k.family = 6;
-    } else {
-        k.addr[0] = a[0];
-        k.family = 4;
-    }
-    return k;
-}
-
-uint64_t ScanDetector::address_hash(const Key &k, uint64_t seed) const {
-    uint64_t lo = k.addr[0] | (uint64_t(k.addr[1]) << 32);
-    uint64_t hi = k.addr[2] | (uint64_t(k.addr[3]) << 32);
-    uint64_t h = fmix64(lo ^ seed);
-    return fmix64(h ^ hi ^ (uint64_t(k.family) << 56));
 }
 
 void ScanDetector::start_window(Entry &e, uint64_t now_ms) {
@@ -96,42 +62,15 @@ void ScanDetector::start_window(Entry &e, uint64_t now_ms) {
     e.reported = 0;
 }
 
-const ScanDetector::Entry *ScanDetector::find(const Key &k) const {
-    uint32_t i = uint32_t(address_hash(k, _table_seed)) & _mask;
-    for (uint32_t n = 0; n < _probe; n++, i = (i + 1) & _mask) {
-        const Entry &e = _slots[i];
-        if (e.family == 0)
-            return nullptr;
-        if (e.family == k.family && std::memcmp(e.addr, k.addr, sizeof e.addr) == 0)
-            return &e;
-    }
-    return nullptr;
-}
-
-ScanDetector::Entry *ScanDetector::find_or_insert(const Key &k, uint32_t window_ms,
+ScanDetector::Entry *ScanDetector::find_or_insert(const AddrKey &k, uint32_t window_ms,
                                                   uint64_t now_ms) {
-    Entry *take = nullptr;
-    uint32_t i = uint32_t(address_hash(k, _table_seed)) & _mask;
-    for (uint32_t n = 0; n < _probe; n++, i = (i + 1) & _mask) {
-        Entry &e = _slots[i];
-        if (e.family == 0) {
-            if (take == nullptr)
-                take = &e;
-            break;
-        }
-        if (e.family == k.family && std::memcmp(e.addr, k.addr, sizeof e.addr) == 0)
-            return &e;
-        if (take == nullptr && expired(e, window_ms, now_ms))
-            take = &e;
-    }
-    if (take == nullptr) {
-        _table_full++;
-        return nullptr;
-    }
-    std::memcpy(take->addr, k.addr, sizeof k.addr);
-    take->family = k.family;
-    start_window(*take, now_ms);
-    return take;
+    bool taken = false;
+    Entry *e = _table.find_or_insert(
+        k, [window_ms, now_ms](const Entry &o) { return expired(o, window_ms, now_ms); }, {},
+        &taken);
+    if (taken)
+        start_window(*e, now_ms);
+    return e;
 }
 
 ScanDetector::Scan ScanDetector::contact(const uint32_t src[4], uint8_t family,
@@ -145,7 +84,7 @@ ScanDetector::Scan ScanDetector::contact(const uint32_t src[4], uint8_t family,
         return Scan::none; // counted in table_full
     if (expired(*e, window_ms, now_ms))
         start_window(*e, now_ms);
-    uint32_t host_bit = uint32_t(address_hash(key_of(dst, family), _host_seed)) % bitmap_bits;
+    uint32_t host_bit = uint32_t(addr_hash(key_of(dst, family), _host_seed)) % bitmap_bits;
     uint32_t port_bit = uint32_t(fmix64(dport_host_order ^ _port_seed)) % bitmap_bits;
     if (set_bit(e->hosts, host_bit))
         e->host_zeros--;
@@ -166,7 +105,7 @@ ScanDetector::Scan ScanDetector::contact(const uint32_t src[4], uint8_t family,
 
 ScanDetector::Estimate ScanDetector::estimate(const uint32_t src[4], uint8_t family,
                                               uint32_t window_ms, uint64_t now_ms) const {
-    const Entry *e = find(key_of(src, family));
+    const Entry *e = _table.find(key_of(src, family));
     if (e == nullptr || expired(*e, window_ms, now_ms))
         return {};
     return {_estimate[e->host_zeros], _estimate[e->port_zeros]};

@@ -6,9 +6,10 @@
 // reads a clock or makes a system call.
 #pragma once
 
+#include "dataplane/source_table.h"
+
 #include <array>
 #include <cstdint>
-#include <vector>
 
 namespace qorgan::dp {
 
@@ -99,19 +100,15 @@ public:
     Estimate estimate(const uint32_t src[4], uint8_t family, uint32_t window_ms,
                       uint64_t now_ms) const;
 
-    uint64_t table_full() const { return _table_full; }
-    uint32_t capacity() const { return uint32_t(_slots.size()); }
+    uint64_t table_full() const { return _table.table_full(); }
+    uint32_t capacity() const { return _table.capacity(); }
 
 private:
     static constexpr uint32_t words = bitmap_bits / 64;
     static constexpr uint8_t reported_horizontal = 1, reported_vertical = 2;
 
-    struct Key {
-        uint32_t addr[4];
-        uint8_t family;
-    };
-
-    // family 0 marks a slot never used; slots are only taken over once their window is over.
+    // family 0 marks a slot never used (see BoundedTable); a slot is taken over once its
+    // window is over.
     struct Entry {
         uint64_t hosts[words];
         uint64_t ports[words];
@@ -122,20 +119,14 @@ private:
         uint8_t reported; // reported_* kinds raised in this window
     };
 
-    static Key key_of(const uint32_t a[4], uint8_t family);
     static bool expired(const Entry &e, uint32_t window_ms, uint64_t now_ms) {
         return now_ms >= e.window_start_ms && now_ms - e.window_start_ms >= window_ms;
     }
     static void start_window(Entry &e, uint64_t now_ms);
-    uint64_t address_hash(const Key &k, uint64_t seed) const;
-    const Entry *find(const Key &k) const;
-    Entry *find_or_insert(const Key &k, uint32_t window_ms, uint64_t now_ms);
+    Entry *find_or_insert(const AddrKey &k, uint32_t window_ms, uint64_t now_ms);
 
-    std::vector<Entry> _slots;
-    uint32_t _mask = 0;
-    uint32_t _probe = 0;
-    uint64_t _table_seed = 0, _host_seed = 0, _port_seed = 0;
-    uint64_t _table_full = 0;
+    BoundedTable<Entry> _table;
+    uint64_t _host_seed = 0, _port_seed = 0;
     // _estimate[z]: round(-m ln(z / m)) for a bitmap of m bits with z clear; saturated for 0.
     std::array<uint32_t, bitmap_bits + 1> _estimate{};
 };

@@ -26,6 +26,25 @@ bool own_address(const IfaceState &ifc, uint8_t family, const void *ip) {
             return true;
     return false;
 }
+
+// The addresses of a screen event or a rule-log record, as text.
+struct AddrText {
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+};
+
+AddrText addr_text(uint8_t family, const uint32_t src[4], const uint32_t dst[4]) {
+    AddrText t;
+    int af = family == 6 ? AF_INET6 : AF_INET;
+    inet_ntop(af, src, t.src, sizeof(t.src));
+    inet_ntop(af, dst, t.dst, sizeof(t.dst));
+    return t;
+}
+
+// The interface a record of a worker names, or nullptr when the record was made under
+// another snapshot than s.
+const config::Interface *iface_of(const Snapshot &s, uint16_t iface, uint32_t epoch) {
+    return iface < s.ifaces.size() && epoch == s.epoch ? s.ifaces[iface].conf : nullptr;
+}
 } // namespace
 
 SlowPath::SlowPath(SlowPathEnv env) : _env(std::move(env)), _pending(max_pending) {}
@@ -92,39 +111,32 @@ unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
 void SlowPath::print_event(const Snapshot &s, const ScreenEvent &e) {
     if (!_env.log)
         return;
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    int af = e.family == 6 ? AF_INET6 : AF_INET;
-    inet_ntop(af, e.src, src, sizeof(src));
-    inet_ntop(af, e.dst, dst, sizeof(dst));
-    bool known = e.iface < s.ifaces.size() && e.epoch == s.epoch;
-    const char *ifname = known ? s.ifaces[e.iface].conf->name.c_str() : "?";
-    const char *zone = known ? s.ifaces[e.iface].conf->zone.c_str() : "?";
+    AddrText a = addr_text(e.family, e.src, e.dst);
+    const config::Interface *ifc = iface_of(s, e.iface, e.epoch);
+    const char *ifname = ifc ? ifc->name.c_str() : "?";
+    const char *zone = ifc ? ifc->zone.c_str() : "?";
     std::string_view defence = defence_name(static_cast<Defence>(e.defence));
     std::fprintf(_env.log,
                  "screen-event defence=%.*s action=%s zone=%s iface=%s proto=%u src=%s sport=%u "
                  "dst=%s dport=%u value=%u block=%u suppressed=%u\n",
                  int(defence.size()), defence.data(),
                  config::screen_action_name(static_cast<config::ScreenAction>(e.action)), zone,
-                 ifname, e.proto, src, ntohs(e.sport), dst, ntohs(e.dport), e.value, e.block_s,
+                 ifname, e.proto, a.src, ntohs(e.sport), a.dst, ntohs(e.dport), e.value, e.block_s,
                  e.suppressed);
 }
 
 void SlowPath::print_log(const Snapshot &s, const RuleLog &r) {
     if (!_env.log)
         return;
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    int af = r.family == 6 ? AF_INET6 : AF_INET;
-    inet_ntop(af, r.src, src, sizeof(src));
-    inet_ntop(af, r.dst, dst, sizeof(dst));
-    const char *ifname = r.iface < s.ifaces.size() && r.epoch == s.epoch
-                             ? s.ifaces[r.iface].conf->name.c_str()
-                             : "?";
+    AddrText a = addr_text(r.family, r.src, r.dst);
+    const config::Interface *ifc = iface_of(s, r.iface, r.epoch);
+    const char *ifname = ifc ? ifc->name.c_str() : "?";
     std::fprintf(_env.log,
                  "rule-log iface=%s dir=%s rule=%u action=%s proto=%u src=%s sport=%u dst=%s "
                  "dport=%u\n",
                  ifname, r.dir == 0 ? "ingress" : "egress", r.rule_id,
-                 config::action_name(static_cast<config::Action>(r.action)), r.proto, src,
-                 ntohs(r.sport), dst, ntohs(r.dport));
+                 config::action_name(static_cast<config::Action>(r.action)), r.proto, a.src,
+                 ntohs(r.sport), a.dst, ntohs(r.dport));
 }
 
 void SlowPath::handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Per-source guard table: open addressing with a bounded probe window; slots are taken over
-// once idle (no flows, no block, every bucket full again), so a finished source costs nothing.
+// Per-source guard table (a BoundedTable): slots are taken over once idle (no flows, no block,
+// every bucket full again), so a finished source costs nothing.
 #include "dataplane/src_guard.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
+#include <utility>
 
 namespace qorgan::dp {
 
@@ -13,18 +13,13 @@ namespace {
 
 constexpr uint64_t milli = 1000; // millitokens per token
 
-// murmur3 finalizer: cheap, and every input bit reaches every output bit.
-uint64_t fmix64(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ull;
-    k ^= k >> 33;
-    return k;
-}
-
 uint64_t capacity_of(uint32_t burst) {
     return uint64_t(std::max(burst, 1u)) * milli;
+}
+
+// now_ms + ms, saturating.
+uint64_t until_ms(uint64_t now_ms, uint64_t ms) {
+    return ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
 }
 
 } // namespace
@@ -76,85 +71,19 @@ uint64_t TokenBucket::full_at_ms(uint32_t per_s, uint32_t burst) const {
     return last_ms + (cap - millitokens + per_s - 1) / per_s;
 }
 
-SourceGuard::SourceGuard(uint32_t capacity, uint64_t seed) : _seed(seed) {
-    uint32_t n = std::bit_ceil(std::clamp(capacity, 1u, max_capacity));
-    _slots.assign(n, Entry{});
-    _mask = n - 1;
-    _probe = std::min(probe_limit, n);
-}
+SourceGuard::SourceGuard(uint32_t capacity, uint64_t seed)
+    : _table(capacity, max_capacity, probe_limit, seed) {}
 
-SourceGuard::Key SourceGuard::key_of(const uint32_t src[4], uint8_t family) {
-    Key k{};
-    if (family == 6) {
-        std::memcpy(k.addr, src, sizeof k.addr);
-        k.family = 6;
-    } else {
-        k.addr[0] = src[0];
-        k.family = 4;
-    }
-    return k;
-}
-
-uint32_t SourceGuard::home(const Key &k) const {
-    uint64_t lo = k.addr[0] | (uint64_t(k.addr[1]) << 32);
-    uint64_t hi = k.addr[2] | (uint64_t(k.addr[3]) << 32);
-    uint64_t h = fmix64(lo ^ _seed);
-    h = fmix64(h ^ hi ^ (uint64_t(k.family) << 56));
-    return uint32_t(h) & _mask;
-}
-
-namespace {
-template <typename E, typename K>
-bool same(const E &e, const K &k) {
-    return e.family == k.family && std::memcmp(e.addr, k.addr, sizeof e.addr) == 0;
-}
-} // namespace
-
-const SourceGuard::Entry *SourceGuard::find(const Key &k) const {
-    uint32_t i = home(k);
-    for (uint32_t n = 0; n < _probe; n++, i = (i + 1) & _mask) {
-        const Entry &e = _slots[i];
-        if (e.family == 0)
-            return nullptr;
-        if (same(e, k))
-            return &e;
-    }
-    return nullptr;
-}
-
-SourceGuard::Entry *SourceGuard::find_or_insert(const Key &k, uint64_t now_ms, bool evict) {
-    Entry *take = nullptr, *victim = nullptr;
-    uint32_t i = home(k);
-    for (uint32_t n = 0; n < _probe; n++, i = (i + 1) & _mask) {
-        Entry &e = _slots[i];
-        if (e.family == 0) {
-            if (take == nullptr)
-                take = &e;
-            break;
-        }
-        if (same(e, k))
-            return &e;
-        if (take == nullptr && idle(e, now_ms))
-            take = &e;
-        if (victim == nullptr && e.blocked_until_ms <= now_ms)
-            victim = &e;
-    }
-    if (take == nullptr && evict && victim != nullptr) {
-        take = victim;
-        _evicted++;
-    }
-    if (take == nullptr) {
-        _table_full++;
-        return nullptr;
-    }
-    *take = Entry{};
-    std::memcpy(take->addr, k.addr, sizeof k.addr);
-    take->family = k.family;
-    return take;
+SourceGuard::Entry *SourceGuard::find_or_insert(const AddrKey &k, uint64_t now_ms, bool evict) {
+    auto idle_now = [now_ms](const Entry &e) { return idle(e, now_ms); };
+    if (!evict)
+        return _table.find_or_insert(k, idle_now);
+    return _table.find_or_insert(k, idle_now,
+                                 [now_ms](const Entry &e) { return e.blocked_until_ms <= now_ms; });
 }
 
 GuardVerdict SourceGuard::blocked(const uint32_t src[4], uint8_t family, uint64_t now_ms) const {
-    const Entry *e = find(key_of(src, family));
+    const Entry *e = _table.find(key_of(src, family));
     return e != nullptr && e->blocked_until_ms > now_ms ? GuardVerdict::blocked
                                                         : GuardVerdict::pass;
 }
@@ -168,37 +97,30 @@ GuardVerdict SourceGuard::rate(const uint32_t src[4], uint8_t family, Bucket b, 
         return GuardVerdict::pass; // fail open, counted in table_full
     if (e->blocked_until_ms > now_ms)
         return GuardVerdict::blocked;
-    TokenBucket &bucket = e->buckets[b];
+    return take(*e, b, per_s, burst, now_ms) ? GuardVerdict::pass : refusal;
+}
+
+bool SourceGuard::take(Entry &e, Bucket b, uint32_t per_s, uint32_t burst, uint64_t now_ms) {
+    TokenBucket &bucket = e.buckets[b];
     if (!bucket.take(per_s, burst, now_ms))
-        return refusal;
-    e->quiet_at_ms = std::max(e->quiet_at_ms, bucket.full_at_ms(per_s, burst));
-    return GuardVerdict::pass;
+        return false;
+    e.quiet_at_ms = std::max(e.quiet_at_ms, bucket.full_at_ms(per_s, burst));
+    return true;
 }
 
 GuardVerdict SourceGuard::new_connection(const uint32_t src[4], uint8_t family,
                                          const GuardLimits &l, uint64_t now_ms) {
-    if (l.new_per_s == 0) {
-        // Only the count to check: a source without an entry has no flows.
-        const Entry *e = find(key_of(src, family));
-        if (e == nullptr)
-            return GuardVerdict::pass;
-        if (e->blocked_until_ms > now_ms)
-            return GuardVerdict::blocked;
-        if (l.concurrent != 0 && e->concurrent >= l.concurrent)
-            return GuardVerdict::over_concurrent;
-        return GuardVerdict::pass;
-    }
-    Entry *e = find_or_insert(key_of(src, family), now_ms, false);
+    // Without a rate only the count is checked: a source without an entry has no flows.
+    Entry *e = l.new_per_s == 0 ? _table.find(key_of(src, family))
+                                : find_or_insert(key_of(src, family), now_ms, false);
     if (e == nullptr)
-        return GuardVerdict::pass;
+        return GuardVerdict::pass; // with a rate: fail open, counted in table_full
     if (e->blocked_until_ms > now_ms)
         return GuardVerdict::blocked;
     if (l.concurrent != 0 && e->concurrent >= l.concurrent)
         return GuardVerdict::over_concurrent;
-    TokenBucket &bucket = e->buckets[bucket_new];
-    if (!bucket.take(l.new_per_s, l.new_burst, now_ms))
+    if (l.new_per_s != 0 && !take(*e, bucket_new, l.new_per_s, l.new_burst, now_ms))
         return GuardVerdict::over_rate;
-    e->quiet_at_ms = std::max(e->quiet_at_ms, bucket.full_at_ms(l.new_per_s, l.new_burst));
     return GuardVerdict::pass;
 }
 
@@ -221,7 +143,7 @@ void SourceGuard::connection_opened(const uint32_t src[4], uint8_t family, uint6
 
 void SourceGuard::connection_closed(const uint32_t src[4], uint8_t family) {
     // A flow opened while the table was full was never counted: nothing to take back then.
-    Entry *e = find(key_of(src, family));
+    Entry *e = _table.find(key_of(src, family));
     if (e != nullptr && e->concurrent != 0)
         e->concurrent--;
 }
@@ -231,7 +153,7 @@ bool SourceGuard::block(const uint32_t src[4], uint8_t family, uint64_t now_ms, 
     if (e == nullptr)
         return false;
     bool was_blocked = e->blocked_until_ms > now_ms;
-    uint64_t until = ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
+    uint64_t until = until_ms(now_ms, ms);
     e->blocked_until_ms = std::max(e->blocked_until_ms, until);
     return !was_blocked && until > now_ms;
 }
@@ -240,30 +162,29 @@ void SourceGuard::prove(const uint32_t src[4], uint8_t family, uint64_t now_ms, 
     Entry *e = find_or_insert(key_of(src, family), now_ms, false);
     if (e == nullptr)
         return; // counted in table_full
-    uint64_t until = ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + ms;
-    e->proven_until_ms = std::max(e->proven_until_ms, until);
+    e->proven_until_ms = std::max(e->proven_until_ms, until_ms(now_ms, ms));
 }
 
 bool SourceGuard::proven(const uint32_t src[4], uint8_t family, uint64_t now_ms) const {
-    const Entry *e = find(key_of(src, family));
+    const Entry *e = _table.find(key_of(src, family));
     return e != nullptr && e->proven_until_ms > now_ms;
 }
 
 void SourceGuard::clear_blocks() {
-    for (Entry &e : _slots)
+    for (Entry &e : _table.slots())
         e.blocked_until_ms = 0;
 }
 
 uint32_t SourceGuard::blocked_count(uint64_t now_ms) const {
     uint32_t n = 0;
-    for (const Entry &e : _slots)
+    for (const Entry &e : _table.slots())
         n += e.family != 0 && e.blocked_until_ms > now_ms;
     return n;
 }
 
 size_t SourceGuard::blocked_sources(uint64_t now_ms, std::span<BlockedSource> out) const {
     size_t n = 0;
-    for (const Entry &e : _slots) {
+    for (const Entry &e : _table.slots()) {
         if (n == out.size())
             break;
         if (e.family == 0 || e.blocked_until_ms <= now_ms)
@@ -278,7 +199,7 @@ size_t SourceGuard::blocked_sources(uint64_t now_ms, std::span<BlockedSource> ou
 
 uint32_t SourceGuard::in_use(uint64_t now_ms) const {
     uint32_t n = 0;
-    for (const Entry &e : _slots)
+    for (const Entry &e : _table.slots())
         n += e.family != 0 && !idle(e, now_ms);
     return n;
 }

@@ -6,11 +6,11 @@
 // throw, log, read a clock or make a system call: the caller passes the time in.
 #pragma once
 
+#include "dataplane/source_table.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <utility>
-#include <vector>
 
 namespace qorgan::dp {
 
@@ -102,20 +102,15 @@ public:
     size_t blocked_sources(uint64_t now_ms, std::span<BlockedSource> out) const;
     uint32_t in_use(uint64_t now_ms) const; // entries holding any state at now_ms
 
-    uint64_t table_full() const { return _table_full; } // sources refused for want of a slot
-    uint64_t evicted() const { return _evicted; }       // entries taken over by block()
-    uint32_t capacity() const { return uint32_t(_slots.size()); }
+    // Sources refused for want of a slot, and entries taken over by block().
+    uint64_t table_full() const { return _table.table_full(); }
+    uint64_t evicted() const { return _table.evicted(); }
+    uint32_t capacity() const { return _table.capacity(); }
 
 private:
     enum Bucket : uint8_t { bucket_new, bucket_icmp, bucket_udp, bucket_count };
 
-    struct Key {
-        uint32_t addr[4];
-        uint8_t family;
-    };
-
-    // family 0 marks a slot never used. Slots are never emptied again, only taken over when
-    // idle, so a lookup may stop at the first empty slot.
+    // family 0 marks a slot never used (see BoundedTable); a slot is taken over when idle.
     struct Entry {
         uint32_t addr[4];
         uint8_t family;
@@ -126,24 +121,18 @@ private:
         TokenBucket buckets[bucket_count];
     };
 
-    static Key key_of(const uint32_t src[4], uint8_t family);
     static bool idle(const Entry &e, uint64_t now_ms) {
         return e.concurrent == 0 && e.blocked_until_ms <= now_ms && e.quiet_at_ms <= now_ms &&
                e.proven_until_ms <= now_ms;
     }
-    uint32_t home(const Key &k) const;
-    const Entry *find(const Key &k) const;
-    Entry *find(const Key &k) { return const_cast<Entry *>(std::as_const(*this).find(k)); }
-    Entry *find_or_insert(const Key &k, uint64_t now_ms, bool evict);
+    // evict: with no free or idle slot, take over one whose source is not blocked.
+    Entry *find_or_insert(const AddrKey &k, uint64_t now_ms, bool evict);
     GuardVerdict rate(const uint32_t src[4], uint8_t family, Bucket b, uint32_t per_s,
                       uint32_t burst, GuardVerdict refusal, uint64_t now_ms);
+    // Takes a token from bucket b of e (per_s not 0); false when empty.
+    static bool take(Entry &e, Bucket b, uint32_t per_s, uint32_t burst, uint64_t now_ms);
 
-    std::vector<Entry> _slots;
-    uint32_t _mask = 0;
-    uint32_t _probe = 0;
-    uint64_t _seed = 0;
-    uint64_t _table_full = 0;
-    uint64_t _evicted = 0;
+    BoundedTable<Entry> _table;
 };
 
 // Rate limit for the events a worker raises (a flood must not become an event flood). The

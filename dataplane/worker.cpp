@@ -133,8 +133,11 @@ Worker::Worker(WorkerEnv env) : _env(std::move(env)), _cookies(_env.cookie_key) 
     _icmp_tokens = icmp_burst;
     if (_env.flows)
         _env.flows->set_release_hook(&Worker::release_hook, this);
-    _guard = std::make_unique<SourceGuard>(_env.guard_sources);
-    _scan = std::make_unique<ScanDetector>(_env.scan_sources);
+    // Seeded from the secret cookie key, so that no one outside can aim sources at one slot.
+    uint64_t seed =
+        siphash24(_env.cookie_key, reinterpret_cast<const uint8_t *>(&_env.id), sizeof(_env.id));
+    _guard = std::make_unique<SourceGuard>(_env.guard_sources, seed);
+    _scan = std::make_unique<ScanDetector>(_env.scan_sources, seed ^ 0x5ca115eedull);
     if (_env.jumbo_pool) {
         auto r = Reassembler::create(_env.reasm_datagrams, _env.reasm_timeout_ms, _env.tsc_hz,
                                      static_cast<int>(rte_socket_id()));

@@ -34,6 +34,23 @@ struct FrameSpec {
     size_t payload = 0;
 };
 
+// A frame from src_mac to dst_mac (the gateway's port), from src to dst; the family follows
+// the notation of src.
+inline FrameSpec frame_between(const MacBytes &src_mac, const MacBytes &dst_mac,
+                               const std::string &src, const std::string &dst, uint8_t proto,
+                               uint16_t sport, uint16_t dport) {
+    FrameSpec f;
+    f.src_mac = src_mac;
+    f.dst_mac = dst_mac;
+    f.family = src.find(':') == std::string::npos ? 4 : 6;
+    f.src = src;
+    f.dst = dst;
+    f.proto = proto;
+    f.sport = sport;
+    f.dport = dport;
+    return f;
+}
+
 inline uint32_t sum16(const uint8_t *p, size_t n, uint32_t s = 0) {
     for (size_t i = 0; i + 1 < n; i += 2)
         s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);

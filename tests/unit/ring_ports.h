@@ -31,9 +31,11 @@ struct RingPorts {
 };
 
 // rte_eth_from_rings names each port "net_ring_" + name: the configuration's devices are
-// net_ring_inner, net_ring_dmz and net_ring_inet. `prefix` keeps ring names unique.
+// net_ring_inner, net_ring_dmz and net_ring_inet, or with a device_prefix "p_" net_ring_p_inner
+// and so on. `prefix` keeps pool and ring names unique.
 inline void open_ring_ports(RingPorts &rp, const std::string &prefix,
-                            const std::string &interfaces_text) {
+                            const std::string &interfaces_text,
+                            const std::string &device_prefix = "") {
     rp.pool = rte_pktmbuf_pool_create((prefix + "_pool").c_str(), 4095, 0, dp::mbuf_priv_size,
                                       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     ASSERT_NE(rp.pool, nullptr);
@@ -44,7 +46,8 @@ inline void open_ring_ports(RingPorts &rp, const std::string &prefix,
         rp.ring[i].tx = rte_ring_create((n + "_tx").c_str(), 1024, 0, 0);
         ASSERT_NE(rp.ring[i].rx, nullptr);
         ASSERT_NE(rp.ring[i].tx, nullptr);
-        int id = rte_eth_from_rings(names[i], &rp.ring[i].rx, 1, &rp.ring[i].tx, 1, 0);
+        int id = rte_eth_from_rings((device_prefix + names[i]).c_str(), &rp.ring[i].rx, 1,
+                                    &rp.ring[i].tx, 1, 0);
         ASSERT_GE(id, 0);
         rp.ring[i].port = static_cast<uint16_t>(id);
     }

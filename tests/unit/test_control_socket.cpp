@@ -10,6 +10,7 @@
 #include "dataplane/ports.h"
 #include "dataplane/worker.h"
 #include "frames.h"
+#include "pipeline_kit.h"
 #include "ring_ports.h"
 
 #include <gtest/gtest.h>
@@ -70,7 +71,6 @@ qorgan::test::RingPorts suite;
 rte_mempool *&pool = suite.pool;
 qorgan::test::RingPort (&rings)[3] = suite.ring;
 Ports *&ports = suite.ports;
-int serial = 0;
 
 std::string config_text(const std::string &policy = policy_text) {
     return std::string(interfaces_text) + policy;
@@ -167,7 +167,7 @@ TEST(ControlRequest, WellFormedRequestsAreTyped) {
 
 // ------------------------------------------------------------------ the service
 
-class Control : public ::testing::Test {
+class Control : public ::testing::Test, protected qorgan::test::WorkerKit {
 protected:
     static void SetUpTestSuite() {
         if (pool)
@@ -181,32 +181,10 @@ protected:
         auto s = build_snapshot(c.value(), ports->bindings(), 1, 1, 0);
         ASSERT_TRUE(s.ok()) << s.error().to_string();
         active.store(s.value().release());
-        auto f = FlowTable::create(("cs_flows_" + std::to_string(serial++)).c_str(), 1024, 0,
-                                   c.value().dataplane.timeouts);
-        ASSERT_TRUE(f.ok());
-        flows = std::move(f.value());
-        std::string id = std::to_string(serial++);
-        to_main = rte_ring_create(("cs_tm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        from_main = rte_ring_create(("cs_fm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        log_ring = rte_ring_create_elem(("cs_lg" + id).c_str(), sizeof(RuleLog), 256, 0,
-                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
-        rcu = static_cast<rte_rcu_qsbr *>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-        rte_rcu_qsbr_init(rcu, 1);
+        ASSERT_NO_FATAL_FAILURE(open_worker_rings("cs", c.value()));
         slot = std::make_unique<SessionSlot>(session_limit_max);
-        WorkerEnv env;
-        env.id = 0;
+        WorkerEnv env = worker_env(suite);
         env.rx_ports = {rings[0].port, rings[1].port, rings[2].port};
-        env.active = &active;
-        env.rcu = rcu;
-        env.neighbors = &neighbors;
-        env.to_main = to_main;
-        env.from_main = from_main;
-        env.log_ring = log_ring;
-        env.counters = &counters;
-        env.flows = flows.get();
-        env.port_up = ports->up();
-        env.pool = pool;
-        env.tsc_hz = rte_get_tsc_hz();
         env.sessions = slot.get();
         worker = std::make_unique<Worker>(env);
         neighbors.learn(rings[1].port, 4, addr4("198.18.3.10").data(), server_mac);
@@ -244,10 +222,7 @@ protected:
             drain(r.rx);
         }
         drain(to_main);
-        rte_ring_free(to_main);
-        rte_ring_free(from_main);
-        rte_ring_free(log_ring);
-        rte_free(rcu);
+        close_worker_rings();
         delete active.load();
     }
 
@@ -255,12 +230,6 @@ protected:
         std::array<uint8_t, 16> a{};
         inet_pton(AF_INET, s, a.data());
         return a;
-    }
-
-    static void drain(rte_ring *r) {
-        void *m;
-        while (rte_ring_dequeue(r, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
     }
 
     // Puts a frame on port index `in`'s RX ring for the worker thread.
@@ -310,15 +279,8 @@ protected:
         return ids;
     }
 
-    std::atomic<Snapshot *> active{nullptr};
     std::mutex snapshot_lock, ports_lock;
-    std::unique_ptr<FlowTable> flows;
-    NeighborTable neighbors{256};
-    WorkerCounters counters;
-    rte_ring *to_main = nullptr, *from_main = nullptr, *log_ring = nullptr;
-    rte_rcu_qsbr *rcu = nullptr;
     std::unique_ptr<SessionSlot> slot;
-    std::unique_ptr<Worker> worker;
     std::atomic<bool> stop{false};
     std::thread worker_thread;
     std::unique_ptr<ControlService> service;

@@ -10,6 +10,7 @@
 #include "dataplane/slowpath.h"
 #include "dataplane/worker.h"
 #include "frames.h"
+#include "pipeline_kit.h"
 #include "ring_ports.h"
 
 #include <gtest/gtest.h>
@@ -28,8 +29,7 @@
 
 using namespace qorgan;
 using namespace qorgan::dp;
-using qorgan::test::build_frame;
-using qorgan::test::FrameSpec;
+using namespace qorgan::test;
 
 namespace {
 
@@ -78,14 +78,10 @@ config::Config load(const std::string &policy) {
     return c.value();
 }
 
-std::array<uint8_t, 16> addr(int family, const char *s) {
-    std::array<uint8_t, 16> a{};
-    inet_pton(family == 4 ? AF_INET : AF_INET6, s, a.data());
-    return a;
-}
-
-class Pipeline : public ::testing::Test {
+class Pipeline : public qorgan::test::PipelineTest {
 protected:
+    Pipeline() : PipelineTest(suite) {}
+
     static void SetUpTestSuite() {
         if (suite.pool) // opened once for every suite derived from this one
             return;
@@ -96,104 +92,12 @@ protected:
 
     void install(const std::string &policy, uint32_t epoch) {
         conf = load(policy);
-        auto s = build_snapshot(conf, ports->bindings(), 1, epoch, 0, snap.get());
-        ASSERT_TRUE(s.ok()) << s.error().to_string();
-        if (snap)
-            retired.push_back(std::move(snap)); // flows may still point into it, as after RCU
-        snap = std::move(s.value());
+        ASSERT_NO_FATAL_FAILURE(build_snap(epoch));
         if (flows)
             return;
-        auto f = FlowTable::create(("pl_flows_" + std::to_string(serial++)).c_str(), 1024, 0,
-                                   conf.dataplane.timeouts);
-        ASSERT_TRUE(f.ok());
-        flows = std::move(f.value());
-        std::string id = std::to_string(serial++);
-        to_main = rte_ring_create(("pl_tm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        from_main = rte_ring_create(("pl_fm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        log_ring = rte_ring_create_elem(("pl_lg" + id).c_str(), sizeof(RuleLog), 256, 0,
-                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
-        rcu = static_cast<rte_rcu_qsbr *>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-        rte_rcu_qsbr_init(rcu, 1);
+        ASSERT_NO_FATAL_FAILURE(open_worker_rings("pl", conf));
         active.store(snap.get());
-        WorkerEnv env;
-        env.id = 0;
-        env.active = &active;
-        env.rcu = rcu;
-        env.neighbors = &neighbors;
-        env.to_main = to_main;
-        env.from_main = from_main;
-        env.log_ring = log_ring;
-        env.counters = &counters;
-        env.flows = flows.get();
-        env.port_up = ports->up();
-        env.pool = pool;
-        env.tsc_hz = rte_get_tsc_hz();
-        worker = std::make_unique<Worker>(env);
-        SlowPathEnv se;
-        se.neighbors = &neighbors;
-        se.from_workers = {to_main};
-        se.log_rings = {log_ring};
-        se.to_worker = from_main;
-        se.pool = pool;
-        se.counters = &main_counters;
-        se.log = log_file = tmpfile();
-        slow = std::make_unique<SlowPath>(se);
-    }
-
-    void TearDown() override {
-        slow.reset();
-        worker.reset();
-        flows.reset();
-        for (auto &r : rings)
-            drain(r.tx);
-        rte_ring_free(to_main);
-        rte_ring_free(from_main);
-        rte_ring_free(log_ring);
-        rte_free(rcu);
-        if (log_file)
-            fclose(log_file);
-    }
-
-    static void drain(rte_ring *r) {
-        void *m;
-        while (rte_ring_dequeue(r, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
-    }
-
-    // Feeds one frame arriving on port index `in`, runs the slow path, and flushes.
-    void send(int in, const std::vector<uint8_t> &frame) {
-        rte_mbuf *m = rte_pktmbuf_alloc(pool);
-        ASSERT_NE(m, nullptr);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
-                    frame.size());
-        worker->process(*snap, rings[in].port, &m, 1, now);
-        settle();
-    }
-
-    void settle() {
-        worker->flush();
-        slow->poll(*snap, now);
-        slow->tick(*snap, now);
-        worker->drain_main();
-        worker->flush();
-    }
-
-    // Frames transmitted on port index `out` since the last call.
-    std::vector<std::vector<uint8_t>> sent(int out) {
-        std::vector<std::vector<uint8_t>> v;
-        void *p;
-        while (rte_ring_dequeue(rings[out].tx, &p) == 0) {
-            auto *m = static_cast<rte_mbuf *>(p);
-            const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-            v.emplace_back(d, d + rte_pktmbuf_data_len(m));
-            rte_pktmbuf_free(m);
-        }
-        return v;
-    }
-
-    uint64_t drops(DropReason r) const {
-        return counters.drops[static_cast<unsigned>(r)].get() +
-               main_counters.drops[static_cast<unsigned>(r)].get();
+        make_worker(worker_env(suite));
     }
 
     // Rule counter slot of (interface index, direction, rule id).
@@ -207,13 +111,6 @@ protected:
         ADD_FAILURE() << "no rule " << id;
         return 0;
     }
-
-    void learn(int port_index, int family, const char *ip, const Mac &mac) {
-        auto a = addr(family, ip);
-        neighbors.learn(rings[port_index].port, static_cast<uint8_t>(family), a.data(), mac);
-    }
-
-    Mac port_mac(int i) const { return ports->states()[static_cast<size_t>(i)].mac; }
 
     // The dmz server's answer to the inner host's SYN (seq 1000) of the default FrameSpec.
     FrameSpec synack_from_server() const {
@@ -229,29 +126,6 @@ protected:
         f.ack = 1001;
         return f;
     }
-
-    static PacketMeta parsed(const std::vector<uint8_t> &f) {
-        PacketMeta m{};
-        auto r = parse_frame(f.data(), static_cast<uint32_t>(f.size()), m);
-        EXPECT_FALSE(r.has_value()) << "transmitted frame does not parse: " << drop_reason_name(*r);
-        return m;
-    }
-
-    config::Config conf;
-    std::unique_ptr<Snapshot> snap;
-    std::vector<std::unique_ptr<Snapshot>> retired;
-    std::atomic<Snapshot *> active{nullptr};
-    std::unique_ptr<FlowTable> flows;
-    NeighborTable neighbors{256};
-    WorkerCounters counters;
-    WorkerCounters main_counters;
-    rte_ring *to_main = nullptr, *from_main = nullptr, *log_ring = nullptr;
-    rte_rcu_qsbr *rcu = nullptr;
-    std::unique_ptr<Worker> worker;
-    std::unique_ptr<SlowPath> slow;
-    FILE *log_file = nullptr;
-    uint64_t now = 1000000;
-    static inline unsigned serial = 0;
 };
 
 FrameSpec to_dmz() {
@@ -634,12 +508,6 @@ nat {
 
 const Mac inet_mac{0x02, 0, 0, 0, 0, 0x44};
 
-uint32_t v4(const char *s) {
-    uint32_t a;
-    inet_pton(AF_INET, s, &a);
-    return a;
-}
-
 // The IPv4 header and L4 checksums of a frame, recomputed from scratch, equal the stored ones.
 ::testing::AssertionResult checksums_ok(const std::vector<uint8_t> &f) {
     PacketMeta m{};
@@ -678,22 +546,10 @@ protected:
     // A frame from the Internet host 203.0.113.10, and one from the shielded server
     // 198.18.3.10, each arriving at the gateway's port on its LAN.
     FrameSpec from_inet(const char *dst, uint8_t proto, uint16_t sport, uint16_t dport) {
-        return from(inet_mac, port_mac(2), "203.0.113.10", dst, proto, sport, dport);
+        return frame_between(inet_mac, port_mac(2), "203.0.113.10", dst, proto, sport, dport);
     }
     FrameSpec from_server(const char *dst, uint8_t proto, uint16_t sport, uint16_t dport) {
-        return from(server_mac, port_mac(1), "198.18.3.10", dst, proto, sport, dport);
-    }
-    static FrameSpec from(const Mac &src_mac, const Mac &gw, const char *src, const char *dst,
-                          uint8_t proto, uint16_t sport, uint16_t dport) {
-        FrameSpec f;
-        f.src_mac = src_mac;
-        f.dst_mac = gw;
-        f.src = src;
-        f.dst = dst;
-        f.proto = proto;
-        f.sport = sport;
-        f.dport = dport;
-        return f;
+        return frame_between(server_mac, port_mac(1), "198.18.3.10", dst, proto, sport, dport);
     }
 
     FrameSpec inner_to_inet(uint8_t proto, uint16_t sport, uint16_t dport) {
@@ -1133,19 +989,10 @@ TEST_F(Nat, TwoWorkersHandRepliesAndFragmentsToTheOwner) {
         ASSERT_NE(handoff[i], nullptr);
     }
     for (unsigned i = 0; i < 2; i++) {
-        WorkerEnv env;
+        WorkerEnv env = worker_env(suite);
         env.id = i;
-        env.active = &active;
-        env.rcu = rcu;
-        env.neighbors = &neighbors;
-        env.to_main = to_main;
-        env.from_main = from_main;
-        env.log_ring = log_ring;
         env.counters = &wc[i];
         env.flows = ft[i].get();
-        env.port_up = ports->up();
-        env.pool = pool;
-        env.tsc_hz = rte_get_tsc_hz();
         env.handoff = {handoff[0], handoff[1]};
         w[i] = std::make_unique<Worker>(env);
     }

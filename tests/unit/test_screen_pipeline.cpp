@@ -12,6 +12,8 @@
 #include "dataplane/slowpath.h"
 #include "dataplane/worker.h"
 #include "frames.h"
+#include "pipeline_kit.h"
+#include "ring_ports.h"
 
 #include <gtest/gtest.h>
 
@@ -30,8 +32,7 @@
 
 using namespace qorgan;
 using namespace qorgan::dp;
-using qorgan::test::build_frame;
-using qorgan::test::FrameSpec;
+using namespace qorgan::test;
 
 namespace {
 
@@ -88,27 +89,9 @@ routes {
 
 // Ports and pools live for the whole suite (a started ethdev cannot be re-created cheaply).
 // The devices have their own names so that they do not collide with test_pipeline.cpp's.
-struct Suite {
-    rte_mempool *pool = nullptr;
-    rte_mempool *jumbo = nullptr;
-    rte_mempool *indirect = nullptr;
-    rte_ring *rx[3] = {};
-    rte_ring *tx[3] = {};
-    uint16_t port[3] = {};
-    Ports *ports = nullptr;
-} suite;
-
-uint32_t v4(const char *s) {
-    uint32_t a = 0;
-    inet_pton(AF_INET, s, &a);
-    return a;
-}
-
-std::array<uint8_t, 16> addr(int family, const char *s) {
-    std::array<uint8_t, 16> a{};
-    inet_pton(family == 4 ? AF_INET : AF_INET6, s, a.data());
-    return a;
-}
+qorgan::test::RingPorts suite;
+rte_mempool *jumbo_pool = nullptr;
+rte_mempool *indirect_pool = nullptr;
 
 uint32_t rd32(const uint8_t *p) {
     return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
@@ -157,35 +140,19 @@ std::vector<std::vector<uint8_t>> fragment(const std::vector<uint8_t> &frame,
     return out;
 }
 
-class ScreenPipeline : public ::testing::Test {
+class ScreenPipeline : public qorgan::test::PipelineTest {
 protected:
+    ScreenPipeline() : PipelineTest(suite) {}
+
     static void SetUpTestSuite() {
         if (suite.pool)
             return;
-        suite.pool = rte_pktmbuf_pool_create("scr_pool", 4095, 0, mbuf_priv_size,
-                                             RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-        ASSERT_NE(suite.pool, nullptr);
-        suite.jumbo = rte_pktmbuf_pool_create("scr_jumbo", 63, 0, mbuf_priv_size,
-                                              16384 + RTE_PKTMBUF_HEADROOM, 0);
-        ASSERT_NE(suite.jumbo, nullptr);
-        suite.indirect = rte_pktmbuf_pool_create("scr_indirect", 1023, 0, 0, 0, 0);
-        ASSERT_NE(suite.indirect, nullptr);
-        const char *names[3] = {"scr_inner", "scr_dmz", "scr_inet"};
-        for (int i = 0; i < 3; i++) {
-            std::string n = names[i];
-            suite.rx[i] = rte_ring_create((n + "_rx").c_str(), 1024, 0, 0);
-            suite.tx[i] = rte_ring_create((n + "_tx").c_str(), 1024, 0, 0);
-            ASSERT_NE(suite.rx[i], nullptr);
-            ASSERT_NE(suite.tx[i], nullptr);
-            int id = rte_eth_from_rings(names[i], &suite.rx[i], 1, &suite.tx[i], 1, 0);
-            ASSERT_GE(id, 0);
-            suite.port[i] = static_cast<uint16_t>(id);
-        }
-        auto c = config::load_text(interfaces_text(Topology{}), "screen_ports.conf");
-        ASSERT_TRUE(c.ok()) << c.error().to_string();
-        auto p = Ports::open(c.value(), 1, suite.pool);
-        ASSERT_TRUE(p.ok()) << p.error().to_string();
-        suite.ports = new Ports(std::move(p.value()));
+        qorgan::test::open_ring_ports(suite, "scr", interfaces_text(Topology{}), "scr_");
+        jumbo_pool = rte_pktmbuf_pool_create("scr_jumbo", 63, 0, mbuf_priv_size,
+                                             16384 + RTE_PKTMBUF_HEADROOM, 0);
+        ASSERT_NE(jumbo_pool, nullptr);
+        indirect_pool = rte_pktmbuf_pool_create("scr_indirect", 1023, 0, 0, 0, 0);
+        ASSERT_NE(indirect_pool, nullptr);
     }
 
     // Installs the test policy with `security` (the whole `security { ... }` text, or empty
@@ -195,56 +162,22 @@ protected:
             config::load_text(interfaces_text(t) + policy_text + security, "screen_pipeline.conf");
         ASSERT_TRUE(c.ok()) << c.error().to_string();
         conf = c.value();
-        auto s = build_snapshot(conf, suite.ports->bindings(), 1, ++epoch, 0, snap.get());
-        ASSERT_TRUE(s.ok()) << s.error().to_string();
-        if (snap)
-            retired.push_back(std::move(snap));
-        snap = std::move(s.value());
+        ASSERT_NO_FATAL_FAILURE(build_snap(++epoch));
         active.store(snap.get());
         if (worker)
             return;
-        auto f = FlowTable::create(("scr_flows_" + std::to_string(serial++)).c_str(), 1024, 0,
-                                   conf.dataplane.timeouts);
-        ASSERT_TRUE(f.ok());
-        flows = std::move(f.value());
-        std::string id = std::to_string(serial++);
-        to_main = rte_ring_create(("scr_tm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        from_main = rte_ring_create(("scr_fm" + id).c_str(), 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        log_ring = rte_ring_create_elem(("scr_lg" + id).c_str(), sizeof(RuleLog), 256, 0,
-                                        RING_F_SP_ENQ | RING_F_SC_DEQ);
-        event_ring = rte_ring_create_elem(("scr_ev" + id).c_str(), sizeof(ScreenEvent), 256, 0,
-                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+        ASSERT_NO_FATAL_FAILURE(open_worker_rings("scr", conf));
+        event_ring =
+            rte_ring_create_elem(("scr_ev" + std::to_string(serial++)).c_str(), sizeof(ScreenEvent),
+                                 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
         ASSERT_NE(event_ring, nullptr);
-        rcu = static_cast<rte_rcu_qsbr *>(rte_zmalloc(nullptr, rte_rcu_qsbr_get_memsize(1), 64));
-        rte_rcu_qsbr_init(rcu, 1);
-        WorkerEnv env;
-        env.id = 0;
-        env.active = &active;
-        env.rcu = rcu;
-        env.neighbors = &neighbors;
-        env.to_main = to_main;
-        env.from_main = from_main;
-        env.log_ring = log_ring;
-        env.counters = &counters;
-        env.flows = flows.get();
-        env.port_up = suite.ports->up();
-        env.pool = suite.pool;
-        env.tsc_hz = rte_get_tsc_hz();
+        WorkerEnv env = worker_env(suite);
         env.event_ring = event_ring;
-        env.jumbo_pool = suite.jumbo;
-        env.indirect_pool = suite.indirect;
+        env.jumbo_pool = jumbo_pool;
+        env.indirect_pool = indirect_pool;
         for (uint8_t i = 0; i < 16; i++)
             env.cookie_key[i] = static_cast<uint8_t>(i * 17 + 3);
-        worker = std::make_unique<Worker>(env);
-        SlowPathEnv se;
-        se.neighbors = &neighbors;
-        se.from_workers = {to_main};
-        se.log_rings = {log_ring};
-        se.to_worker = from_main;
-        se.pool = suite.pool;
-        se.counters = &main_counters;
-        se.log = log_file = tmpfile();
-        slow = std::make_unique<SlowPath>(se);
+        make_worker(env);
         // Every host the tests talk to is known: frames go out at once.
         learn(dmz, 4, "198.18.3.10", server_mac);
         for (int h = 20; h < 40; h++)
@@ -256,53 +189,8 @@ protected:
     }
 
     void TearDown() override {
-        slow.reset();
-        worker.reset();
-        flows.reset();
-        for (auto *r : suite.tx)
-            drain(r);
-        rte_ring_free(to_main);
-        rte_ring_free(from_main);
-        rte_ring_free(log_ring);
+        PipelineTest::TearDown();
         rte_ring_free(event_ring);
-        rte_free(rcu);
-        if (log_file)
-            fclose(log_file);
-    }
-
-    static void drain(rte_ring *r) {
-        void *m;
-        while (rte_ring_dequeue(r, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
-    }
-
-    void send(int in, const std::vector<uint8_t> &frame) {
-        rte_mbuf *m = rte_pktmbuf_alloc(suite.pool);
-        ASSERT_NE(m, nullptr);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
-                    frame.size());
-        worker->process(*snap, suite.port[in], &m, 1, now);
-        worker->flush();
-        slow->poll(*snap, now);
-        slow->tick(*snap, now);
-        worker->drain_main();
-        worker->flush();
-    }
-
-    std::vector<std::vector<uint8_t>> sent(int out) {
-        std::vector<std::vector<uint8_t>> v;
-        void *p;
-        while (rte_ring_dequeue(suite.tx[out], &p) == 0) {
-            auto *m = static_cast<rte_mbuf *>(p);
-            std::vector<uint8_t> bytes(rte_pktmbuf_pkt_len(m));
-            const uint8_t *d = static_cast<const uint8_t *>(
-                rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), bytes.data()));
-            if (d != bytes.data())
-                std::memcpy(bytes.data(), d, bytes.size());
-            v.push_back(std::move(bytes));
-            rte_pktmbuf_free(m);
-        }
-        return v;
     }
 
     // How many frames port `out` sent since the last call (and forgets them).
@@ -316,62 +204,21 @@ protected:
         return v;
     }
 
-    uint64_t drops(DropReason r) const {
-        return counters.drops[static_cast<unsigned>(r)].get() +
-               main_counters.drops[static_cast<unsigned>(r)].get();
-    }
     const DefenceCounters &def(Defence d) const { return counters.screen[d]; }
     uint32_t active_flows() const { return flows->stats().active; }
 
-    void learn(int port_index, int family, const char *ip, const Mac &mac) {
-        auto a = addr(family, ip);
-        neighbors.learn(suite.port[port_index], static_cast<uint8_t>(family), a.data(), mac);
-    }
-
-    static Mac port_mac(int i) { return suite.ports->states()[static_cast<size_t>(i)].mac; }
-
     // A frame from an Internet host, arriving on inet0.
-    static FrameSpec from_inet(const char *src, const char *dst, uint8_t proto, uint16_t sport,
-                               uint16_t dport) {
-        FrameSpec f;
-        f.src_mac = inet_mac;
-        f.dst_mac = port_mac(inet);
-        f.family = std::string(src).find(':') == std::string::npos ? 4 : 6;
-        f.src = src;
-        f.dst = dst;
-        f.proto = proto;
-        f.sport = sport;
-        f.dport = dport;
-        return f;
+    FrameSpec from_inet(const char *src, const char *dst, uint8_t proto, uint16_t sport,
+                        uint16_t dport) {
+        return qorgan::test::frame_between(inet_mac, port_mac(inet), src, dst, proto, sport, dport);
     }
-    static FrameSpec syn(const char *src, uint16_t sport, const char *dst = "198.18.3.10",
-                         uint16_t dport = 80) {
+    FrameSpec syn(const char *src, uint16_t sport, const char *dst = "198.18.3.10",
+                  uint16_t dport = 80) {
         return from_inet(src, dst, 6, sport, dport);
     }
 
-    static PacketMeta parsed(const std::vector<uint8_t> &f) {
-        PacketMeta m{};
-        auto r = parse_frame(f.data(), static_cast<uint32_t>(f.size()), m);
-        EXPECT_FALSE(r.has_value()) << "transmitted frame does not parse: " << drop_reason_name(*r);
-        return m;
-    }
-
-    config::Config conf;
-    std::unique_ptr<Snapshot> snap;
-    std::vector<std::unique_ptr<Snapshot>> retired;
-    std::atomic<Snapshot *> active{nullptr};
-    std::unique_ptr<FlowTable> flows;
-    NeighborTable neighbors{256};
-    WorkerCounters counters;
-    WorkerCounters main_counters;
-    rte_ring *to_main = nullptr, *from_main = nullptr, *log_ring = nullptr, *event_ring = nullptr;
-    rte_rcu_qsbr *rcu = nullptr;
-    std::unique_ptr<Worker> worker;
-    std::unique_ptr<SlowPath> slow;
-    FILE *log_file = nullptr;
+    rte_ring *event_ring = nullptr;
     uint32_t epoch = 0;
-    uint64_t now = 1000000;
-    static inline unsigned serial = 0;
 };
 
 } // namespace
