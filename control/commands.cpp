@@ -420,8 +420,12 @@ Reply Commands::operational(Session &s, const std::vector<std::string> &w, int64
     if (c == "request")
         return request(s, w, now);
     if (c == "clear") {
+        if (w.size() == 4 && std::string("security").rfind(w[1], 0) == 0 &&
+            std::string("screen").rfind(w[2], 0) == 0 && std::string("blocked").rfind(w[3], 0) == 0)
+            return screen_blocked(true);
         if (w.size() < 2 || std::string("sessions").rfind(w[1], 0) != 0)
-            return fail("expected 'clear sessions [address A] [port P] [interface I] [zone Z]'");
+            return fail("expected 'clear sessions [address A] [port P] [interface I] [zone Z]' "
+                        "or 'clear security screen blocked'");
         return show_sessions(w, true);
     }
     if (c == "monitor")
@@ -549,9 +553,36 @@ Reply Commands::show_policies(const std::vector<std::string> &w) {
 }
 
 // The attack-protection screen (R128-e, docs/SCREEN.md): what each defence caught.
+// The sources the screen has blocked (each worker keeps its own list), or the list cleared.
+Reply Commands::screen_blocked(bool clear) {
+    auto r = _dataplane(Json{{"op", clear ? "clear-screen-blocked" : "screen-blocked"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    const Json &j = r.value();
+    if (clear) {
+        uint64_t n = j.value("cleared", uint64_t(0));
+        return say(std::to_string(n) + (n == 1 ? " source" : " sources") +
+                   " let in again (R128-e block list cleared)\n");
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &x : j.value("blocked", Json::array()))
+        rows.push_back({x.value("source", ""), num(x, "remaining_s"), num(x, "worker")});
+    uint64_t total = j.value("total", uint64_t(0));
+    if (rows.empty())
+        return say("no source is blocked\n");
+    std::string out = table({"Source", "Blocked for s", "Worker"}, rows);
+    out += std::to_string(total) + (total == 1 ? " source blocked" : " sources blocked");
+    if (total > rows.size())
+        out += " (list cut at " + std::to_string(rows.size()) + ")";
+    return say(out + "\n");
+}
+
 Reply Commands::show_screen(const std::vector<std::string> &w) {
+    if (w.size() == 4 && std::string("blocked").rfind(w[3], 0) == 0)
+        return screen_blocked(false);
     if (w.size() != 4 || std::string("statistics").rfind(w[3], 0) != 0)
-        return fail("expected 'show security screen statistics'");
+        return fail("expected 'show security screen statistics' or "
+                    "'show security screen blocked'");
     auto r = _dataplane(Json{{"op", "screen"}});
     if (!r)
         return fail("dataplane: " + r.error().message);
@@ -1128,11 +1159,14 @@ std::vector<config::Candidate> Commands::complete(const Session &s, const std::s
         if (c.value() == "show" && words.size() == 3 && words[1] == "security" &&
             words[2] == "screen") {
             static const CommandHelp scr[] = {
+                {"blocked", "Sources on the block list and for how long"},
                 {"statistics", "Detections, drops and events per defence"}};
             return candidates_of(scr, partial);
         }
         if (c.value() == "clear" && words.size() == 1) {
-            static const CommandHelp cl[] = {{"sessions", "Remove tracked connections"}};
+            static const CommandHelp cl[] = {
+                {"security", "security screen blocked: let blocked sources in again"},
+                {"sessions", "Remove tracked connections"}};
             return candidates_of(cl, partial);
         }
         if (c.value() == "monitor" && words.size() == 1) {

@@ -17,7 +17,7 @@ struct OpName {
     const char *name;
 };
 
-constexpr std::array<OpName, 11> op_names{{
+constexpr std::array<OpName, 13> op_names{{
     {ControlOp::status, "status"},
     {ControlOp::apply, "apply"},
     {ControlOp::interfaces, "interfaces"},
@@ -29,6 +29,8 @@ constexpr std::array<OpName, 11> op_names{{
     {ControlOp::drops, "drops"},
     {ControlOp::nat, "nat"},
     {ControlOp::screen, "screen"},
+    {ControlOp::screen_blocked, "screen-blocked"},
+    {ControlOp::clear_screen_blocked, "clear-screen-blocked"},
 }};
 
 std::string expected_ops() {

@@ -26,6 +26,8 @@ enum class ControlOp : uint8_t {
     drops,
     nat,
     screen,
+    screen_blocked,
+    clear_screen_blocked,
 };
 
 const char *control_op_name(ControlOp op);

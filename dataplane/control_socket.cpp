@@ -185,6 +185,10 @@ Json ControlService::handle(const Request &req) {
         return nat();
     case ControlOp::screen:
         return screen();
+    case ControlOp::screen_blocked:
+        return screen_blocked(false);
+    case ControlOp::clear_screen_blocked:
+        return screen_blocked(true);
     }
     return error_reply("unhandled op");
 }
@@ -471,6 +475,32 @@ Json ControlService::screen() const {
             {"fragments", act(sc.fragments)}});
     }
     return Json{{"ok", true}, {"defences", defences}, {"totals", totals}, {"zones", zones}};
+}
+
+// The screen's block list, from every worker (each keeps its own), or cleared: the sources
+// are let in at once.
+Json ControlService::screen_blocked(bool clear) {
+    auto st = run_sessions(clear ? SessionSlot::Op::unblock : SessionSlot::Op::blocked,
+                           SessionFilter{}, 0);
+    if (!st)
+        return error_reply(st.error().to_string());
+    uint64_t total = 0;
+    for (const auto *slot : _env.sessions)
+        total += slot->matched();
+    if (clear)
+        return Json{{"ok", true}, {"cleared", total}};
+    Json list = Json::array();
+    for (size_t w = 0; w < _env.sessions.size(); w++) {
+        const SessionSlot &slot = *_env.sessions[w];
+        for (uint32_t i = 0; i < slot.copied(); i++) {
+            const BlockedSource &b = slot.blocked()[i];
+            list.push_back(Json{{"worker", w},
+                                {"family", b.family},
+                                {"source", addr_text(b.family, b.addr)},
+                                {"remaining_s", (b.remaining_ms + 999) / 1000}});
+        }
+    }
+    return Json{{"ok", true}, {"blocked", list}, {"total", total}};
 }
 
 Json ControlService::nat() const {

@@ -83,6 +83,7 @@ private:
     Json drops() const;
     Json nat() const;
     Json screen() const;
+    Json screen_blocked(bool clear);
     // The "nat" object of a translated session record.
     Json nat_record(const SessionRecord &r) const;
     // Turns a request filter into the workers' form; an unknown interface is an error.

@@ -81,7 +81,8 @@ bool session_matches(const SessionFilter &f, const Flow &flow) {
 }
 
 SessionSlot::SessionSlot(uint32_t capacity)
-    : _capacity(capacity), _records(new SessionRecord[capacity]) {}
+    : _capacity(capacity), _records(new SessionRecord[capacity]),
+      _blocked(new BlockedSource[blocked_capacity]) {}
 
 bool SessionSlot::submit(Op op, const SessionFilter &filter, uint32_t limit) {
     if (_state.load(std::memory_order_acquire) == pending_state)
@@ -95,9 +96,21 @@ bool SessionSlot::submit(Op op, const SessionFilter &filter, uint32_t limit) {
     return true;
 }
 
-void SessionSlot::serve(FlowTable &flows) {
+void SessionSlot::serve(FlowTable &flows, SourceGuard *guard, uint64_t now_ms) {
     if (_state.load(std::memory_order_acquire) != pending_state)
         return;
+    if (_op == Op::blocked || _op == Op::unblock) {
+        if (guard) {
+            _matched = guard->blocked_count(now_ms);
+            if (_op == Op::blocked)
+                _copied = static_cast<uint32_t>(guard->blocked_sources(
+                    now_ms, std::span<BlockedSource>(_blocked.get(), blocked_capacity)));
+            else
+                guard->clear_blocks();
+        }
+        _state.store(done_state, std::memory_order_release);
+        return;
+    }
     flows.for_each([&](Flow &f) {
         if (!session_matches(_filter, f))
             return;
@@ -243,9 +256,9 @@ int Worker::run(const std::atomic<bool> &stop) {
         rte_rcu_qsbr_quiescent(_env.rcu, _env.id);
         const Snapshot *s = _env.active->load(std::memory_order_acquire);
         _snap = s;
-        if (_env.sessions)
-            _env.sessions->serve(*_env.flows);
         uint64_t now_ms = rte_get_tsc_cycles() / tsc_per_ms;
+        if (_env.sessions)
+            _env.sessions->serve(*_env.flows, _guard.get(), now_ms);
         unsigned got = drain_handoff(*s, now_ms);
         for (uint16_t port : _env.rx_ports) {
             uint16_t n = rte_eth_rx_burst(port, static_cast<uint16_t>(_env.id), pkts, burst_size);

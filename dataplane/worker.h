@@ -85,7 +85,9 @@ struct SessionRecord {
 // allocation or system call) and marks it done. Only the worker touches its flow table.
 class SessionSlot {
 public:
-    enum class Op : uint8_t { dump, clear };
+    // dump/clear: flows (filtered); blocked/unblock: the screen's block list.
+    enum class Op : uint8_t { dump, clear, blocked, unblock };
+    static constexpr uint32_t blocked_capacity = 1024;
 
     explicit SessionSlot(uint32_t capacity);
 
@@ -97,8 +99,12 @@ public:
     uint32_t copied() const { return _copied; }
     uint64_t matched() const { return _matched; }
 
-    // Worker: serves a pending request, if any.
-    void serve(FlowTable &flows);
+    // Valid once done() after a blocked request: sources copied (copied()), blocked in all
+    // (matched()).
+    const BlockedSource *blocked() const { return _blocked.get(); }
+
+    // Worker: serves a pending request, if any (guard: its source table, for the block list).
+    void serve(FlowTable &flows, SourceGuard *guard = nullptr, uint64_t now_ms = 0);
 
 private:
     static constexpr uint8_t idle_state = 0, pending_state = 1, done_state = 2;
@@ -108,6 +114,7 @@ private:
     uint32_t _limit = 0;
     uint32_t _capacity;
     std::unique_ptr<SessionRecord[]> _records;
+    std::unique_ptr<BlockedSource[]> _blocked;
     uint32_t _copied = 0;
     uint64_t _matched = 0;
 };

@@ -162,6 +162,9 @@ class AdminLab(OwnQorgandTestCase):
         for word in ("syn-flood", "scan-vertical", "tcp-flags", "SYN cookies sent",
                      "internet (defaults)"):
             self.assertIn(word, r.out)
+        r = self.q.cli("show security screen blocked", user="operator")
+        self.assertOk(r)
+        self.assertIn("no source is blocked", r.out)
         # The security administrator reads no traffic (R102-2).
         r = self.q.cli("show sessions", user="secadmin")
         self.assertFails(r)

@@ -186,6 +186,7 @@ security {{
 }}"""))
 
     def test_scanner_is_blocked_for_the_block_time_R128_e(self):
+        time.sleep(5.5)  # a new scan window, whatever ran before
         self.assertEqual(curl(INET1, PUBLISHED_WEB, timeout=3).rc, 0)
         since = log_offset()
         blocked_before = self.tel.query("/qorgan/drops")["source_blocked"]
@@ -200,8 +201,26 @@ security {{
         r = curl(INET1, PUBLISHED_WEB, timeout=1)
         self.assertNotEqual(r.rc, 0, str(r))
         self.assertGreater(self.tel.query("/qorgan/drops")["source_blocked"], blocked_before)
+        listed = control({"op": "screen-blocked"})
+        self.assertTrue(listed["ok"], listed)
+        mine = [b for b in listed["blocked"] if b["source"] == INET1.v4]
+        self.assertEqual(len(mine), 1, listed)
+        self.assertLessEqual(mine[0]["remaining_s"], self.BLOCK_S)
         # And let in again once the block time is over.
         time.sleep(max(0.0, self.BLOCK_S + 0.5 - (time.monotonic() - t_blocked)))
+        self.assertEqual(curl(INET1, PUBLISHED_WEB, timeout=3).rc, 0)
+        self.assertEqual(control({"op": "screen-blocked"})["total"], 0)
+
+    def test_clearing_the_block_list_lets_the_scanner_in_at_once(self):
+        time.sleep(5.5)  # a new scan window
+        since = log_offset()
+        ns(INET1.ns, "nmap", "-n", "-Pn", "-sS", "--max-retries", "0", "-T4", "-p", "1-100",
+           PUBLISHED_WEB, timeout=60)
+        self.assertIsNotNone(wait_for_log(r"screen-event defence=scan-vertical action=block ",
+                                          since=since), "no block event")
+        self.assertNotEqual(curl(INET1, PUBLISHED_WEB, timeout=1).rc, 0)
+        cleared = control({"op": "clear-screen-blocked"})
+        self.assertEqual(cleared, {"ok": True, "cleared": 1})
         self.assertEqual(curl(INET1, PUBLISHED_WEB, timeout=3).rc, 0)
 
 

@@ -96,7 +96,8 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
               std::string::npos);
     EXPECT_EQ(parse_error("{\"op\":\"x\"}"),
               "unknown op 'x'; expected one of: status, apply, interfaces, rules, sessions, "
-              "clear-sessions, routes, neighbors, drops, nat, screen");
+              "clear-sessions, routes, neighbors, drops, nat, screen, screen-blocked, "
+              "clear-screen-blocked");
     EXPECT_EQ(parse_error("{\"op\":\"status\",\"filter\":{}}"),
               "unknown field 'filter' for op 'status'");
     EXPECT_EQ(parse_error("{\"op\":\"apply\",\"revision\":1}"),
