@@ -292,6 +292,9 @@ struct ScreenRate {
     bool operator==(const ScreenRate &) const = default;
 };
 
+// The longest `bogons` list a screen may have (checked for every packet of the zone).
+inline constexpr size_t max_bogons = 64;
+
 struct Screen {
     std::string zone;             // empty for the defaults
     uint32_t block_time = 60;     // seconds a blocked source stays blocked

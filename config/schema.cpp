@@ -1400,6 +1400,14 @@ private:
                     auto a = read_prefix(*w, p, Length::optional, true);
                     if (!a)
                         return a.error();
+                    // Every packet from the zone is checked against the list, one prefix
+                    // after another: it stays short.
+                    if (d.bogons->size() == max_bogons)
+                        return fail(w->where, p,
+                                    "more than " + std::to_string(max_bogons) + " prefixes",
+                                    "at most " + std::to_string(max_bogons) +
+                                        " (R128-e: the list is checked for every packet); "
+                                        "merge them into shorter prefixes");
                     d.bogons->push_back(*a);
                 }
                 continue;

@@ -243,6 +243,11 @@ bool Worker::icmp_token(uint64_t now_ms) {
     return true;
 }
 
+void Worker::serve_requests(uint64_t now_ms) {
+    if (_env.sessions)
+        _env.sessions->serve(*_env.flows, _guard.get(), now_ms);
+}
+
 int Worker::run(const std::atomic<bool> &stop) {
     rte_rcu_qsbr_thread_register(_env.rcu, _env.id);
     rte_rcu_qsbr_thread_online(_env.rcu, _env.id);
@@ -257,8 +262,7 @@ int Worker::run(const std::atomic<bool> &stop) {
         const Snapshot *s = _env.active->load(std::memory_order_acquire);
         _snap = s;
         uint64_t now_ms = rte_get_tsc_cycles() / tsc_per_ms;
-        if (_env.sessions)
-            _env.sessions->serve(*_env.flows, _guard.get(), now_ms);
+        serve_requests(now_ms);
         unsigned got = drain_handoff(*s, now_ms);
         for (uint16_t port : _env.rx_ports) {
             uint16_t n = rte_eth_rx_burst(port, static_cast<uint16_t>(_env.id), pkts, burst_size);

@@ -165,6 +165,9 @@ public:
     unsigned drain_handoff(const Snapshot &s, uint64_t now_ms);
     // Transmits what process() and drain_main() queued.
     void flush();
+    // Serves a pending session or block-list request of the main lcore (run() does it at the
+    // top of every loop).
+    void serve_requests(uint64_t now_ms);
 
     const WorkerEnv &env() const { return _env; }
 

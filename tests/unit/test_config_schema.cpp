@@ -1327,3 +1327,21 @@ TEST(ConfigSchema, LoadFileDirectory) {
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.error().to_string(), "/: cannot read: Is a directory");
 }
+
+TEST(ConfigSchema, ScreenBogonsListIsBounded_R128_e) {
+    auto list = [](size_t n) {
+        std::string out = "spoofing { bogons [";
+        for (size_t i = 0; i < n; i++)
+            out += " 198.19." + std::to_string(i) + ".0/24";
+        return out + " ]; }";
+    };
+    Config c = load_ok(screen({list(max_bogons)}));
+    EXPECT_EQ(c.security.screens[0].bogons.size(), max_bogons);
+    auto r = load_text(screen({list(max_bogons + 1)}), "lab.conf");
+    ASSERT_FALSE(r);
+    const std::string msg = r.error().to_string();
+    EXPECT_NE(msg.find("security screen inner spoofing bogons: more than 64 prefixes; expected "
+                       "at most 64 (R128-e: the list is checked for every packet)"),
+              std::string::npos)
+        << msg;
+}

@@ -173,6 +173,7 @@ protected:
         ASSERT_NE(event_ring, nullptr);
         WorkerEnv env = worker_env(suite);
         env.event_ring = event_ring;
+        env.sessions = &requests;
         env.jumbo_pool = jumbo_pool;
         env.indirect_pool = indirect_pool;
         for (uint8_t i = 0; i < 16; i++)
@@ -218,6 +219,7 @@ protected:
     }
 
     rte_ring *event_ring = nullptr;
+    SessionSlot requests{16}; // what the main lcore asks of the worker (block list)
     uint32_t epoch = 0;
 };
 
@@ -456,6 +458,41 @@ TEST_F(ScreenPipeline, SourceRateBlockPutsTheSourceOnTheBlockList) {
     send(inet, build_frame(syn("203.0.113.10", 41000)));
     EXPECT_EQ(count(dmz), 1u);
     EXPECT_EQ(drops(DropReason::source_blocked), 1u);
+}
+
+// `show security screen blocked` and `clear security screen blocked`: the worker answers
+// from its own table when it serves the main lcore's request.
+TEST_F(ScreenPipeline, BlockListIsListedAndClearedThroughTheWorkersRequestSlot) {
+    install("security { screen internet { block-time 10; source-rate { new-per-second 5; "
+            "burst 5; concurrent 1; action block; } } }");
+    send(inet, build_frame(syn("203.0.113.10", 41000)));
+    send(inet, build_frame(syn("203.0.113.10", 41001))); // the second: blocked
+    EXPECT_EQ(counters.screen.sources_blocked.get(), 1u);
+    now += 4000;
+    ASSERT_TRUE(requests.submit(SessionSlot::Op::blocked, SessionFilter{}, 0));
+    worker->serve_requests(now);
+    ASSERT_TRUE(requests.done());
+    ASSERT_EQ(requests.copied(), 1u);
+    EXPECT_EQ(requests.matched(), 1u);
+    EXPECT_EQ(requests.blocked()[0].family, 4);
+    EXPECT_EQ(requests.blocked()[0].addr[0], v4("203.0.113.10"));
+    EXPECT_EQ(requests.blocked()[0].remaining_ms, 6000u);
+    send(inet, build_frame(syn("203.0.113.10", 41002)));
+    EXPECT_EQ(drops(DropReason::source_blocked), 1u);
+    ASSERT_TRUE(requests.submit(SessionSlot::Op::unblock, SessionFilter{}, 0));
+    worker->serve_requests(now);
+    ASSERT_TRUE(requests.done());
+    EXPECT_EQ(requests.matched(), 1u);
+    // Let in at once, long before block-time is over (its flow ends first: concurrent 1).
+    ASSERT_TRUE(requests.submit(SessionSlot::Op::clear, SessionFilter{}, 16));
+    worker->serve_requests(now);
+    EXPECT_EQ(active_flows(), 0u);
+    send(inet, build_frame(syn("203.0.113.10", 41003)));
+    EXPECT_EQ(drops(DropReason::source_blocked), 1u);
+    EXPECT_EQ(count(dmz), 2u);
+    ASSERT_TRUE(requests.submit(SessionSlot::Op::blocked, SessionFilter{}, 0));
+    worker->serve_requests(now);
+    EXPECT_EQ(requests.matched(), 0u);
 }
 
 TEST_F(ScreenPipeline, IcmpAndUdpFloodsPerSource) {
