@@ -316,7 +316,8 @@ Result<SessionFilter> ControlService::session_filter(const RequestFilter &f) con
     return sf;
 }
 
-Status ControlService::run_sessions(SessionSlot::Op op, const SessionFilter &f, uint32_t limit) {
+Result<uint64_t> ControlService::run_sessions(SessionSlot::Op op, const SessionFilter &f,
+                                              uint32_t limit) {
     for (size_t w = 0; w < _env.sessions.size(); w++)
         if (!_env.sessions[w]->submit(op, f, limit))
             return Error{{},
@@ -331,7 +332,10 @@ Status ControlService::run_sessions(SessionSlot::Op op, const SessionFilter &f, 
                                  std::to_string(_env.session_timeout_ms) + " ms"};
             std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
-    return Ok{};
+    uint64_t total = 0;
+    for (const auto *slot : _env.sessions)
+        total += slot->matched();
+    return total;
 }
 
 Json ControlService::sessions(const Request &req) {
@@ -343,9 +347,7 @@ Json ControlService::sessions(const Request &req) {
                            req.filter.limit);
     if (!st)
         return error_reply(st.error().to_string());
-    uint64_t total = 0;
-    for (const auto *slot : _env.sessions)
-        total += slot->matched();
+    uint64_t total = st.value();
     if (clear)
         return Json{{"ok", true}, {"cleared", total}};
     Json list = Json::array();
@@ -418,34 +420,14 @@ Json ControlService::screen() const {
     const Snapshot &s = snap();
     Json defences = Json::array();
     for (unsigned i = 0; i < defence_count; i++) {
-        uint64_t v[4] = {};
-        for (const WorkerCounters *c : _env.counters) {
-            const DefenceCounters &dc = c->screen.defence[i];
-            v[0] += dc.detected.get();
-            v[1] += dc.dropped.get();
-            v[2] += dc.events.get();
-            v[3] += dc.suppressed.get();
-        }
-        defences.push_back(Json{{"defence", std::string(defence_name(static_cast<Defence>(i)))},
-                                {"detected", v[0]},
-                                {"dropped", v[1]},
-                                {"events", v[2]},
-                                {"suppressed", v[3]}});
+        Json d{{"defence", std::string(defence_name(static_cast<Defence>(i)))}};
+        for (const auto &[what, field] : defence_counter_fields)
+            d[what] = screen_sum(_env.counters, i, field);
+        defences.push_back(std::move(d));
     }
     Json totals = Json::object();
-    auto sum = [&](const Counter ScreenCounters::*field) {
-        uint64_t n = 0;
-        for (const WorkerCounters *c : _env.counters)
-            n += (c->screen.*field).get();
-        return n;
-    };
-    totals["cookies_sent"] = sum(&ScreenCounters::cookies_sent);
-    totals["cookies_verified"] = sum(&ScreenCounters::cookies_verified);
-    totals["sources_blocked"] = sum(&ScreenCounters::sources_blocked);
-    totals["guard_table_full"] = sum(&ScreenCounters::guard_table_full);
-    totals["scan_table_full"] = sum(&ScreenCounters::scan_table_full);
-    totals["reassembled"] = sum(&ScreenCounters::reassembled);
-    totals["refragmented"] = sum(&ScreenCounters::refragmented);
+    for (const auto &[name, field] : screen_total_fields)
+        totals[name] = screen_sum(_env.counters, field);
     Json zones = Json::array();
     for (const config::Zone &z : s.conf.zones) {
         const config::Screen &sc = s.conf.security.screen_for(z.name);
@@ -484,9 +466,7 @@ Json ControlService::screen_blocked(bool clear) {
                            SessionFilter{}, 0);
     if (!st)
         return error_reply(st.error().to_string());
-    uint64_t total = 0;
-    for (const auto *slot : _env.sessions)
-        total += slot->matched();
+    uint64_t total = st.value();
     if (clear)
         return Json{{"ok", true}, {"cleared", total}};
     Json list = Json::array();

@@ -89,7 +89,8 @@ private:
     // Turns a request filter into the workers' form; an unknown interface is an error.
     Result<SessionFilter> session_filter(const RequestFilter &f) const;
     // Submits to every worker and waits for them all; an error names a silent worker.
-    Status run_sessions(SessionSlot::Op op, const SessionFilter &f, uint32_t limit);
+    // Runs one request on every worker's slot; returns what they matched in all.
+    Result<uint64_t> run_sessions(SessionSlot::Op op, const SessionFilter &f, uint32_t limit);
     const Snapshot &snap() const { return *_env.active->load(std::memory_order_acquire); }
     std::string iface_name(uint16_t port) const;
 

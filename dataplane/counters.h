@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace qorgan::dp {
 
@@ -56,6 +58,24 @@ struct alignas(64) ScreenCounters {
     const DefenceCounters &operator[](Defence d) const { return defence[static_cast<unsigned>(d)]; }
 };
 
+// The counters of every defence, and the screen's totals, by the names telemetry and the
+// control socket show them under (one list for both).
+inline constexpr std::pair<const char *, Counter DefenceCounters::*> defence_counter_fields[] = {
+    {"detected", &DefenceCounters::detected},
+    {"dropped", &DefenceCounters::dropped},
+    {"events", &DefenceCounters::events},
+    {"suppressed", &DefenceCounters::suppressed},
+};
+inline constexpr std::pair<const char *, Counter ScreenCounters::*> screen_total_fields[] = {
+    {"cookies_sent", &ScreenCounters::cookies_sent},
+    {"cookies_verified", &ScreenCounters::cookies_verified},
+    {"sources_blocked", &ScreenCounters::sources_blocked},
+    {"guard_table_full", &ScreenCounters::guard_table_full},
+    {"scan_table_full", &ScreenCounters::scan_table_full},
+    {"reassembled", &ScreenCounters::reassembled},
+    {"refragmented", &ScreenCounters::refragmented},
+};
+
 struct alignas(64) WorkerCounters {
     Counter drops[drop_reason_count];
     Counter rx_packets;    // frames taken from the ports
@@ -69,5 +89,21 @@ struct alignas(64) WorkerCounters {
 
     void drop(DropReason r) { drops[static_cast<unsigned>(r)].add(); }
 };
+
+// Sums over workers (read relaxed: a figure may be one update behind).
+inline uint64_t screen_sum(const std::vector<const WorkerCounters *> &cs, unsigned defence,
+                           Counter DefenceCounters::*field) {
+    uint64_t n = 0;
+    for (const WorkerCounters *c : cs)
+        n += (c->screen.defence[defence].*field).get();
+    return n;
+}
+inline uint64_t screen_sum(const std::vector<const WorkerCounters *> &cs,
+                           Counter ScreenCounters::*field) {
+    uint64_t n = 0;
+    for (const WorkerCounters *c : cs)
+        n += (c->screen.*field).get();
+    return n;
+}
 
 } // namespace qorgan::dp

@@ -83,6 +83,8 @@ SourceGuard::Entry *SourceGuard::find_or_insert(const AddrKey &k, uint64_t now_m
 }
 
 GuardVerdict SourceGuard::blocked(const uint32_t src[4], uint8_t family, uint64_t now_ms) const {
+    if (now_ms >= _blocks_end_ms)
+        return GuardVerdict::pass;
     const Entry *e = _table.find(key_of(src, family));
     return e != nullptr && e->blocked_until_ms > now_ms ? GuardVerdict::blocked
                                                         : GuardVerdict::pass;
@@ -155,6 +157,7 @@ bool SourceGuard::block(const uint32_t src[4], uint8_t family, uint64_t now_ms, 
     bool was_blocked = e->blocked_until_ms > now_ms;
     uint64_t until = until_ms(now_ms, ms);
     e->blocked_until_ms = std::max(e->blocked_until_ms, until);
+    _blocks_end_ms = std::max(_blocks_end_ms, e->blocked_until_ms);
     return !was_blocked && until > now_ms;
 }
 
@@ -173,6 +176,7 @@ bool SourceGuard::proven(const uint32_t src[4], uint8_t family, uint64_t now_ms)
 void SourceGuard::clear_blocks() {
     for (Entry &e : _table.slots())
         e.blocked_until_ms = 0;
+    _blocks_end_ms = 0;
 }
 
 uint32_t SourceGuard::blocked_count(uint64_t now_ms) const {

@@ -133,6 +133,9 @@ private:
     static bool take(Entry &e, Bucket b, uint32_t per_s, uint32_t burst, uint64_t now_ms);
 
     BoundedTable<Entry> _table;
+    // The latest end of any block: before it nothing is blocked and blocked() looks nothing up
+    // (the per-packet check costs a compare while the list is empty).
+    uint64_t _blocks_end_ms = 0;
 };
 
 // Rate limit for the events a worker raises (a flood must not become an event flood). The

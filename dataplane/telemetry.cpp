@@ -175,38 +175,19 @@ int cmd_nat(const char *, const char *, rte_tel_data *d) {
 int cmd_screen(const char *, const char *, rte_tel_data *d) {
     rte_tel_data_start_dict(d);
     for (unsigned i = 0; i < defence_count; i++) {
-        uint64_t v[4] = {};
-        for (const auto *c : src->counters) {
-            const DefenceCounters &dc = c->screen.defence[i];
-            v[0] += dc.detected.get();
-            v[1] += dc.dropped.get();
-            v[2] += dc.events.get();
-            v[3] += dc.suppressed.get();
-        }
         std::string name(defence_name(static_cast<Defence>(i)));
         for (auto &ch : name)
             ch = ch == '-' ? '_' : ch; // telemetry keys: letters, digits, '_' and '/'
-        const char *what[4] = {"detected", "dropped", "events", "suppressed"};
-        for (int k = 0; k < 4; k++)
-            rte_tel_data_add_dict_u64(d, (name + "/" + what[k]).c_str(), v[k]);
+        for (const auto &[what, field] : defence_counter_fields)
+            rte_tel_data_add_dict_u64(d, (name + "/" + what).c_str(),
+                                      screen_sum(src->counters, i, field));
     }
-    uint64_t sums[8] = {};
-    for (const auto *c : src->counters) {
-        const ScreenCounters &sc = c->screen;
-        sums[0] += sc.cookies_sent.get();
-        sums[1] += sc.cookies_verified.get();
-        sums[2] += sc.sources_blocked.get();
-        sums[3] += sc.guard_table_full.get();
-        sums[4] += sc.scan_table_full.get();
-        sums[5] += sc.reassembled.get();
-        sums[6] += sc.refragmented.get();
-        sums[7] = std::max<uint64_t>(sums[7], sc.half_open_max.get());
-    }
-    const char *names[8] = {"cookies_sent",     "cookies_verified", "sources_blocked",
-                            "guard_table_full", "scan_table_full",  "reassembled",
-                            "refragmented",     "half_open_max"};
-    for (int k = 0; k < 8; k++)
-        rte_tel_data_add_dict_u64(d, names[k], sums[k]);
+    for (const auto &[name, field] : screen_total_fields)
+        rte_tel_data_add_dict_u64(d, name, screen_sum(src->counters, field));
+    uint64_t half_open_max = 0; // a gauge: the highest of the workers
+    for (const auto *c : src->counters)
+        half_open_max = std::max<uint64_t>(half_open_max, c->screen.half_open_max.get());
+    rte_tel_data_add_dict_u64(d, "half_open_max", half_open_max);
     return 0;
 }
 
