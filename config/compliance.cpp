@@ -542,6 +542,91 @@ ComplianceRow shielded_row(const Config &c) {
     return status(true, "all screen defences on in " + ips);
 }
 
+// "e1 (ref 1), e2 (ref 2)": the exceptions with their official requests.
+std::string requests_of(const std::vector<CategoryException> &exceptions) {
+    std::string out;
+    for (const CategoryException &e : exceptions)
+        out += (out.empty() ? "" : ", ") + e.name + " (" + e.reference + ")";
+    return out;
+}
+
+// "1 exception", "2 exceptions".
+std::string counted(std::size_t n, const std::string &noun, const std::string &plural = "") {
+    return std::to_string(n) + " " + (n == 1 ? noun : plural.empty() ? noun + "s" : plural);
+}
+
+// R134-1: the six categories are blocked on every forwarded flow, which needs a dataplane
+// that forwards.
+ComplianceRow category_block_row(const Categories &c, bool connected) {
+    const char *summary = "block VPN, remote access, p2p, games, unknown, malicious";
+    if (!connected)
+        return {"R134-1", "not met", summary,
+                "dataplane not connected: no flow is classified (nothing forwards)"};
+    return {"R134-1", "met", summary,
+            "the six categories (vpn, remote-access, p2p, games, unknown, malicious) are "
+            "blocked on every forwarded flow; " +
+                counted(c.exceptions.size(), "exception")};
+}
+
+// R134-2: a category is unblocked only by an exception, and the schema refuses one without
+// its official request, so the row is met whatever the count.
+ComplianceRow unblocking_row(const Categories &c) {
+    const char *summary = "unblocking categories on official request";
+    if (c.exceptions.empty())
+        return {"R134-2", "met", summary,
+                "0 exceptions: unblocking only by an exception carrying its official request"};
+    return {"R134-2", "met", summary,
+            counted(c.exceptions.size(), "exception") +
+                ", each with its official request: " + requests_of(c.exceptions)};
+}
+
+// R133-3: what the exceptions allow, to which source networks and organizations.
+ComplianceRow allowances_row(const Categories &c) {
+    std::size_t categories = 0, applications = 0, networks = 0, any_source = 0;
+    std::set<std::string> organizations;
+    for (const CategoryException &e : c.exceptions) {
+        for (unsigned i = 0; i < category_count; ++i)
+            categories += (e.categories & category_bit(static_cast<Category>(i))) ? 1 : 0;
+        applications += e.applications.size();
+        networks += e.sources.size();
+        any_source += e.sources.empty() ? 1 : 0;
+        if (!e.organization.empty())
+            organizations.insert(e.organization);
+    }
+    std::string orgs;
+    for (const std::string &o : organizations)
+        orgs += (orgs.empty() ? "" : ", ") + o;
+    return {"R133-3", "met", "allowed categories and organization address lists",
+            counted(c.exceptions.size(), "exception") + " allow " +
+                counted(categories, "category", "categories") + " and " +
+                counted(applications, "application") + " to " +
+                counted(networks, "source network") + " (" + counted(any_source, "exception") +
+                " for any source) of " + counted(organizations.size(), "organization") +
+                (orgs.empty() ? "" : " (" + orgs + ")")};
+}
+
+// R133-4: agreed channels pass despite the vpn block; the IPsec half is issue 8's.
+ComplianceRow vpn_channel_row(const Categories &c) {
+    return {"R133-4", "partly met", "agreed VPN channels",
+            counted(c.vpn_channels.size(), "agreed VPN channel") +
+                (c.vpn_channels.empty() ? "" : " (" + names_of(c.vpn_channels) + ")") +
+                " pass despite the vpn block; IPsec channels wait for issue 8"};
+}
+
+// R133-1: the dataplane blocks remote access into the outer loop from any other loop before
+// it looks at the exceptions.
+ComplianceRow remote_control_row(const Config &c) {
+    std::string outer;
+    for (const Zone &z : c.zones)
+        if (z.loop == Loop::outer)
+            outer += (outer.empty() ? "" : ", ") + z.name;
+    return {"R133-1", "met", "no remote control of outer-loop objects from outside",
+            "remote access arriving from a zone outside the outer loop towards an outer-loop "
+            "zone is blocked whatever the exceptions say; " +
+                (outer.empty() ? std::string("no zone is in the outer loop")
+                               : "outer-loop zones: " + outer)};
+}
+
 } // namespace
 
 std::vector<Violation> check_loops(const Config &conf) {
@@ -621,15 +706,12 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
                         "dataplane not connected: the policy is not enforced (nothing forwards)"});
     rows.push_back(
         later("R128-h", "cryptographic protection of traffic (IPsec)", "waits for issue 8"));
-    rows.push_back(later("R134-1", "block VPN, remote access, p2p, games, unknown, malicious",
-                         "waits for issue 6"));
-    rows.push_back(
-        later("R134-2", "unblocking categories on official request", "waits for issue 6"));
-    rows.push_back(
-        later("R133-3", "allowed categories and organization address lists", "waits for issue 6"));
-    rows.push_back(later("R133-4", "agreed VPN channels", "waits for issues 6 and 8"));
-    rows.push_back(later("R133-1", "no remote control of outer-loop objects from outside",
-                         "waits for issue 6"));
+    const Categories &categories = running.security.categories;
+    rows.push_back(category_block_row(categories, f.dataplane_connected));
+    rows.push_back(unblocking_row(categories));
+    rows.push_back(allowances_row(categories));
+    rows.push_back(vpn_channel_row(categories));
+    rows.push_back(remote_control_row(running));
     rows.push_back(
         later("R139-3", "confidential traffic only inside IPsec channels", "waits for issue 8"));
     std::string integrity =

@@ -297,6 +297,19 @@ nat {
         outside 203.0.113.50;
     }
 }
+security {
+    categories {
+        # R134-1 blocks VPN, remote access, p2p, games, unknown and malicious applications on
+        # every forwarded flow. R134-2: the lab's measurement tool, iperf3 (an application
+        # nDPI does not know), is agreed for the outer hosts.
+        exception lab-measurement {
+            source [ 198.18.2.0/24 2001:db8:2::/64 ];
+            organization "Qorgan lab";
+            category unknown;
+            reference "lab: iperf3 from the outer hosts to the Internet test server";
+        }
+    }
+}
 dataplane {
     workers 1;
     max-flows 262144;

@@ -316,7 +316,86 @@ struct Screen {
     Location where;
 };
 
+// The regulation's categories of paragraph 134-1, blocked by default (R134-1). The
+// classifier maps nDPI's protocols, categories and risks onto them (classifiers/category_map).
+enum class Category : uint8_t {
+    vpn,           // VPN: OpenVPN, WireGuard, IPsec/IKE, Tor, ...
+    remote_access, // SSH, RDP, VNC, TeamViewer, AnyDesk, ...
+    p2p,           // BitTorrent, eDonkey, Gnutella, ...
+    games,         // game services and resources
+    unknown,       // not classified within the inspection budget
+    malicious,     // malware, mining, malicious hosts and the configured lists
+};
+inline constexpr unsigned category_count = 6;
+
+// The word the config, logs and the shell use for a category.
+constexpr const char *category_name(Category c) {
+    switch (c) {
+    case Category::vpn:
+        return "vpn";
+    case Category::remote_access:
+        return "remote-access";
+    case Category::p2p:
+        return "p2p";
+    case Category::games:
+        return "games";
+    case Category::unknown:
+        return "unknown";
+    case Category::malicious:
+        return "malicious";
+    }
+    return "?";
+}
+
+constexpr uint8_t category_bit(Category c) {
+    return static_cast<uint8_t>(1u << static_cast<unsigned>(c));
+}
+
+// An unblocking on official request (R134-2, R133-3): flows from `sources` (any source when
+// empty) of one of `categories` or one of `applications` pass despite the block.
+struct CategoryException {
+    std::string name;
+    std::vector<Prefix> sources;           // source networks; empty: any
+    std::string organization;              // who asked, for the logs
+    uint8_t categories = 0;                // category_bit()s
+    std::vector<std::string> applications; // nDPI application names ("BitTorrent", "SSH")
+    std::string reference;                 // the official request's number (required)
+    Location where;
+};
+
+// An agreed VPN channel (R133-4): exactly this protocol, source, destination and ports pass
+// despite the vpn block. Both addresses are single addresses; source_port 0 is any port.
+struct VpnChannel {
+    std::string name;
+    uint8_t protocol = proto_udp; // tcp or udp
+    Address source;
+    Address destination;
+    uint16_t source_port = 0;
+    uint16_t destination_port = 0;
+    Location where;
+};
+
+inline constexpr size_t max_category_exceptions = 256;
+inline constexpr size_t max_vpn_channels = 256;
+inline constexpr size_t max_malicious_files = 16;
+
+// Category blocking (R134-1): the six categories are always blocked; exceptions and agreed
+// channels are the only way through, and remote access from outside the outer loop is
+// blocked whatever they say (R133-1).
+struct Categories {
+    uint32_t inspect_packets = 8;     // payload-bearing packets a flow may pass before a verdict
+    uint32_t inspected_flows = 16384; // flows under inspection at once, per worker
+    bool reset = true;                // a blocked TCP flow gets a RST each way
+    std::vector<CategoryException> exceptions;
+    std::vector<VpnChannel> vpn_channels;
+    std::vector<std::string> malicious_domains; // matched in DNS, TLS SNI and HTTP Host
+    std::vector<Prefix> malicious_addresses;    // source or destination
+    std::vector<std::string> malicious_files;   // one domain or prefix a line, '#' comments
+    Location where;
+};
+
 struct Security {
+    Categories categories;
     std::vector<Screen> screens; // at most one per zone, in text order
     // The zone's screen, or the defaults (a static Screen with an empty zone).
     const Screen &screen_for(std::string_view zone) const;

@@ -199,6 +199,18 @@ Result<Prefix> read_prefix(const Word &w, const std::string &path, Length length
     return p;
 }
 
+// One host: a bare address or one with its full length (/32, /128).
+Result<Address> read_host(const Word &w, const std::string &path) {
+    auto a = read_prefix(w, path, Length::optional, false);
+    if (!a)
+        return a;
+    if (a->length != (a->family == 6 ? 128 : 32))
+        return fail(w.where, path, w.text + " is a network, not a single address",
+                    "a bare address or one with its full length, e.g. 198.18.2.10 or "
+                    "2001:db8::10/128");
+    return a;
+}
+
 Result<PortRange> read_port(const Word &w, const std::string &path) {
     std::string_view s = w.text;
     std::size_t dash = s.find('-');
@@ -329,6 +341,18 @@ const std::string nat_destination_form =
     "destination <name> { interface <interface>; protocol tcp|udp; port <1..65535>; "
     "to <ipv4-address>; }";
 const std::string screen_form = "screen <zone> { syn-flood { ... } source-rate { ... } ... }";
+const std::string categories_form =
+    "categories { inspect-packets <1..64>; exception <name> { ... } vpn-channel <name> { ... } "
+    "malicious { ... } }";
+const std::string exception_form =
+    "exception <name> { source <prefix>; category <category>; application <name>; "
+    "reference \"<text>\"; }";
+const std::string vpn_channel_form =
+    "vpn-channel <name> { protocol tcp|udp; source <address>; destination <address>; "
+    "destination-port <1..65535>; }";
+const std::string malicious_form =
+    "malicious { domain <name>; address <prefix>; file \"<path>\"; }";
+const std::string category_words = "vpn|remote-access|p2p|games|unknown|malicious";
 constexpr std::size_t max_pool_addresses = 64;
 constexpr uint32_t min_pool_ports = 64; // a slice for each of up to 64 workers
 
@@ -380,7 +404,7 @@ private:
                 s = section(n, path, "nat { static|source|destination <name> { ... } }", once,
                             &Builder::nat);
             else if (key == "security")
-                s = section(n, path, "security { screen <zone> { ... } }", once,
+                s = section(n, path, "security { categories { ... } screen <zone> { ... } }", once,
                             &Builder::security);
             else if (key == "system")
                 s = section(n, path, "system { login { ... } audit { ... } }", once,
@@ -1246,15 +1270,26 @@ private:
         return Ok{};
     }
 
-    // security { screen <zone> { ... } }: at most one screen per zone; the zone is checked
-    // with the other references once the whole file has been read.
+    // security { categories { ... } screen <zone> { ... } }: one categories block, at most
+    // one screen per zone; the zone is checked with the other references once the whole
+    // file has been read.
     Status security(const Node &n, const std::string &path) {
         std::map<std::string, Location> screened;
+        Once once;
         for (const Node &c : n.children) {
             std::string key(c.keyword());
             std::string p = join_path(path, key);
+            if (key == "categories") {
+                if (auto s = check_shape(c, p, categories_form, 1, false, true); !s)
+                    return s;
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+                if (auto s = categories(c, p); !s)
+                    return s;
+                continue;
+            }
             if (key != "screen")
-                return unknown(c, path, {"screen"});
+                return unknown(c, path, {"categories", "screen"});
             if (auto s = check_shape(c, p, screen_form, 2, false, true); !s)
                 return s;
             if (auto s = check_name(c.words[1], p); !s)
@@ -1457,6 +1492,307 @@ private:
             return fail(r ? r->where : n.where, path + " " + rate_key,
                         rate + " is above the default burst " + burst,
                         "at most " + burst + ", or 'burst <" + rate + "..10000000>;' as well");
+        }
+        return Ok{};
+    }
+
+    // categories { ... }: the six categories are always blocked (R134-1). The block holds
+    // the inspection budget, the only ways through (exceptions on official request, R134-2
+    // and R133-3; agreed VPN channels, R133-4) and the malicious lists.
+    Status categories(const Node &n, const std::string &path) {
+        Categories &cat = _cfg.security.categories;
+        cat.where = n.where;
+        Once once;
+        std::map<std::string, Location> exceptions, channels;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key == "exception" || key == "vpn-channel") {
+                if (auto s = named_category_entry(c, p, exceptions, channels); !s)
+                    return s;
+                continue;
+            }
+            if (key != "inspect-packets" && key != "inspected-flows" && key != "reset" &&
+                key != "malicious")
+                return unknown(c, path,
+                               {"inspect-packets", "inspected-flows", "reset", "exception",
+                                "vpn-channel", "malicious"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            Status s = Ok{};
+            if (key == "inspect-packets") {
+                s = number_leaf(c, p, {"inspect-packets", &cat.inspect_packets, 1, 64});
+            } else if (key == "inspected-flows") {
+                s = number_leaf(c, p, {"inspected-flows", &cat.inspected_flows, 256, 1048576});
+            } else if (key == "reset") {
+                auto w = scalar(c, p, "reset on|off;");
+                if (!w)
+                    return w.error();
+                const std::string &v = (*w)->text;
+                if (v != "on" && v != "off")
+                    return fail((*w)->where, p, quoted(v) + " is not on or off",
+                                "on (a blocked TCP flow gets a RST each way) or off (its "
+                                "packets are dropped silently)");
+                cat.reset = v == "on";
+            } else {
+                if (auto st = check_shape(c, p, malicious_form, 1, false, true); !st)
+                    return st;
+                s = malicious(c, p);
+            }
+            if (!s)
+                return s;
+        }
+        return Ok{};
+    }
+
+    // `exception <name> { ... }` or `vpn-channel <name> { ... }`: unique names within their
+    // kind, and a bounded number of each.
+    Status named_category_entry(const Node &c, const std::string &path,
+                                std::map<std::string, Location> &exceptions,
+                                std::map<std::string, Location> &channels) {
+        const Categories &cat = _cfg.security.categories;
+        bool exception = c.keyword() == "exception";
+        if (auto s =
+                check_shape(c, path, exception ? exception_form : vpn_channel_form, 2, false, true);
+            !s)
+            return s;
+        if (auto s = check_name(c.words[1], path); !s)
+            return s;
+        const std::string &name = c.words[1].text;
+        std::string p = join_path(path, name);
+        const std::string what = exception ? "exception" : "vpn-channel";
+        auto [it, fresh] = (exception ? exceptions : channels).emplace(name, c.where);
+        if (!fresh)
+            return fail(c.where, p,
+                        "duplicate " + what + " " + name + " (first at " + it->second.to_string() +
+                            ")",
+                        "a name of its own for each " + what);
+        std::size_t count = exception ? cat.exceptions.size() : cat.vpn_channels.size();
+        std::size_t most = exception ? max_category_exceptions : max_vpn_channels;
+        if (count == most)
+            return fail(c.where, p,
+                        "more than " + std::to_string(most) +
+                            (exception ? " exceptions" : " VPN channels"),
+                        "at most " + std::to_string(most) +
+                            (exception ? "; one exception may hold several sources, "
+                                         "categories and applications"
+                                       : ""));
+        return exception ? category_exception(c, p) : vpn_channel(c, p);
+    }
+
+    // An unblocking on official request (R134-2): what it lets through (categories and
+    // applications), for whom (sources; any when absent) and the request (reference).
+    Status category_exception(const Node &n, const std::string &path) {
+        CategoryException e;
+        e.name = n.words[1].text;
+        e.where = n.where;
+        Once once;
+        std::map<std::string, Location> allowed; // "category p2p", "application SSH"
+        auto allow_once = [&](const Word &w, const std::string &kind,
+                              const std::string &p) -> Status {
+            auto [it, fresh] = allowed.emplace(kind + " " + w.text, w.where);
+            if (fresh)
+                return Ok{};
+            return fail(w.where, p,
+                        quoted(w.text) + " is listed twice (first at " + it->second.to_string() +
+                            ")",
+                        "each " + kind + " once per exception");
+        };
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "source" && key != "organization" && key != "category" &&
+                key != "application" && key != "reference")
+                return unknown(c, path,
+                               {"source", "organization", "category", "application", "reference"});
+            if (key == "organization" || key == "reference")
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+            if (key == "organization") {
+                if (auto s = string_leaf(c, p, "organization \"<text>\";", e.organization); !s)
+                    return s;
+            } else if (key == "reference") {
+                if (auto s = string_leaf(c, p, "reference \"<text>\";", e.reference); !s)
+                    return s;
+            } else if (key == "source") {
+                auto ws = values(c, p, "source <prefix>; or source [ <prefix> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto a = read_prefix(*w, p, Length::optional, true);
+                    if (!a)
+                        return a.error();
+                    e.sources.push_back(*a);
+                }
+            } else if (key == "category") {
+                auto ws = values(c, p, "category <category>; or category [ <category> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    auto cat = category_from_name(w->text);
+                    if (!cat)
+                        return fail(w->where, p, "unknown category " + quoted(w->text),
+                                    category_words);
+                    if (auto s = allow_once(*w, "category", p); !s)
+                        return s;
+                    e.categories = uint8_t(e.categories | category_bit(*cat));
+                }
+            } else {
+                auto ws = values(c, p, "application <name>; or application [ <name> ... ];");
+                if (!ws)
+                    return ws.error();
+                for (const Word *w : *ws) {
+                    if (!is_application_name(w->text))
+                        return fail(w->where, p,
+                                    quoted(w->text) + " is not an nDPI application name",
+                                    "1..32 letters, digits, '_', '.' or '-', e.g. BitTorrent "
+                                    "or SSH");
+                    if (auto s = allow_once(*w, "application", p); !s)
+                        return s;
+                    e.applications.push_back(w->text);
+                }
+            }
+        }
+        if (!once.has("reference"))
+            return fail(n.where, path,
+                        "exception " + e.name +
+                            " needs a reference (the official request, "
+                            "R134-2)",
+                        "'reference \"<text>\";'");
+        if (e.categories == 0 && e.applications.empty())
+            return fail(n.where, path, "exception " + e.name + " unblocks nothing",
+                        "at least one 'category <category>;' or 'application <name>;'");
+        _cfg.security.categories.exceptions.push_back(std::move(e));
+        return Ok{};
+    }
+
+    // An agreed VPN channel (R133-4): one protocol between two single addresses of one
+    // family, to one destination port.
+    Status vpn_channel(const Node &n, const std::string &path) {
+        VpnChannel v;
+        v.name = n.words[1].text;
+        v.where = n.where;
+        Once once;
+        uint32_t source_port = 0, destination_port = 0;
+        const Node *second_address = nullptr; // of source and destination, the later one
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "protocol" && key != "source" && key != "destination" &&
+                key != "destination-port" && key != "source-port")
+                return unknown(
+                    c, path,
+                    {"protocol", "source", "destination", "destination-port", "source-port"});
+            if (auto s = once.note(key, c, p); !s)
+                return s;
+            if (key == "protocol") {
+                auto w = scalar(c, p, "protocol tcp|udp;");
+                if (!w)
+                    return w.error();
+                const std::string &t = (*w)->text;
+                if (t != "tcp" && t != "udp")
+                    return fail((*w)->where, p, quoted(t) + " is not a VPN channel protocol",
+                                "tcp or udp");
+                v.protocol = t == "tcp" ? proto_tcp : proto_udp;
+            } else if (key == "source" || key == "destination") {
+                auto w = scalar(c, p, key + " <address>;");
+                if (!w)
+                    return w.error();
+                auto a = read_host(**w, p);
+                if (!a)
+                    return a.error();
+                (key == "source" ? v.source : v.destination) = *a;
+                if (once.has("source") && once.has("destination"))
+                    second_address = &c;
+            } else {
+                bool destination = key == "destination-port";
+                if (auto s =
+                        number_leaf(c, p,
+                                    {destination ? "destination-port" : "source-port",
+                                     destination ? &destination_port : &source_port, 1, 65535});
+                    !s)
+                    return s;
+            }
+        }
+        const std::pair<const char *, const char *> required[] = {
+            {"protocol", "'protocol tcp|udp;'"},
+            {"source", "'source <address>;'"},
+            {"destination", "'destination <address>;'"},
+            {"destination-port", "'destination-port <1..65535>;'"},
+        };
+        for (const auto &[key, form] : required)
+            if (!once.has(key))
+                return fail(n.where, path, "missing '" + std::string(key) + "'", form);
+        if (v.source.family != v.destination.family) {
+            const Word &w = second_address->words[1];
+            bool dst = second_address->keyword() == "destination";
+            const Address &other = dst ? v.source : v.destination;
+            return fail(w.where, path + " " + std::string(second_address->keyword()),
+                        w.text + " is IPv" +
+                            std::to_string(dst ? v.destination.family : v.source.family) + " but " +
+                            (dst ? "source " : "destination ") + format_address(other) + " is IPv" +
+                            std::to_string(other.family),
+                        "one address family per channel");
+        }
+        v.source_port = uint16_t(source_port);
+        v.destination_port = uint16_t(destination_port);
+        for (const VpnChannel &o : _cfg.security.categories.vpn_channels)
+            if (o.protocol == v.protocol && o.source == v.source &&
+                o.destination == v.destination && o.source_port == v.source_port &&
+                o.destination_port == v.destination_port)
+                return fail(n.where, path,
+                            std::string(v.protocol == proto_tcp ? "tcp " : "udp ") +
+                                format_address(v.source) + " -> " + format_address(v.destination) +
+                                " port " + std::to_string(v.destination_port) +
+                                " is already agreed by vpn-channel " + o.name + " (at " +
+                                o.where.to_string() + ")",
+                            "one vpn-channel per protocol, addresses and ports");
+        _cfg.security.categories.vpn_channels.push_back(std::move(v));
+        return Ok{};
+    }
+
+    // malicious { domain ...; address ...; file ...; }: blocked as category malicious. The
+    // files are read by the dataplane, not here: only their names are checked.
+    Status malicious(const Node &n, const std::string &path) {
+        Categories &cat = _cfg.security.categories;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key != "domain" && key != "address" && key != "file")
+                return unknown(c, path, {"domain", "address", "file"});
+            std::string value = key == "file"     ? "\"<path>\""
+                                : key == "domain" ? "<name>"
+                                                  : "<prefix>";
+            auto ws = values(c, p, key + " " + value + "; or " + key + " [ " + value + " ... ];");
+            if (!ws)
+                return ws.error();
+            for (const Word *w : *ws) {
+                if (key == "domain") {
+                    auto d = dns_name(w->text);
+                    if (!d)
+                        return fail(w->where, p, quoted(w->text) + " is not a DNS name",
+                                    "labels of letters, digits, '-' or '_' joined by dots, at "
+                                    "most 253 characters, e.g. malware.example");
+                    cat.malicious_domains.push_back(std::move(*d));
+                } else if (key == "address") {
+                    auto a = read_prefix(*w, p, Length::optional, true);
+                    if (!a)
+                        return a.error();
+                    cat.malicious_addresses.push_back(*a);
+                } else {
+                    if (w->text.empty() || w->text[0] != '/' || w->text.size() > 255)
+                        return fail(w->where, p,
+                                    quoted(w->text) + " is not an absolute path of at most 255 "
+                                                      "characters",
+                                    "e.g. \"/etc/qorgan/malicious.list\"");
+                    if (cat.malicious_files.size() == max_malicious_files)
+                        return fail(w->where, p,
+                                    "more than " + std::to_string(max_malicious_files) + " files",
+                                    "at most " + std::to_string(max_malicious_files) +
+                                        "; merge the lists into fewer files");
+                    cat.malicious_files.push_back(w->text);
+                }
+            }
         }
         return Ok{};
     }
@@ -1820,6 +2156,48 @@ std::optional<CommandClass> class_from_name(std::string_view name) {
         if (name == class_name(static_cast<CommandClass>(i)))
             return static_cast<CommandClass>(i);
     return std::nullopt;
+}
+
+std::optional<Category> category_from_name(std::string_view name) {
+    for (unsigned i = 0; i < category_count; i++)
+        if (name == category_name(static_cast<Category>(i)))
+            return static_cast<Category>(i);
+    return std::nullopt;
+}
+
+bool is_application_name(std::string_view name) {
+    if (name.empty() || name.size() > 32)
+        return false;
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    return true;
+}
+
+std::optional<std::string> dns_name(std::string_view name) {
+    if (name.empty() || name.size() > 253)
+        return std::nullopt;
+    std::string out;
+    std::size_t label = 0;
+    for (char c : name) {
+        if (c >= 'A' && c <= 'Z')
+            c = char(c - 'A' + 'a');
+        if (c == '.') {
+            if (label == 0)
+                return std::nullopt;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+            if (++label > 63)
+                return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+        out += c;
+    }
+    if (label == 0)
+        return std::nullopt; // a trailing dot
+    return out;
 }
 
 const Screen &Security::screen_for(std::string_view zone) const {

@@ -8,6 +8,7 @@
 #include "config/tree.h"
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace qorgan::config {
@@ -22,5 +23,15 @@ std::optional<Prefix> parse_prefix(std::string_view text);
 
 // The prefix with its host bits cleared.
 Prefix network_of(const Prefix &p);
+
+// The category a config word names ("remote-access"), or empty.
+std::optional<Category> category_from_name(std::string_view name);
+
+// An nDPI application name as the config takes it: 1..32 of [A-Za-z0-9_.-].
+bool is_application_name(std::string_view name);
+
+// A DNS name lower-cased: labels of [a-z0-9-_] (1..63 each) joined by dots, at most 253
+// characters in all. Empty when `name` is not one.
+std::optional<std::string> dns_name(std::string_view name);
 
 } // namespace qorgan::config

@@ -3,6 +3,8 @@
 // what config/schema.cpp accepts (tests/unit/test_schema_tree.cpp keeps the two in step).
 #include "config/schema_tree.h"
 
+#include "config/model.h"
+
 #include <algorithm>
 
 namespace qorgan::config {
@@ -82,6 +84,43 @@ std::vector<SchemaNode> nat_children() {
     };
 }
 
+// security { categories { ... } }: category blocking (R134-1) and the ways through it.
+SchemaNode categories() {
+    std::vector<std::string> names;
+    for (unsigned i = 0; i < category_count; i++)
+        names.push_back(category_name(static_cast<Category>(i)));
+    std::sort(names.begin(), names.end());
+    return node(
+        "categories", K::container, "block vpn, remote access, p2p, games, unknown, malicious", {},
+        {},
+        {node("inspect-packets", K::leaf, "payload packets a flow may pass before a verdict",
+              "<1..64>"),
+         node("inspected-flows", K::leaf, "flows under inspection at once, per worker",
+              "<256..1048576>"),
+         node("reset", K::leaf, "a blocked TCP flow gets a RST each way; default on", "",
+              {"off", "on"}),
+         node("exception", K::keyed, "unblocking on official request (R134-2, R133-3)", "<name>",
+              {},
+              {node("source", K::leaf_list, "source network; absent: any", "<prefix>"),
+               node("organization", K::leaf, "who asked, for the logs", "<text>"),
+               node("category", K::leaf_list, "category let through", "", names),
+               node("application", K::leaf_list, "nDPI application let through (BitTorrent, SSH)",
+                    "<application>"),
+               node("reference", K::leaf, "the official request (required)", "<text>")}),
+         node("vpn-channel", K::keyed, "an agreed VPN channel (R133-4)", "<name>", {},
+              {node("protocol", K::leaf, "its protocol", "", {"tcp", "udp"}),
+               node("source", K::leaf, "the client's address", "<host-address>"),
+               node("destination", K::leaf, "the server's address", "<host-address>"),
+               node("destination-port", K::leaf, "the server's port", "<1..65535>"),
+               node("source-port", K::leaf, "the client's port; absent: any", "<1..65535>")}),
+         node("malicious", K::container, "more malicious hosts, blocked as category malicious", {},
+              {},
+              {node("domain", K::leaf_list, "matched in DNS, TLS SNI and HTTP Host", "<domain>"),
+               node("address", K::leaf_list, "source or destination network", "<prefix>"),
+               node("file", K::leaf_list, "a list of domains and prefixes, at most 16",
+                    "<absolute-path>")})});
+}
+
 // security { screen <zone> { ... } }: each defence block with its closed set of actions.
 std::vector<SchemaNode> security_children() {
     auto action = [](std::string help, std::vector<std::string> choices) {
@@ -128,7 +167,8 @@ std::vector<SchemaNode> security_children() {
         node("fragments", K::container, "reassembly, overlapping and tiny fragments", {}, {},
              {action("default drop", {"drop", "off"})}),
     };
-    return {node("screen", K::keyed, "attack protection for packets arriving in a zone (R128-e)",
+    return {categories(),
+            node("screen", K::keyed, "attack protection for packets arriving in a zone (R128-e)",
                  "<zone>", {}, std::move(screen))};
 }
 
@@ -182,8 +222,8 @@ SchemaNode build_root() {
                   node("timeouts", K::container, "flow idle timeouts", {}, {}, timeouts)}),
             node("nat", K::container, "NAT44: static, source (NAPT) and destination", {}, {},
                  nat_children()),
-            node("security", K::container, "attack protection screens per zone", {}, {},
-                 security_children()),
+            node("security", K::container, "category blocking and attack protection screens", {},
+                 {}, security_children()),
             node("system", K::container, "administrators, sessions and the audit log", {}, {},
                  {node("host-name", K::leaf, "name in prompts and syslog", "<name>"),
                   node("login", K::container, "sessions, lockout, passwords, levels (R118)", {}, {},

@@ -124,6 +124,20 @@ std::optional<std::string> check_value(const SchemaNode &s, const std::string &v
             return quoted(v) + " is not a valid name";
         return std::nullopt;
     }
+    if (h == "<host-address>") { // a VPN channel's ends: bare or with the full length
+        auto p = parse_prefix(v);
+        if (!p)
+            return quoted(v) + " is not an IPv4 or IPv6 address";
+        if (p->length != (p->family == 6 ? 128 : 32))
+            return v + " is a network, not a single address";
+        return std::nullopt;
+    }
+    if (h == "<application>" && !is_application_name(v))
+        return quoted(v) + " is not an nDPI application name";
+    if (h == "<domain>" && !dns_name(v))
+        return quoted(v) + " is not a DNS name";
+    if (h == "<absolute-path>" && (v.empty() || v[0] != '/'))
+        return quoted(v) + " is not an absolute path";
     bool ipv4 = h == "<ipv4-prefix>" || h == "<ipv4-address>"; // NAT44
     if (h == "<prefix>" || h == "<address>" || h == "<address>/<length>" || ipv4) {
         auto p = parse_prefix(v);

@@ -251,7 +251,15 @@ TEST(ComplianceReport, OneRowPerRequirementInOrder) {
     EXPECT_EQ(row(bare_rows, "R90-1-6")->evidence,
               "interface inet0 (loop internet) has no 'nat source' rule: inside addresses leave "
               "it untranslated");
-    EXPECT_EQ(row(rows, "R134-1")->evidence, "waits for issue 6");
+    // Category blocking needs no configuration: the six categories are always blocked.
+    EXPECT_EQ(row(rows, "R134-1")->status, "met");
+    EXPECT_EQ(row(rows, "R134-1")->evidence,
+              "the six categories (vpn, remote-access, p2p, games, unknown, malicious) are "
+              "blocked on every forwarded flow; 1 exception");
+    EXPECT_EQ(row(rows, "R134-2")->status, "met");
+    EXPECT_EQ(row(rows, "R133-3")->status, "met");
+    EXPECT_EQ(row(rows, "R133-4")->status, "partly met");
+    EXPECT_EQ(row(rows, "R133-1")->status, "met");
 }
 
 TEST(ComplianceReport, NatRowsFollowTheConfiguration_R128d_R90_1_6_R139_10_1) {
@@ -398,6 +406,75 @@ TEST(ComplianceReport, R139_10_1_NeedsEveryDefenceOnInTheShieldedZones) {
     EXPECT_EQ(row(rows, "R139-10-1")->evidence,
               "IPS: no zone is in the shielded loop; address translation: 0 destination rules "
               "and 1 static translations (web)");
+}
+
+TEST(ComplianceReport, CategoryRowsWithoutExceptions_R134_R133) {
+    auto rows = compliance_report(lab({}), healthy());
+    EXPECT_EQ(row(rows, "R134-1")->summary,
+              "block VPN, remote access, p2p, games, unknown, malicious");
+    EXPECT_EQ(row(rows, "R134-2")->status, "met");
+    EXPECT_EQ(row(rows, "R134-2")->evidence,
+              "0 exceptions: unblocking only by an exception carrying its official request");
+    EXPECT_EQ(row(rows, "R133-3")->status, "met");
+    EXPECT_EQ(row(rows, "R133-3")->evidence,
+              "0 exceptions allow 0 categories and 0 applications to 0 source networks (0 "
+              "exceptions for any source) of 0 organizations");
+    EXPECT_EQ(row(rows, "R133-4")->status, "partly met");
+    EXPECT_EQ(row(rows, "R133-4")->evidence,
+              "0 agreed VPN channels pass despite the vpn block; IPsec channels wait for issue 8");
+    EXPECT_EQ(row(rows, "R133-1")->status, "met");
+    EXPECT_EQ(row(rows, "R133-1")->evidence,
+              "remote access arriving from a zone outside the outer loop towards an outer-loop "
+              "zone is blocked whatever the exceptions say; outer-loop zones: outer");
+    // No outer loop at all: nothing to remote-control, and the row says so.
+    Config c = lab({});
+    c.zones[1].loop = Loop::inner;
+    EXPECT_EQ(row(compliance_report(c, healthy()), "R133-1")->evidence,
+              "remote access arriving from a zone outside the outer loop towards an outer-loop "
+              "zone is blocked whatever the exceptions say; no zone is in the outer loop");
+}
+
+TEST(ComplianceReport, CategoryRowsFollowTheExceptionsAndChannels_R134_R133) {
+    const std::string categories =
+        "categories {"
+        " exception torrents { source [ 198.18.1.0/24 198.18.2.0/24 ]; organization \"Ministry "
+        "of Science\"; category [ p2p games ]; application BitTorrent; reference \"MS-117\"; }"
+        " exception admins { application [ SSH RDP ]; reference \"IT-9\"; }"
+        " exception lab { source 198.18.3.0/24; organization \"Ministry of Science\"; "
+        "category unknown; reference \"MS-118\"; }"
+        " vpn-channel hq { protocol udp; source 198.18.2.10; destination 192.0.2.1; "
+        "destination-port 1194; }"
+        " vpn-channel branch { protocol tcp; source 198.18.2.11; destination 192.0.2.2; "
+        "destination-port 443; }"
+        " }";
+    Config c = lab({}, open_egress, "", "", categories);
+    auto rows = compliance_report(c, healthy());
+    EXPECT_EQ(row(rows, "R134-1")->status, "met");
+    EXPECT_EQ(row(rows, "R134-1")->evidence,
+              "the six categories (vpn, remote-access, p2p, games, unknown, malicious) are "
+              "blocked on every forwarded flow; 3 exceptions");
+    EXPECT_EQ(row(rows, "R134-2")->status, "met");
+    EXPECT_EQ(row(rows, "R134-2")->evidence,
+              "3 exceptions, each with its official request: torrents (MS-117), admins (IT-9), "
+              "lab (MS-118)");
+    EXPECT_EQ(row(rows, "R133-3")->status, "met");
+    EXPECT_EQ(row(rows, "R133-3")->evidence,
+              "3 exceptions allow 3 categories and 3 applications to 3 source networks (1 "
+              "exception for any source) of 1 organization (Ministry of Science)");
+    EXPECT_EQ(row(rows, "R133-4")->status, "partly met");
+    EXPECT_EQ(row(rows, "R133-4")->evidence,
+              "2 agreed VPN channels (hq, branch) pass despite the vpn block; IPsec channels "
+              "wait for issue 8");
+    EXPECT_EQ(row(rows, "R133-1")->status, "met") << "exceptions never open remote control";
+
+    // Nothing is classified while the dataplane is away; the configured rows still stand.
+    ComplianceFacts away;
+    rows = compliance_report(c, away);
+    EXPECT_EQ(row(rows, "R134-1")->status, "not met");
+    EXPECT_EQ(row(rows, "R134-1")->evidence,
+              "dataplane not connected: no flow is classified (nothing forwards)");
+    EXPECT_EQ(row(rows, "R134-2")->status, "met");
+    EXPECT_EQ(row(rows, "R133-4")->status, "partly met");
 }
 
 TEST(ComplianceReport, DisconnectedTamperedAndViolatingAreNotMet) {

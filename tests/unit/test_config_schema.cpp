@@ -102,6 +102,31 @@ std::string security(const std::vector<std::string> &ls) {
     return section("security", ls);
 }
 
+// `security categories` holding `ls`, one per line from line 9 at column 9, after the
+// one-interface config.
+std::string categories(const std::vector<std::string> &ls) {
+    return one_interface + "security {\n    categories {\n" + lines(ls, "        ") + "    }\n}\n";
+}
+
+// `head` { `ls` } inside `security categories`, `ls` one per line from line 10 at column 13.
+std::string categories_block(const std::string &head, const std::vector<std::string> &ls) {
+    std::vector<std::string> body{head + " {"};
+    for (const std::string &l : ls)
+        body.push_back("    " + l);
+    body.push_back("}");
+    return categories(body);
+}
+
+// `security categories exception e1` holding `ls`, one per line from line 10 at column 13.
+std::string exception(const std::vector<std::string> &ls) {
+    return categories_block("exception e1", ls);
+}
+
+// `security categories vpn-channel c1` holding `ls`, one per line from line 10 at column 13.
+std::string channel(const std::vector<std::string> &ls) {
+    return categories_block("vpn-channel c1", ls);
+}
+
 // A list of `n` pool addresses from 203.0.113.100 up.
 std::string pool_of(int n) {
     std::string out = "[";
@@ -660,7 +685,7 @@ const ErrorCase error_cases[] = {
 
     // The screen: its zone, its statements, ranges and actions (R128-e).
     {"SecurityUnknown", security({"firewall { }"}),
-     "lab.conf:8:5: security firewall: unknown statement; expected one of screen"},
+     "lab.conf:8:5: security firewall: unknown statement; expected one of categories, screen"},
     {"ScreenNoZone", security({"screen { }"}),
      "lab.conf:8:5: security screen: missing value; expected 'screen <zone> { syn-flood { ... "
      "} source-rate { ... } ... }'"},
@@ -758,6 +783,247 @@ const ErrorCase error_cases[] = {
     {"ScreenBogonNotAPrefix", screen({"spoofing { bogons martians; }"}),
      "lab.conf:9:27: security screen inner spoofing bogons: 'martians' is not an IPv4 or IPv6 "
      "address; expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+
+    // Category blocking (R134-1): the block, its settings and the malicious lists.
+    {"SecurityNotABlock", one_interface + "security;\n",
+     "lab.conf:7:1: security: missing block; expected 'security { categories { ... } screen "
+     "<zone> { ... } }'"},
+    {"CategoriesTwice", security({"categories { }", "categories { reset off; }"}),
+     "lab.conf:9:5: security categories: duplicate statement (first at lab.conf:8:5); expected "
+     "'categories' at most once here"},
+    {"CategoriesNotABlock", security({"categories;"}),
+     "lab.conf:8:5: security categories: missing block; expected 'categories { inspect-packets "
+     "<1..64>; exception <name> { ... } vpn-channel <name> { ... } malicious { ... } }'"},
+    {"CategoriesWithAName", security({"categories all { }"}),
+     "lab.conf:8:16: security categories: unexpected 'all'; expected 'categories { "
+     "inspect-packets <1..64>; exception <name> { ... } vpn-channel <name> { ... } malicious { "
+     "... } }'"},
+    {"CategoriesUnknownStatement", categories({"block-all on;"}),
+     "lab.conf:9:9: security categories block-all: unknown statement; expected one of "
+     "inspect-packets, inspected-flows, reset, exception, vpn-channel, malicious"},
+    {"InspectPacketsZero", categories({"inspect-packets 0;"}),
+     "lab.conf:9:25: security categories inspect-packets: 0 is out of range; expected 1..64"},
+    {"InspectPacketsTooMany", categories({"inspect-packets 65;"}),
+     "lab.conf:9:25: security categories inspect-packets: 65 is out of range; expected 1..64"},
+    {"InspectPacketsNotANumber", categories({"inspect-packets few;"}),
+     "lab.conf:9:25: security categories inspect-packets: 'few' is not a number; expected "
+     "1..64"},
+    {"InspectPacketsTwice", categories({"inspect-packets 4;", "inspect-packets 8;"}),
+     "lab.conf:10:9: security categories inspect-packets: duplicate statement (first at "
+     "lab.conf:9:9); expected 'inspect-packets' at most once here"},
+    {"InspectedFlowsTooFew", categories({"inspected-flows 255;"}),
+     "lab.conf:9:25: security categories inspected-flows: 255 is out of range; expected "
+     "256..1048576"},
+    {"InspectedFlowsTooMany", categories({"inspected-flows 1048577;"}),
+     "lab.conf:9:25: security categories inspected-flows: 1048577 is out of range; expected "
+     "256..1048576"},
+    {"InspectedFlowsTwice", categories({"inspected-flows 256;", "inspected-flows 512;"}),
+     "lab.conf:10:9: security categories inspected-flows: duplicate statement (first at "
+     "lab.conf:9:9); expected 'inspected-flows' at most once here"},
+    {"ResetNotOnOrOff", categories({"reset yes;"}),
+     "lab.conf:9:15: security categories reset: 'yes' is not on or off; expected on (a blocked "
+     "TCP flow gets a RST each way) or off (its packets are dropped silently)"},
+    {"ResetMissing", categories({"reset;"}),
+     "lab.conf:9:9: security categories reset: missing value; expected 'reset on|off;'"},
+    {"ResetList", categories({"reset [ on off ];"}),
+     "lab.conf:9:15: security categories reset: a list is not allowed here; expected 'reset "
+     "on|off;'"},
+    {"ResetTwice", categories({"reset off;", "reset on;"}),
+     "lab.conf:10:9: security categories reset: duplicate statement (first at lab.conf:9:9); "
+     "expected 'reset' at most once here"},
+    {"MaliciousTwice", categories({"malicious { domain a.example; }", "malicious { }"}),
+     "lab.conf:10:9: security categories malicious: duplicate statement (first at "
+     "lab.conf:9:9); expected 'malicious' at most once here"},
+    {"MaliciousNotABlock", categories({"malicious domain a.example;"}),
+     "lab.conf:9:19: security categories malicious: unexpected 'domain'; expected 'malicious { "
+     "domain <name>; address <prefix>; file \"<path>\"; }'"},
+    {"MaliciousUnknownStatement", categories({"malicious { url http://x.example/; }"}),
+     "lab.conf:9:21: security categories malicious url: unknown statement; expected one of "
+     "domain, address, file"},
+    {"MaliciousDomainEmptyLabel", categories({"malicious { domain [ a.example bad..example ]; }"}),
+     "lab.conf:9:40: security categories malicious domain: 'bad..example' is not a DNS name; "
+     "expected labels of letters, digits, '-' or '_' joined by dots, at most 253 characters, "
+     "e.g. malware.example"},
+    {"MaliciousDomainTrailingDot", categories({"malicious { domain malware.example.; }"}),
+     "lab.conf:9:28: security categories malicious domain: 'malware.example.' is not a DNS "
+     "name; expected labels of letters, digits, '-' or '_' joined by dots, at most 253 "
+     "characters, e.g. malware.example"},
+    {"MaliciousDomainWildcard", categories({"malicious { domain *.example; }"}),
+     "lab.conf:9:28: security categories malicious domain: '*.example' is not a DNS name; "
+     "expected labels of letters, digits, '-' or '_' joined by dots, at most 253 characters, "
+     "e.g. malware.example"},
+    {"MaliciousDomainLongLabel",
+     categories({"malicious { domain " + std::string(64, 'a') + ".example; }"}),
+     "lab.conf:9:28: security categories malicious domain: '" + std::string(64, 'a') +
+         ".example' is not a DNS name; expected labels of letters, digits, '-' or '_' joined by "
+         "dots, at most 253 characters, e.g. malware.example"},
+    {"MaliciousDomainMissing", categories({"malicious { domain; }"}),
+     "lab.conf:9:21: security categories malicious domain: missing value; expected 'domain "
+     "<name>; or domain [ <name> ... ];'"},
+    {"MaliciousAddressHostBits", categories({"malicious { address 192.0.2.1/24; }"}),
+     "lab.conf:9:29: security categories malicious address: 192.0.2.1/24 has host bits set; "
+     "did you mean 192.0.2.0/24?"},
+    {"MaliciousAddressNotAPrefix", categories({"malicious { address evil.example; }"}),
+     "lab.conf:9:29: security categories malicious address: 'evil.example' is not an IPv4 or "
+     "IPv6 address; expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+    {"MaliciousFileRelative", categories({"malicious { file \"lists/bad.txt\"; }"}),
+     "lab.conf:9:26: security categories malicious file: 'lists/bad.txt' is not an absolute "
+     "path of at most 255 characters; expected e.g. \"/etc/qorgan/malicious.list\""},
+    {"MaliciousFileEmpty", categories({"malicious { file \"\"; }"}),
+     "lab.conf:9:26: security categories malicious file: '' is not an absolute path of at most "
+     "255 characters; expected e.g. \"/etc/qorgan/malicious.list\""},
+    {"MaliciousFileTooLong", categories({"malicious { file \"/" + std::string(255, 'x') + "\"; }"}),
+     "lab.conf:9:26: security categories malicious file: '/" + std::string(255, 'x') +
+         "' is not an absolute path of at most 255 characters; expected e.g. "
+         "\"/etc/qorgan/malicious.list\""},
+
+    // Exceptions on official request (R134-2, R133-3).
+    {"ExceptionNoName", categories({"exception { category p2p; }"}),
+     "lab.conf:9:9: security categories exception: missing value; expected 'exception <name> { "
+     "source <prefix>; category <category>; application <name>; reference \"<text>\"; }'"},
+    {"ExceptionNotABlock", categories({"exception e1;"}),
+     "lab.conf:9:9: security categories exception: missing block; expected 'exception <name> { "
+     "source <prefix>; category <category>; application <name>; reference \"<text>\"; }'"},
+    {"ExceptionBadName", categories({"exception 1e { }"}),
+     "lab.conf:9:19: security categories exception: '1e' is not a valid name; expected a "
+     "letter, then letters, digits, '_' or '-' (at most 31)"},
+    {"ExceptionDuplicateName",
+     categories({"exception e1 { category p2p; reference \"A-1\"; }",
+                 "exception e1 { category games; reference \"A-2\"; }"}),
+     "lab.conf:10:9: security categories exception e1: duplicate exception e1 (first at "
+     "lab.conf:9:9); expected a name of its own for each exception"},
+    {"ExceptionNeedsAReference", exception({"category p2p;"}),
+     "lab.conf:9:9: security categories exception e1: exception e1 needs a reference (the "
+     "official request, R134-2); expected 'reference \"<text>\";'"},
+    {"ExceptionUnblocksNothing", exception({"source 198.18.1.0/24;", "reference \"A-1\";"}),
+     "lab.conf:9:9: security categories exception e1: exception e1 unblocks nothing; expected "
+     "at least one 'category <category>;' or 'application <name>;'"},
+    {"ExceptionUnknownStatement", exception({"action accept;"}),
+     "lab.conf:10:13: security categories exception e1 action: unknown statement; expected one "
+     "of source, organization, category, application, reference"},
+    {"ExceptionUnknownCategory", exception({"category [ p2p foo ];"}),
+     "lab.conf:10:28: security categories exception e1 category: unknown category 'foo'; "
+     "expected vpn|remote-access|p2p|games|unknown|malicious"},
+    {"ExceptionCategoryTwice", exception({"category [ p2p games ];", "category p2p;"}),
+     "lab.conf:11:22: security categories exception e1 category: 'p2p' is listed twice (first "
+     "at lab.conf:10:24); expected each category once per exception"},
+    {"ExceptionCategoryMissing", exception({"category;"}),
+     "lab.conf:10:13: security categories exception e1 category: missing value; expected "
+     "'category <category>; or category [ <category> ... ];'"},
+    {"ExceptionApplicationWithSpace", exception({"application \"Bit Torrent\";"}),
+     "lab.conf:10:25: security categories exception e1 application: 'Bit Torrent' is not an "
+     "nDPI application name; expected 1..32 letters, digits, '_', '.' or '-', e.g. BitTorrent "
+     "or SSH"},
+    {"ExceptionApplicationTooLong", exception({"application " + std::string(33, 'A') + ";"}),
+     "lab.conf:10:25: security categories exception e1 application: '" + std::string(33, 'A') +
+         "' is not an nDPI application name; expected 1..32 letters, digits, '_', '.' or '-', "
+         "e.g. BitTorrent or SSH"},
+    {"ExceptionApplicationTwice", exception({"application SSH;", "application [ RDP SSH ];"}),
+     "lab.conf:11:31: security categories exception e1 application: 'SSH' is listed twice "
+     "(first at lab.conf:10:25); expected each application once per exception"},
+    {"ExceptionReferenceTwice", exception({"reference \"A-1\";", "reference \"A-2\";"}),
+     "lab.conf:11:13: security categories exception e1 reference: duplicate statement (first at "
+     "lab.conf:10:13); expected 'reference' at most once here"},
+    {"ExceptionReferenceEmpty", exception({"category p2p;", "reference \"\";"}),
+     "lab.conf:11:23: security categories exception e1 reference: empty or longer than 255 "
+     "characters; expected 'reference \"<text>\";'"},
+    {"ExceptionReferenceList", exception({"reference [ A-1 A-2 ];"}),
+     "lab.conf:10:23: security categories exception e1 reference: a list is not allowed here; "
+     "expected 'reference \"<text>\";'"},
+    {"ExceptionOrganizationTwice", exception({"organization \"A\";", "organization \"B\";"}),
+     "lab.conf:11:13: security categories exception e1 organization: duplicate statement "
+     "(first at lab.conf:10:13); expected 'organization' at most once here"},
+    {"ExceptionOrganizationTooLong", exception({"organization \"" + std::string(256, 'o') + "\";"}),
+     "lab.conf:10:26: security categories exception e1 organization: empty or longer than 255 "
+     "characters; expected 'organization \"<text>\";'"},
+    {"ExceptionSourceHostBits", exception({"source [ 198.18.1.0/24 198.18.2.1/24 ];"}),
+     "lab.conf:10:36: security categories exception e1 source: 198.18.2.1/24 has host bits set; "
+     "did you mean 198.18.2.0/24?"},
+    {"ExceptionSourceNotAPrefix", exception({"source ministry;"}),
+     "lab.conf:10:20: security categories exception e1 source: 'ministry' is not an IPv4 or "
+     "IPv6 address; expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+
+    // Agreed VPN channels (R133-4).
+    {"ChannelNoName", categories({"vpn-channel { protocol udp; }"}),
+     "lab.conf:9:9: security categories vpn-channel: missing value; expected 'vpn-channel <name> "
+     "{ protocol tcp|udp; source <address>; destination <address>; destination-port "
+     "<1..65535>; }'"},
+    {"ChannelBadName", categories({"vpn-channel hq.main { }"}),
+     "lab.conf:9:21: security categories vpn-channel: 'hq.main' is not a valid name; expected a "
+     "letter, then letters, digits, '_' or '-' (at most 31)"},
+    {"ChannelDuplicateName",
+     categories({"vpn-channel c1 { protocol udp; source 198.18.2.10; destination 192.0.2.1; "
+                 "destination-port 1194; }",
+                 "vpn-channel c1 { }"}),
+     "lab.conf:10:9: security categories vpn-channel c1: duplicate vpn-channel c1 (first at "
+     "lab.conf:9:9); expected a name of its own for each vpn-channel"},
+    {"ChannelMissingProtocol",
+     channel({"source 198.18.2.10;", "destination 192.0.2.1;", "destination-port 1194;"}),
+     "lab.conf:9:9: security categories vpn-channel c1: missing 'protocol'; expected 'protocol "
+     "tcp|udp;'"},
+    {"ChannelMissingSource",
+     channel({"protocol udp;", "destination 192.0.2.1;", "destination-port 1194;"}),
+     "lab.conf:9:9: security categories vpn-channel c1: missing 'source'; expected 'source "
+     "<address>;'"},
+    {"ChannelMissingDestination",
+     channel({"protocol udp;", "source 198.18.2.10;", "destination-port 1194;"}),
+     "lab.conf:9:9: security categories vpn-channel c1: missing 'destination'; expected "
+     "'destination <address>;'"},
+    {"ChannelMissingDestinationPort",
+     channel(
+         {"protocol udp;", "source 198.18.2.10;", "destination 192.0.2.1;", "source-port 1194;"}),
+     "lab.conf:9:9: security categories vpn-channel c1: missing 'destination-port'; expected "
+     "'destination-port <1..65535>;'"},
+    {"ChannelProtocolEsp", channel({"protocol esp;"}),
+     "lab.conf:10:22: security categories vpn-channel c1 protocol: 'esp' is not a VPN channel "
+     "protocol; expected tcp or udp"},
+    {"ChannelProtocolTwice", channel({"protocol udp;", "protocol tcp;"}),
+     "lab.conf:11:13: security categories vpn-channel c1 protocol: duplicate statement (first "
+     "at lab.conf:10:13); expected 'protocol' at most once here"},
+    {"ChannelSourceNetwork", channel({"source 198.18.2.0/24;"}),
+     "lab.conf:10:20: security categories vpn-channel c1 source: 198.18.2.0/24 is a network, not "
+     "a single address; expected a bare address or one with its full length, e.g. 198.18.2.10 "
+     "or 2001:db8::10/128"},
+    {"ChannelDestinationNetwork6", channel({"destination 2001:db8::/64;"}),
+     "lab.conf:10:25: security categories vpn-channel c1 destination: 2001:db8::/64 is a "
+     "network, not a single address; expected a bare address or one with its full length, e.g. "
+     "198.18.2.10 or 2001:db8::10/128"},
+    {"ChannelSourceNotAnAddress", channel({"source hq;"}),
+     "lab.conf:10:20: security categories vpn-channel c1 source: 'hq' is not an IPv4 or IPv6 "
+     "address; expected e.g. 198.18.1.0/24 or 2001:db8::/32"},
+    {"ChannelSourceList", channel({"source [ 198.18.2.10 198.18.2.11 ];"}),
+     "lab.conf:10:20: security categories vpn-channel c1 source: a list is not allowed here; "
+     "expected 'source <address>;'"},
+    {"ChannelFamiliesDiffer",
+     channel({"protocol udp;", "source 198.18.2.10;", "destination 2001:db8::1;",
+              "destination-port 51820;"}),
+     "lab.conf:12:25: security categories vpn-channel c1 destination: 2001:db8::1 is IPv6 but "
+     "source 198.18.2.10 is IPv4; expected one address family per channel"},
+    {"ChannelFamiliesDifferSourceLast",
+     channel({"protocol udp;", "destination 2001:db8::1;", "destination-port 51820;",
+              "source 198.18.2.10/32;"}),
+     "lab.conf:13:20: security categories vpn-channel c1 source: 198.18.2.10/32 is IPv4 but "
+     "destination 2001:db8::1 is IPv6; expected one address family per channel"},
+    {"ChannelDestinationPortZero", channel({"destination-port 0;"}),
+     "lab.conf:10:30: security categories vpn-channel c1 destination-port: 0 is out of range; "
+     "expected 1..65535"},
+    {"ChannelSourcePortTooBig", channel({"source-port 65536;"}),
+     "lab.conf:10:25: security categories vpn-channel c1 source-port: 65536 is out of range; "
+     "expected 1..65535"},
+    {"ChannelPortRange", channel({"destination-port 500-501;"}),
+     "lab.conf:10:30: security categories vpn-channel c1 destination-port: '500-501' is not a "
+     "number; expected 1..65535"},
+    {"ChannelUnknownStatement", channel({"action accept;"}),
+     "lab.conf:10:13: security categories vpn-channel c1 action: unknown statement; expected one "
+     "of protocol, source, destination, destination-port, source-port"},
+    {"ChannelSameFlowTwice",
+     categories({"vpn-channel a { protocol tcp; source 198.18.2.10; destination 192.0.2.1; "
+                 "destination-port 443; }",
+                 "vpn-channel b { destination-port 443; protocol tcp; destination 192.0.2.1/32; "
+                 "source 198.18.2.10; }"}),
+     "lab.conf:10:9: security categories vpn-channel b: tcp 198.18.2.10 -> 192.0.2.1 port 443 "
+     "is already agreed by vpn-channel a (at lab.conf:9:9); expected one vpn-channel per "
+     "protocol, addresses and ports"},
 
     // Errors of the tree come through load_text unchanged.
     {"TreeError", "interfaces {\n",
@@ -1344,4 +1610,230 @@ TEST(ConfigSchema, ScreenBogonsListIsBounded_R128_e) {
                        "at most 64 (R128-e: the list is checked for every packet)"),
               std::string::npos)
         << msg;
+}
+
+// Every default of the categories block, as the model and docs/CONFIG.md give them.
+void expect_default_categories(const Categories &c) {
+    EXPECT_EQ(c.inspect_packets, 8u);
+    EXPECT_EQ(c.inspected_flows, 16384u);
+    EXPECT_TRUE(c.reset);
+    EXPECT_TRUE(c.exceptions.empty());
+    EXPECT_TRUE(c.vpn_channels.empty());
+    EXPECT_TRUE(c.malicious_domains.empty());
+    EXPECT_TRUE(c.malicious_addresses.empty());
+    EXPECT_TRUE(c.malicious_files.empty());
+}
+
+TEST(ConfigSchema, CategoriesDefaultsWhenAbsent_R134_1) {
+    Config c = load_ok(one_interface);
+    expect_default_categories(c.security.categories);
+    EXPECT_TRUE(c.security.categories.where.file.empty()) << "no block was written";
+    Config empty = load_ok(categories({}));
+    expect_default_categories(empty.security.categories);
+    EXPECT_EQ(empty.security.categories.where.to_string(), "lab.conf:8:5");
+}
+
+TEST(ConfigSchema, CategoriesEveryStatement) {
+    Config c = load_ok(categories({
+        "inspect-packets 64;",
+        "inspected-flows 1048576;",
+        "reset off;",
+        "exception torrents {",
+        "    source [ 198.18.1.0/24 2001:db8:1::/48 ];",
+        "    source 198.18.9.7;",
+        "    organization \"Ministry of Science\";",
+        "    category [ p2p games ];",
+        "    category unknown;",
+        "    application [ BitTorrent eDonkey ];",
+        "    application Steam.Client_2-x;",
+        "    reference \"MS-2024/117\";",
+        "}",
+        "vpn-channel hq {",
+        "    protocol tcp;",
+        "    source 198.18.2.10/32;",
+        "    destination 192.0.2.1;",
+        "    destination-port 443;",
+        "    source-port 40000;",
+        "}",
+        "malicious {",
+        "    domain [ Malware.EXAMPLE c2_relay.bad-site.example ];",
+        "    domain x;",
+        "    address [ 192.0.2.66 2001:db8:bad::/48 ];",
+        "    file \"/etc/qorgan/malicious.list\";",
+        "}",
+    }));
+    const Categories &cat = c.security.categories;
+    EXPECT_EQ(cat.inspect_packets, 64u);
+    EXPECT_EQ(cat.inspected_flows, 1048576u);
+    EXPECT_FALSE(cat.reset);
+    ASSERT_EQ(cat.exceptions.size(), 1u);
+    const CategoryException &e = cat.exceptions[0];
+    EXPECT_EQ(e.name, "torrents");
+    EXPECT_EQ(e.sources,
+              (std::vector<Prefix>{P("198.18.1.0/24"), P("2001:db8:1::/48"), P("198.18.9.7")}));
+    EXPECT_EQ(e.organization, "Ministry of Science");
+    EXPECT_EQ(e.categories, category_bit(Category::p2p) | category_bit(Category::games) |
+                                category_bit(Category::unknown));
+    EXPECT_EQ(e.applications,
+              (std::vector<std::string>{"BitTorrent", "eDonkey", "Steam.Client_2-x"}));
+    EXPECT_EQ(e.reference, "MS-2024/117");
+    EXPECT_EQ(e.where.to_string(), "lab.conf:12:9");
+    ASSERT_EQ(cat.vpn_channels.size(), 1u);
+    const VpnChannel &v = cat.vpn_channels[0];
+    EXPECT_EQ(v.name, "hq");
+    EXPECT_EQ(v.protocol, proto_tcp);
+    EXPECT_EQ(v.source, P("198.18.2.10"));
+    EXPECT_EQ(v.destination, P("192.0.2.1/32"));
+    EXPECT_EQ(v.destination_port, 443);
+    EXPECT_EQ(v.source_port, 40000);
+    EXPECT_EQ(v.where.to_string(), "lab.conf:22:9");
+    EXPECT_EQ(cat.malicious_domains,
+              (std::vector<std::string>{"malware.example", "c2_relay.bad-site.example", "x"}))
+        << "lower-cased";
+    EXPECT_EQ(cat.malicious_addresses,
+              (std::vector<Prefix>{P("192.0.2.66"), P("2001:db8:bad::/48")}));
+    EXPECT_EQ(cat.malicious_files, std::vector<std::string>{"/etc/qorgan/malicious.list"});
+}
+
+TEST(ConfigSchema, CategoriesEveryCategoryWord) {
+    for (unsigned i = 0; i < category_count; ++i) {
+        Category k = static_cast<Category>(i);
+        std::string word = category_name(k);
+        Config c = load_ok(exception({"category " + word + ";", "reference \"R-1\";"}));
+        ASSERT_EQ(c.security.categories.exceptions.size(), 1u) << word;
+        EXPECT_EQ(c.security.categories.exceptions[0].categories, category_bit(k)) << word;
+        EXPECT_EQ(category_from_name(word), k);
+    }
+    EXPECT_FALSE(category_from_name("remote_access").has_value());
+    EXPECT_FALSE(category_from_name("VPN").has_value());
+    EXPECT_FALSE(category_from_name("").has_value());
+}
+
+TEST(ConfigSchema, CategoryExceptionsInTextOrder_R134_2) {
+    // An application alone is enough, and no source means any source.
+    Config c = load_ok(categories({
+        "exception ssh-admins { application SSH; reference \"IT-9\"; }",
+        "exception gamers { category games; source 198.18.1.0/25; reference \"HR-3\"; }",
+    }));
+    const auto &ex = c.security.categories.exceptions;
+    ASSERT_EQ(ex.size(), 2u);
+    EXPECT_EQ(ex[0].name, "ssh-admins");
+    EXPECT_EQ(ex[0].categories, 0);
+    EXPECT_TRUE(ex[0].sources.empty());
+    EXPECT_TRUE(ex[0].organization.empty());
+    EXPECT_EQ(ex[1].name, "gamers");
+    EXPECT_EQ(ex[1].sources, std::vector<Prefix>{P("198.18.1.0/25")});
+}
+
+TEST(ConfigSchema, VpnChannelsOfEitherFamily_R133_4) {
+    Config c = load_ok(categories({
+        "vpn-channel v4 { protocol udp; source 198.18.2.10; destination 192.0.2.1; "
+        "destination-port 1194; }",
+        "vpn-channel v6 { protocol udp; source 2001:db8:2::10/128; destination 2001:db8::1; "
+        "destination-port 51820; }",
+        // The same addresses on another port, or from another source port, are another channel.
+        "vpn-channel v4-tcp { protocol tcp; source 198.18.2.10; destination 192.0.2.1; "
+        "destination-port 1194; }",
+        "vpn-channel v4-port { protocol udp; source 198.18.2.10; destination 192.0.2.1; "
+        "destination-port 1194; source-port 1194; }",
+    }));
+    const auto &ch = c.security.categories.vpn_channels;
+    ASSERT_EQ(ch.size(), 4u);
+    EXPECT_EQ(ch[0].protocol, proto_udp);
+    EXPECT_EQ(ch[0].source_port, 0) << "any source port";
+    EXPECT_EQ(ch[1].source, P("2001:db8:2::10"));
+    EXPECT_EQ(ch[1].destination.family, 6);
+    EXPECT_EQ(ch[1].destination.length, 128);
+    EXPECT_EQ(ch[2].protocol, proto_tcp);
+    EXPECT_EQ(ch[3].source_port, 1194);
+}
+
+TEST(ConfigSchema, CategoriesMayComeBeforeOrAfterTheScreens) {
+    Config c = load_ok(one_interface + "security {\n"
+                                       "    screen inner { block-time 5; }\n"
+                                       "    categories { reset off; }\n"
+                                       "}\n");
+    EXPECT_FALSE(c.security.categories.reset);
+    ASSERT_EQ(c.security.screens.size(), 1u);
+    EXPECT_EQ(c.security.screens[0].block_time, 5u);
+}
+
+// `n` exceptions (or VPN channels) named x0, x1, ...
+std::vector<std::string> many(const std::string &kind, std::size_t n) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string name = "x" + std::to_string(i);
+        if (kind == "exception")
+            out.push_back("exception " + name + " { category p2p; reference \"R-" +
+                          std::to_string(i) + "\"; }");
+        else
+            out.push_back("vpn-channel " + name + " { protocol udp; source 198.18.2.10; " +
+                          "destination 192.0.2.1; destination-port " + std::to_string(i + 1) +
+                          "; }");
+    }
+    return out;
+}
+
+TEST(ConfigSchema, CategoryExceptionsAreBounded) {
+    Config c = load_ok(categories(many("exception", max_category_exceptions)));
+    EXPECT_EQ(c.security.categories.exceptions.size(), max_category_exceptions);
+    auto r = load_text(categories(many("exception", max_category_exceptions + 1)), "lab.conf");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().to_string(),
+              "lab.conf:265:9: security categories exception x256: more than 256 exceptions; "
+              "expected at most 256; one exception may hold several sources, categories and "
+              "applications");
+}
+
+TEST(ConfigSchema, VpnChannelsAreBounded) {
+    Config c = load_ok(categories(many("vpn-channel", max_vpn_channels)));
+    EXPECT_EQ(c.security.categories.vpn_channels.size(), max_vpn_channels);
+    auto r = load_text(categories(many("vpn-channel", max_vpn_channels + 1)), "lab.conf");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().to_string(),
+              "lab.conf:265:9: security categories vpn-channel x256: more than 256 VPN channels; "
+              "expected at most 256");
+}
+
+TEST(ConfigSchema, MaliciousFilesAreBounded) {
+    std::vector<std::string> files{"malicious {"};
+    for (std::size_t i = 0; i < max_malicious_files; ++i)
+        files.push_back("    file \"/etc/qorgan/bad" + std::to_string(i) + ".list\";");
+    Config c = load_ok(categories([&] {
+        auto closed = files;
+        closed.push_back("}");
+        return closed;
+    }()));
+    EXPECT_EQ(c.security.categories.malicious_files.size(), max_malicious_files);
+    files.push_back("    file [ \"/etc/qorgan/one-more.list\" ];");
+    files.push_back("}");
+    auto r = load_text(categories(files), "lab.conf");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().to_string(),
+              "lab.conf:26:20: security categories malicious file: more than 16 files; expected "
+              "at most 16; merge the lists into fewer files");
+}
+
+TEST(ConfigSchema, MaliciousDomainsUpTo253Characters) {
+    // Three labels of 63 and one of 61 with their dots: 253 characters; one more is too many.
+    std::string label(63, 'a');
+    std::string longest = label + "." + label + "." + label + "." + std::string(61, 'b');
+    ASSERT_EQ(longest.size(), 253u);
+    Config c = load_ok(categories({"malicious { domain " + longest + "; }"}));
+    EXPECT_EQ(c.security.categories.malicious_domains, std::vector<std::string>{longest});
+    auto r = load_text(categories({"malicious { domain " + longest + "b; }"}), "lab.conf");
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().to_string().find("lab.conf:9:28: security categories malicious domain: '" +
+                                         longest + "b' is not a DNS name"),
+              std::string::npos)
+        << r.error().to_string();
+    EXPECT_EQ(dns_name("A-b_C.Example"), std::optional<std::string>("a-b_c.example"));
+    EXPECT_FALSE(dns_name("").has_value());
+    EXPECT_FALSE(dns_name(".example").has_value());
+    EXPECT_FALSE(dns_name("ex ample").has_value());
+    EXPECT_TRUE(is_application_name("SSH"));
+    EXPECT_TRUE(is_application_name(std::string(32, 'a')));
+    EXPECT_FALSE(is_application_name(std::string(33, 'a')));
+    EXPECT_FALSE(is_application_name(""));
+    EXPECT_FALSE(is_application_name("Bit/Torrent"));
 }

@@ -75,7 +75,14 @@ nat { static s { interface a0; inside 10.0.0.10; outside 1.2.3.10; hairpin; }
       destination d { interface a0; protocol tcp; address 1.2.3.5; port 80; to 10.0.0.2;
                       to-port 8080; hairpin; }
       mss-clamp 1400; }
-security { screen z { block-time 60; syn-flood { threshold 128; action cookie; }
+security {
+    categories { inspect-packets 8; inspected-flows 16384; reset on;
+        exception e { source 10.0.0.0/24; organization "o"; category p2p; application SSH;
+                      reference "r"; }
+        vpn-channel v { protocol udp; source 10.0.0.2; destination 1.2.3.4;
+                        destination-port 1194; source-port 1194; }
+        malicious { domain bad.example; address 192.0.2.0/24; file "/etc/qorgan/bad"; } }
+    screen z { block-time 60; syn-flood { threshold 128; action cookie; }
     source-rate { new-per-second 1000; burst 2000; concurrent 10000; action drop; }
     icmp-flood { per-second 200; burst 400; action drop; }
     udp-flood { per-second 20000; burst 40000; action drop; }
@@ -192,8 +199,12 @@ TEST(SchemaTree, ScreenChoicesMatchTheSchema) {
         if (c.keyword == "security")
             security = &c;
     ASSERT_NE(security, nullptr);
-    const SchemaNode &screen = security->children.at(0);
-    ASSERT_EQ(screen.keyword, "screen");
+    const SchemaNode *found = nullptr;
+    for (const SchemaNode &c : security->children)
+        if (c.keyword == "screen")
+            found = &c;
+    ASSERT_NE(found, nullptr);
+    const SchemaNode &screen = *found;
     auto with = [](const std::string &stmt) {
         return "zones { z { loop internet; } } security { screen z { " + stmt + " } }";
     };
@@ -224,6 +235,53 @@ TEST(SchemaTree, ScreenChoicesMatchTheSchema) {
                               "t")
                         .ok())
             << m;
+}
+
+const SchemaNode *child(const SchemaNode &s, const std::string &keyword) {
+    for (const SchemaNode &c : s.children)
+        if (c.keyword == keyword)
+            return &c;
+    return nullptr;
+}
+
+TEST(SchemaTree, CategoriesChoicesMatchTheSchema) {
+    const SchemaNode *security = child(schema_root(), "security");
+    ASSERT_NE(security, nullptr);
+    const SchemaNode *categories = child(*security, "categories");
+    ASSERT_NE(categories, nullptr);
+    auto with = [](const std::string &stmt) { return "security { categories { " + stmt + " } }"; };
+    const SchemaNode *reset = child(*categories, "reset");
+    ASSERT_NE(reset, nullptr);
+    EXPECT_EQ(reset->choices, (std::vector<std::string>{"off", "on"}));
+    for (const std::string &c : reset->choices)
+        EXPECT_TRUE(load_text(with("reset " + c + ";"), "t").ok()) << c;
+    EXPECT_FALSE(load_text(with("reset yes;"), "t").ok());
+
+    // Every category the tree offers is one the schema takes, and all six are offered.
+    const SchemaNode *exception = child(*categories, "exception");
+    ASSERT_NE(exception, nullptr);
+    const SchemaNode *category = child(*exception, "category");
+    ASSERT_NE(category, nullptr);
+    EXPECT_EQ(category->choices, (std::vector<std::string>{"games", "malicious", "p2p",
+                                                           "remote-access", "unknown", "vpn"}));
+    for (const std::string &c : category->choices)
+        EXPECT_TRUE(
+            load_text(with("exception e { category " + c + "; reference \"r\"; }"), "t").ok())
+            << c;
+    EXPECT_FALSE(load_text(with("exception e { category ftp; reference \"r\"; }"), "t").ok());
+
+    const SchemaNode *channel = child(*categories, "vpn-channel");
+    ASSERT_NE(channel, nullptr);
+    const SchemaNode *protocol = child(*channel, "protocol");
+    ASSERT_NE(protocol, nullptr);
+    EXPECT_EQ(protocol->choices, (std::vector<std::string>{"tcp", "udp"}));
+    for (const std::string &c : protocol->choices)
+        EXPECT_TRUE(load_text(with("vpn-channel v { protocol " + c +
+                                   "; source 10.0.0.1; destination 10.0.0.2; "
+                                   "destination-port 1; }"),
+                              "t")
+                        .ok())
+            << c;
 }
 
 std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
@@ -290,6 +348,50 @@ TEST(SchemaTree, CompletesExistingScreens) {
     auto c = complete_path(&*t, {"security", "screen"}, "");
     EXPECT_EQ(words_of(c), (std::vector<std::string>{"", "dmz", "internet"}));
     EXPECT_EQ(c[0].help, "<zone>: attack protection for packets arriving in a zone (R128-e)");
+}
+
+TEST(SchemaTree, CompletesTheCategoriesBlock) {
+    EXPECT_EQ(words_of(complete_path(nullptr, {"security"}, "")),
+              (std::vector<std::string>{"categories", "screen"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"security", "categories"}, "")),
+              (std::vector<std::string>{"exception", "inspect-packets", "inspected-flows",
+                                        "malicious", "reset", "vpn-channel"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"security", "categories", "reset"}, "")),
+              (std::vector<std::string>{"off", "on"}));
+    EXPECT_EQ(
+        words_of(
+            complete_path(nullptr, {"security", "categories", "exception", "e1", "category"}, "")),
+        (std::vector<std::string>{"games", "malicious", "p2p", "remote-access", "unknown", "vpn"}));
+    EXPECT_EQ(words_of(complete_path(
+                  nullptr, {"security", "categories", "exception", "e1", "category"}, "r")),
+              (std::vector<std::string>{"remote-access"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"security", "categories", "exception", "e1"}, "")),
+              (std::vector<std::string>{"application", "category", "organization", "reference",
+                                        "source"}));
+    EXPECT_EQ(words_of(complete_path(
+                  nullptr, {"security", "categories", "vpn-channel", "hq", "protocol"}, "")),
+              (std::vector<std::string>{"tcp", "udp"}));
+    EXPECT_EQ(
+        words_of(complete_path(nullptr, {"security", "categories", "vpn-channel", "hq"}, "de")),
+        (std::vector<std::string>{"destination", "destination-port"}));
+    EXPECT_EQ(words_of(complete_path(nullptr, {"security", "categories", "malicious"}, "")),
+              (std::vector<std::string>{"address", "domain", "file"}));
+    auto app =
+        complete_path(nullptr, {"security", "categories", "exception", "e1", "application"}, "");
+    ASSERT_EQ(app.size(), 1u);
+    EXPECT_EQ(app[0].help, "<application>: nDPI application let through (BitTorrent, SSH)");
+    // The exceptions and channels that exist are offered by name.
+    auto t = parse_tree("security { categories {\n"
+                        "    exception torrents { category p2p; reference \"A-1\"; }\n"
+                        "    exception games { category games; reference \"A-2\"; }\n"
+                        "    vpn-channel hq { protocol udp; }\n"
+                        "} }\n",
+                        "t");
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(words_of(complete_path(&*t, {"security", "categories", "exception"}, "")),
+              (std::vector<std::string>{"", "games", "torrents"}));
+    EXPECT_EQ(words_of(complete_path(&*t, {"security", "categories", "vpn-channel"}, "")),
+              (std::vector<std::string>{"", "hq"}));
 }
 
 TEST(SchemaTree, NothingAfterACompleteStatementOrAnUnknownWord) {

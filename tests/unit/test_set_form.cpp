@@ -124,6 +124,33 @@ void expect_same_config(const Config &a, const Config &b) {
         EXPECT_EQ(x.ip_options, y.ip_options);
         EXPECT_EQ(x.fragments, y.fragments);
     }
+    const Categories &ca = a.security.categories, &cb = b.security.categories;
+    EXPECT_EQ(ca.inspect_packets, cb.inspect_packets);
+    EXPECT_EQ(ca.inspected_flows, cb.inspected_flows);
+    EXPECT_EQ(ca.reset, cb.reset);
+    ASSERT_EQ(ca.exceptions.size(), cb.exceptions.size());
+    for (std::size_t i = 0; i < ca.exceptions.size(); ++i) {
+        const CategoryException &x = ca.exceptions[i], &y = cb.exceptions[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.sources, y.sources);
+        EXPECT_EQ(x.organization, y.organization);
+        EXPECT_EQ(x.categories, y.categories);
+        EXPECT_EQ(x.applications, y.applications);
+        EXPECT_EQ(x.reference, y.reference);
+    }
+    ASSERT_EQ(ca.vpn_channels.size(), cb.vpn_channels.size());
+    for (std::size_t i = 0; i < ca.vpn_channels.size(); ++i) {
+        const VpnChannel &x = ca.vpn_channels[i], &y = cb.vpn_channels[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.protocol, y.protocol);
+        EXPECT_EQ(x.source, y.source);
+        EXPECT_EQ(x.destination, y.destination);
+        EXPECT_EQ(x.source_port, y.source_port);
+        EXPECT_EQ(x.destination_port, y.destination_port);
+    }
+    EXPECT_EQ(ca.malicious_domains, cb.malicious_domains);
+    EXPECT_EQ(ca.malicious_addresses, cb.malicious_addresses);
+    EXPECT_EQ(ca.malicious_files, cb.malicious_files);
     EXPECT_EQ(a.dataplane.workers, b.dataplane.workers);
     EXPECT_EQ(a.dataplane.max_flows, b.dataplane.max_flows);
     const Timeouts &s = a.dataplane.timeouts, &t = b.dataplane.timeouts;
@@ -561,6 +588,189 @@ TEST(SetForm, ScreenValuesAreCheckedAsTheyAreSet) {
     expect_set_error({"interfaces", "inner0", "urpf", "on"},
                      "set interfaces inner0 urpf on: 'on' is not valid; expected one of: loose, "
                      "off, strict");
+}
+
+TEST(SetForm, CategoriesRoundTrip) {
+    expect_round_trip(R"(
+security {
+    categories {
+        inspect-packets 4;
+        inspected-flows 65536;
+        reset off;
+        exception torrents {
+            source [ 198.18.1.0/24 2001:db8:1::/48 ];
+            organization "Ministry of Science";
+            category [ p2p games ];
+            application [ BitTorrent eDonkey ];
+            reference "MS-2024/117";
+        }
+        exception admins { application SSH; reference "IT 9"; }
+        vpn-channel hq { protocol udp; source 198.18.2.10; destination 192.0.2.1/32;
+                         destination-port 1194; source-port 1194; }
+        vpn-channel hq6 { protocol tcp; source 2001:db8:2::10; destination 2001:db8::1;
+                          destination-port 443; }
+        malicious {
+            domain [ malware.example Phish.Example ];
+            address [ 192.0.2.66 2001:db8:bad::/48 ];
+            file [ "/etc/qorgan/malicious.list" "/var/lib/qorgan/feed one.list" ];
+        }
+    }
+}
+)");
+}
+
+TEST(SetForm, SetCategoriesFields) {
+    Node t;
+    const std::vector<std::string> e1 = {"security", "categories", "exception", "e1"};
+    auto with = [](std::vector<std::string> head, std::vector<std::string> tail) {
+        head.insert(head.end(), tail.begin(), tail.end());
+        return head;
+    };
+    ASSERT_TRUE(apply_set(t, with(e1, {"category", "p2p"})).ok());
+    ASSERT_TRUE(apply_set(t, with(e1, {"category", "games"})).ok());
+    ASSERT_TRUE(apply_set(t, with(e1, {"category", "p2p"})).ok()); // no duplicate
+    ASSERT_TRUE(apply_set(t, with(e1, {"application", "BitTorrent"})).ok());
+    ASSERT_TRUE(apply_set(t, with(e1, {"source", "198.18.1.0/24"})).ok());
+    ASSERT_TRUE(apply_set(t, with(e1, {"reference", "A-1"})).ok());
+    ASSERT_TRUE(apply_set(t, with(e1, {"reference", "A-2"})).ok()); // replaced
+    ASSERT_TRUE(apply_set(t, with(e1, {"organization", "Ministry of Science"})).ok());
+    ASSERT_TRUE(apply_set(t, {"security", "categories", "reset", "off"}).ok());
+    ASSERT_TRUE(apply_set(t, {"security", "categories", "inspect-packets", "16"}).ok());
+    const std::vector<std::string> hq = {"security", "categories", "vpn-channel", "hq"};
+    ASSERT_TRUE(apply_set(t, with(hq, {"protocol", "udp"})).ok());
+    ASSERT_TRUE(apply_set(t, with(hq, {"source", "198.18.2.10"})).ok());
+    ASSERT_TRUE(apply_set(t, with(hq, {"destination", "2001:db8::1/128"})).ok());
+    ASSERT_TRUE(apply_set(t, with(hq, {"destination", "192.0.2.1/32"})).ok()); // replaced
+    ASSERT_TRUE(apply_set(t, with(hq, {"destination-port", "1194"})).ok());
+    ASSERT_TRUE(
+        apply_set(t, {"security", "categories", "malicious", "domain", "malware.example"}).ok());
+    ASSERT_TRUE(
+        apply_set(t, {"security", "categories", "malicious", "file", "/etc/qorgan/a.list"}).ok());
+    ASSERT_TRUE(
+        apply_set(t, {"security", "categories", "malicious", "file", "/etc/qorgan/b.list"}).ok());
+    EXPECT_EQ(print_tree(t), "security {\n"
+                             "    categories {\n"
+                             "        exception e1 {\n"
+                             "            category [ p2p games ];\n"
+                             "            application BitTorrent;\n"
+                             "            source 198.18.1.0/24;\n"
+                             "            reference A-2;\n"
+                             "            organization \"Ministry of Science\";\n"
+                             "        }\n"
+                             "        reset off;\n"
+                             "        inspect-packets 16;\n"
+                             "        vpn-channel hq {\n"
+                             "            protocol udp;\n"
+                             "            source 198.18.2.10;\n"
+                             "            destination 192.0.2.1/32;\n"
+                             "            destination-port 1194;\n"
+                             "        }\n"
+                             "        malicious {\n"
+                             "            domain malware.example;\n"
+                             "            file [ /etc/qorgan/a.list /etc/qorgan/b.list ];\n"
+                             "        }\n"
+                             "    }\n"
+                             "}\n");
+    auto loaded = load_text(print_tree(t), "t");
+    ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
+    EXPECT_EQ(loaded->security.categories.exceptions.at(0).reference, "A-2");
+    EXPECT_EQ(loaded->security.categories.malicious_files.size(), 2u);
+    EXPECT_EQ(to_set_lines(t),
+              (std::vector<std::string>{
+                  "set security categories exception e1 category p2p",
+                  "set security categories exception e1 category games",
+                  "set security categories exception e1 application BitTorrent",
+                  "set security categories exception e1 source 198.18.1.0/24",
+                  "set security categories exception e1 reference A-2",
+                  "set security categories exception e1 organization \"Ministry of Science\"",
+                  "set security categories reset off",
+                  "set security categories inspect-packets 16",
+                  "set security categories vpn-channel hq protocol udp",
+                  "set security categories vpn-channel hq source 198.18.2.10",
+                  "set security categories vpn-channel hq destination 192.0.2.1/32",
+                  "set security categories vpn-channel hq destination-port 1194",
+                  "set security categories malicious domain malware.example",
+                  "set security categories malicious file /etc/qorgan/a.list",
+                  "set security categories malicious file /etc/qorgan/b.list",
+              }));
+    ASSERT_TRUE(apply_delete(t, with(e1, {"category", "p2p"})).ok());
+    ASSERT_TRUE(apply_delete(t, {"security", "categories", "vpn-channel", "hq"}).ok());
+    ASSERT_TRUE(apply_delete(t, {"security", "categories", "malicious"}).ok());
+    EXPECT_EQ(to_set_lines(t),
+              (std::vector<std::string>{
+                  "set security categories exception e1 category games",
+                  "set security categories exception e1 application BitTorrent",
+                  "set security categories exception e1 source 198.18.1.0/24",
+                  "set security categories exception e1 reference A-2",
+                  "set security categories exception e1 organization \"Ministry of Science\"",
+                  "set security categories reset off",
+                  "set security categories inspect-packets 16",
+              }));
+    auto edit = resolve_edit_path(t, {"security", "categories", "exception", "e1"});
+    ASSERT_TRUE(edit.ok());
+    EXPECT_EQ(*edit, (std::vector<std::string>{"security", "categories", "exception", "e1"}));
+    auto leaf = resolve_edit_path(t, {"security", "categories", "reset"});
+    ASSERT_FALSE(leaf.ok());
+    EXPECT_EQ(leaf.error().message, "edit security categories reset: 'reset' is not a block; "
+                                    "expected one of: exception, malicious, vpn-channel");
+}
+
+TEST(SetForm, CategoriesValuesAreCheckedAsTheyAreSet) {
+    expect_set_error({"security", "categories", "exception", "e1", "category", "foo"},
+                     "set security categories exception e1 category foo: 'foo' is not valid; "
+                     "expected one of: games, malicious, p2p, remote-access, unknown, vpn");
+    expect_set_error({"security", "categories", "exception", "e1", "application", "Bit Torrent"},
+                     "set security categories exception e1 application \"Bit Torrent\": 'Bit "
+                     "Torrent' is not an nDPI application name; expected <application>");
+    expect_set_error({"security", "categories", "exception", "e1", "source", "198.18.1.1/24"},
+                     "set security categories exception e1 source 198.18.1.1/24: 198.18.1.1/24 "
+                     "has host bits set (did you mean 198.18.1.0/24?); expected <prefix>");
+    expect_set_error({"security", "categories", "exception", "e1", "reference", ""},
+                     "set security categories exception e1 reference \"\": an empty value; "
+                     "expected <text>");
+    expect_set_error({"security", "categories", "exception", "1e"},
+                     "set security categories exception 1e: '1e' is not a valid name; expected "
+                     "<name>");
+    expect_set_error({"security", "categories", "exception", "e1", "action", "accept"},
+                     "set security categories exception e1 action: unknown 'action'; expected "
+                     "one of: application, category, organization, reference, source");
+    expect_set_error({"security", "categories", "reset", "yes"},
+                     "set security categories reset yes: 'yes' is not valid; expected one of: "
+                     "off, on");
+    expect_set_error({"security", "categories", "inspect-packets", "65"},
+                     "set security categories inspect-packets 65: 65 is out of range; expected "
+                     "<1..64>");
+    expect_set_error({"security", "categories", "inspected-flows", "255"},
+                     "set security categories inspected-flows 255: 255 is out of range; expected "
+                     "<256..1048576>");
+    expect_set_error({"security", "categories", "vpn-channel", "hq", "protocol", "esp"},
+                     "set security categories vpn-channel hq protocol esp: 'esp' is not valid; "
+                     "expected one of: tcp, udp");
+    expect_set_error({"security", "categories", "vpn-channel", "hq", "source", "198.18.2.0/24"},
+                     "set security categories vpn-channel hq source 198.18.2.0/24: 198.18.2.0/24 "
+                     "is a network, not a single address; expected <host-address>");
+    expect_set_error({"security", "categories", "vpn-channel", "hq", "destination", "hq.example"},
+                     "set security categories vpn-channel hq destination hq.example: "
+                     "'hq.example' is not an IPv4 or IPv6 address; expected <host-address>");
+    expect_set_error({"security", "categories", "vpn-channel", "hq", "destination-port", "0"},
+                     "set security categories vpn-channel hq destination-port 0: 0 is out of "
+                     "range; expected <1..65535>");
+    expect_set_error({"security", "categories", "malicious", "domain", "bad..example"},
+                     "set security categories malicious domain bad..example: 'bad..example' is "
+                     "not a DNS name; expected <domain>");
+    expect_set_error({"security", "categories", "malicious", "address", "10.0.0.1/8"},
+                     "set security categories malicious address 10.0.0.1/8: 10.0.0.1/8 has host "
+                     "bits set (did you mean 10.0.0.0/8?); expected <prefix>");
+    expect_set_error({"security", "categories", "malicious", "file", "bad.list"},
+                     "set security categories malicious file bad.list: 'bad.list' is not an "
+                     "absolute path; expected <absolute-path>");
+    expect_set_error({"security", "categories", "block-all"},
+                     "set security categories block-all: unknown 'block-all'; expected one of: "
+                     "exception, inspect-packets, inspected-flows, malicious, reset, "
+                     "vpn-channel");
+    expect_set_error({"security", "firewall"},
+                     "set security firewall: unknown 'firewall'; expected one of: categories, "
+                     "screen");
 }
 
 } // namespace
