@@ -47,6 +47,14 @@ struct TcpPeer {
     uint32_t fin_seq = 0;  // seq + len of the FIN
 };
 
+// Where a flow stands with category blocking.
+enum class FlowVerdict : uint8_t {
+    none,       // not subject to it (not inspected)
+    inspecting, // packets pass while nDPI looks (within the budget)
+    pass,       // decided: passes
+    block,      // decided: every packet is dropped
+};
+
 // 0 = originator -> responder (the direction that created the flow), 1 = reply.
 enum class Dir : uint8_t { forward = 0, reply = 1 };
 
@@ -74,6 +82,14 @@ struct Flow {
     uint32_t nat_gen = 0;   // dynamic SNAT: generation of the port pool
     // Screen (docs/SCREEN.md): what the flow counts in, given back when it leaves.
     uint8_t screen_flags = 0; // flow_guarded, flow_half_open
+    // Category blocking (classifiers/, docs/CATEGORIES.md).
+    FlowVerdict verdict = FlowVerdict::none;
+    uint8_t category = 0;      // config::Category + 1; 0: none of the six
+    uint8_t verdict_rule = 0;  // dpi::Rule that decided
+    uint8_t outer_inbound = 0; // from a zone outside the outer loop into one (R133-1)
+    uint16_t app = 0;          // nDPI protocol naming the flow (0: unknown, or not yet)
+    uint16_t rule_index = 0;   // the exception or channel, when verdict_rule names one
+    uint32_t dpi_handle = 0;   // the worker's Inspector handle while inspecting
 };
 
 inline constexpr uint8_t flow_guarded = 0x01;   // counted in its source's concurrent connections

@@ -28,6 +28,7 @@ enum class ControlOp : uint8_t {
     screen,
     screen_blocked,
     clear_screen_blocked,
+    applications, // category blocking: flows and bytes per category and application
 };
 
 const char *control_op_name(ControlOp op);

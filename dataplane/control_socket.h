@@ -84,6 +84,7 @@ private:
     Json nat() const;
     Json screen() const;
     Json screen_blocked(bool clear);
+    Json applications() const;
     // The "nat" object of a translated session record.
     Json nat_record(const SessionRecord &r) const;
     // Turns a request filter into the workers' form; an unknown interface is an error.

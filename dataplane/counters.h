@@ -3,6 +3,7 @@
 // hot path), read relaxed by telemetry and summed across workers.
 #pragma once
 
+#include "config/model.h"
 #include "dataplane/defence.h"
 #include "dataplane/drop_reason.h"
 
@@ -76,6 +77,31 @@ inline constexpr std::pair<const char *, Counter ScreenCounters::*> screen_total
     {"refragmented", &ScreenCounters::refragmented},
 };
 
+// Category blocking (R134-1): flows and bytes per regulation category and per nDPI
+// application. Slot category_count of `category` is "other" (none of the six).
+struct FlowCounters {
+    Counter flows;   // flows decided into it
+    Counter blocked; // of which blocked
+    Counter bytes;   // IP bytes of its flows that passed, from the verdict on
+};
+inline constexpr unsigned dpi_app_slots = 512; // nDPI 4.2 has 282 protocols; more go to 0
+
+struct alignas(64) DpiCounters {
+    FlowCounters category[config::category_count + 1];
+    FlowCounters app[dpi_app_slots];
+    Counter inspected;     // flows whose inspection started
+    Counter classified;    // decided with a protocol nDPI recognised
+    Counter unknown;       // decided unknown (budget spent or the flow ended)
+    Counter blocked;       // flows blocked (every rule)
+    Counter exempt;        // agreed VPN channels, passed without inspection
+    Counter excepted;      // passed by an exception (R134-2)
+    Counter refused;       // not inspected: the inspection table was full (blocked)
+    Counter resets;        // RSTs sent for blocked TCP flows
+    Counter arena_refused; // nDPI allocations the worker's arena could not serve
+    // The category (config::Category + 1, 0: other) of each application's last decided flow.
+    std::atomic<uint8_t> app_category[dpi_app_slots] = {};
+};
+
 struct alignas(64) WorkerCounters {
     Counter drops[drop_reason_count];
     Counter rx_packets;    // frames taken from the ports
@@ -86,6 +112,7 @@ struct alignas(64) WorkerCounters {
     Counter slowpath_sent; // frames handed to the main lcore
     Counter log_dropped;   // rule-log records lost because the log ring was full
     ScreenCounters screen; // the attack-protection screen (docs/SCREEN.md)
+    DpiCounters dpi;       // category blocking (docs/CATEGORIES.md)
 
     void drop(DropReason r) { drops[static_cast<unsigned>(r)].add(); }
 };

@@ -93,7 +93,9 @@ namespace qorgan::dp {
     X(frag_timeout, "frag_timeout")                                                                \
     X(frag_malformed, "frag_malformed")                                                            \
     X(ipv6_ext_order, "ipv6_ext_order")                                                            \
-    X(ipv6_frag_chain_incomplete, "ipv6_frag_chain_incomplete")
+    X(ipv6_frag_chain_incomplete, "ipv6_frag_chain_incomplete")                                    \
+    /* category blocking (R134-1, R133-1) */                                                       \
+    X(category_blocked, "category_blocked")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

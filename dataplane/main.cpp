@@ -350,7 +350,10 @@ int main(int argc, char **argv) {
         env.from_main = make_ring("qg_from_main_" + std::to_string(w), 1024);
         env.log_ring = make_ring("qg_log_" + std::to_string(w), 4096, sizeof(RuleLog));
         env.event_ring = make_ring("qg_events_" + std::to_string(w), 1024, sizeof(ScreenEvent));
-        if (!env.to_main || !env.from_main || !env.log_ring || !env.event_ring) {
+        env.category_ring =
+            make_ring("qg_categories_" + std::to_string(w), 1024, sizeof(CategoryEvent));
+        if (!env.to_main || !env.from_main || !env.log_ring || !env.event_ring ||
+            !env.category_ring) {
             std::fprintf(stderr, "qorgan-dataplane: rings: %s\n", rte_strerror(rte_errno));
             return 1;
         }
@@ -369,6 +372,9 @@ int main(int argc, char **argv) {
         spe.from_workers.push_back(env.to_main);
         spe.log_rings.push_back(env.log_ring);
         spe.event_rings.push_back(env.event_ring);
+        spe.category_rings.push_back(env.category_ring);
+        // Sized at start (docs/CATEGORIES.md): a changed inspected-flows takes a restart.
+        env.inspected_flows = conf.security.categories.inspected_flows;
         if (w == 0)
             spe.to_worker = env.from_main;
         tel.counters.push_back(counters.back().get());

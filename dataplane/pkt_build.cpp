@@ -472,6 +472,33 @@ uint32_t tcp_synack_cookie_build(uint8_t *buf, uint32_t cap, const uint8_t *fram
     return tcp_reply_finish(r, 0x12, 1024); // SYN, ACK
 }
 
+uint32_t tcp_to_rst_in_place(uint8_t *frame, uint32_t len, PacketMeta &meta) {
+    if (meta.proto != proto_tcp || !ip_in_bounds(len, meta, tcp_len) ||
+        (meta.flags & meta_fragment) != 0) {
+        return 0;
+    }
+    const bool v6 = meta.l3 == L3Kind::ipv6;
+    uint8_t *ip = frame + meta.l3_offset;
+    uint8_t *t = frame + meta.l4_offset;
+    const uint32_t end = meta.l4_offset + tcp_len;
+    if (v6) {
+        wr16(ip + 4, static_cast<uint16_t>(end - meta.l3_offset - ipv6_len));
+    } else {
+        wr16(ip + 2, static_cast<uint16_t>(end - meta.l3_offset));
+        wr16(ip + 10, 0);
+        put_csum(ip + 10, csum_fold(csum_partial(ip, (ip[0] & 0x0f) * 4u, 0)));
+    }
+    t[12] = 0x50;
+    t[13] = 0x14; // RST, ACK
+    wr16(t + 14, 0);
+    wr16(t + 16, 0);
+    wr16(t + 18, 0);
+    put_csum(t + 16, l4_csum(ip, v6, proto_tcp, t, tcp_len));
+    meta.l3_end = static_cast<uint16_t>(end);
+    meta.tcp_flags = 0x14;
+    return end;
+}
+
 void ip_decrement_ttl(uint8_t *frame, const PacketMeta &meta) {
     uint8_t *ip = frame + meta.l3_offset;
     if (meta.l3 == L3Kind::ipv6) {

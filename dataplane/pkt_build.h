@@ -77,6 +77,13 @@ uint32_t tcp_rst_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_
 uint32_t tcp_synack_cookie_build(uint8_t *buf, uint32_t cap, const uint8_t *frame, uint32_t len,
                                  const PacketMeta &meta, const Mac &our_mac, uint32_t cookie);
 
+// Turns a TCP segment into a bare RST+ACK of the same connection, in place: the same
+// addresses, ports, sequence and acknowledgment numbers, no options and no payload; the IP
+// length, meta.l3_end and both checksums follow. Sent on towards the segment's destination,
+// it resets that end (its sequence number is the one the destination expects next). Returns
+// the new frame length, or 0 when the frame is not a whole TCP segment.
+uint32_t tcp_to_rst_in_place(uint8_t *frame, uint32_t len, PacketMeta &meta);
+
 // Forwarding rewrite ------------------------------------------------------------------
 // Decrements TTL (incremental IPv4 header checksum, RFC 1624) or the hop limit.
 // Caller has checked ttl > 1.

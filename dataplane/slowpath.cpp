@@ -103,9 +103,50 @@ unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
             print_event(s, events[i]);
         total += n;
     }
+    CategoryEvent cats[burst_size];
+    for (rte_ring *r : _env.category_rings) {
+        unsigned n =
+            rte_ring_sc_dequeue_burst_elem(r, cats, sizeof(CategoryEvent), burst_size, nullptr);
+        for (unsigned i = 0; i < n; i++)
+            print_category(s, cats[i]);
+        total += n;
+    }
     if (total && _env.log)
         std::fflush(_env.log);
     return total;
+}
+
+// category-log: a flow blocked by category blocking, or passed by an exception or an agreed
+// channel (docs/CATEGORIES.md): what it was, what decided, and which way it went.
+void SlowPath::print_category(const Snapshot &s, const CategoryEvent &e) {
+    if (!_env.log)
+        return;
+    AddrText a = addr_text(e.family, e.src, e.dst);
+    const config::Interface *ifc = iface_of(s, e.iface, e.epoch);
+    const char *ifname = ifc ? ifc->name.c_str() : "?";
+    const char *zone = ifc ? ifc->zone.c_str() : "?";
+    const char *category =
+        e.category ? config::category_name(static_cast<config::Category>(e.category - 1)) : "other";
+    const std::string &app = s.dpi ? s.dpi->name_of(e.app) : std::string();
+    auto rule = static_cast<dpi::Rule>(e.rule);
+    std::string which;
+    const config::Categories &c = s.conf.security.categories;
+    if (e.epoch == s.epoch && rule == dpi::Rule::exception && e.rule_index < c.exceptions.size())
+        which = " exception=" + c.exceptions[e.rule_index].name + " reference=\"" +
+                c.exceptions[e.rule_index].reference + "\"";
+    else if (e.epoch == s.epoch && rule == dpi::Rule::vpn_channel &&
+             e.rule_index < c.vpn_channels.size())
+        which = " channel=" + c.vpn_channels[e.rule_index].name;
+    const char *regulation = rule == dpi::Rule::outer_loop    ? "R133-1"
+                             : rule == dpi::Rule::exception   ? "R134-2"
+                             : rule == dpi::Rule::vpn_channel ? "R133-4"
+                                                              : "R134-1";
+    std::fprintf(_env.log,
+                 "category-log action=%s category=%s app=%s rule=%s%s regulation=%s zone=%s "
+                 "iface=%s proto=%u src=%s sport=%u dst=%s dport=%u suppressed=%u\n",
+                 e.blocked ? "block" : "pass", category, app.c_str(), dpi::rule_name(rule),
+                 which.c_str(), regulation, zone, ifname, e.proto, a.src, ntohs(e.sport), a.dst,
+                 ntohs(e.dport), e.suppressed);
 }
 
 void SlowPath::print_event(const Snapshot &s, const ScreenEvent &e) {

@@ -9,6 +9,7 @@
 #include "dataplane/neighbors.h"
 #include "dataplane/screen.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/worker.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -22,10 +23,11 @@ namespace qorgan::dp {
 
 struct SlowPathEnv {
     NeighborTable *neighbors = nullptr;
-    std::vector<rte_ring *> from_workers; // worker -> main frames
-    std::vector<rte_ring *> log_rings;    // worker -> main RuleLog records
-    std::vector<rte_ring *> event_rings;  // worker -> main ScreenEvent records
-    rte_ring *to_worker = nullptr;        // frames to transmit (worker 0's from_main ring)
+    std::vector<rte_ring *> from_workers;   // worker -> main frames
+    std::vector<rte_ring *> log_rings;      // worker -> main RuleLog records
+    std::vector<rte_ring *> event_rings;    // worker -> main ScreenEvent records
+    std::vector<rte_ring *> category_rings; // worker -> main CategoryEvent records
+    rte_ring *to_worker = nullptr;          // frames to transmit (worker 0's from_main ring)
     rte_mempool *pool = nullptr;
     WorkerCounters *counters = nullptr; // the main lcore's own counters
     FILE *log = nullptr;                // rule-log and event lines
@@ -48,6 +50,7 @@ public:
 
     // Writes one screen event as a "screen-event" line (exposed for tests).
     void print_event(const Snapshot &s, const ScreenEvent &e);
+    void print_category(const Snapshot &s, const CategoryEvent &e);
 
 private:
     struct Pending {

@@ -3,6 +3,8 @@
 // rule counters per worker.
 #include "dataplane/snapshot.h"
 
+#include <algorithm>
+
 #include <rte_byteorder.h>
 
 #include <cstring>
@@ -63,6 +65,9 @@ Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
         st.mac = b->mac;
         s->iface_of_port[b->port] = static_cast<int16_t>(i);
         st.screen = &s->conf.security.screen_for(ic.zone);
+        for (const config::Zone &z : s->conf.zones)
+            if (z.name == ic.zone)
+                st.loop = z.loop;
         const config::Screen &sc = *st.screen;
         st.limits =
             GuardLimits{sc.source_rate.per_second, sc.source_rate.burst, sc.concurrent,
@@ -138,6 +143,26 @@ Result<std::unique_ptr<Snapshot>> build_snapshot(const config::Config &conf,
     if (!nat)
         return nat.error();
     s->nat = std::move(nat.value());
+
+    // nDPI modules cannot take new lists in place: a changed list builds a new set here, off
+    // the hot path, and the workers move to it with the snapshot.
+    const config::Categories &cat = s->conf.security.categories;
+    auto lists = dpi::gather_lists(cat);
+    if (!lists)
+        return lists.error();
+    if (previous && previous->dpi && previous->dpi->workers() == std::max(workers, 1u) &&
+        previous->dpi->lists() == lists.value()) {
+        s->dpi = previous->dpi;
+    } else {
+        auto set = dpi::ModuleSet::create(std::move(lists.value()), workers);
+        if (!set)
+            return set.error();
+        s->dpi = std::move(set.value());
+    }
+    auto policy = dpi::CategoryPolicy::compile(cat, *s->dpi);
+    if (!policy)
+        return policy.error();
+    s->categories = std::make_unique<dpi::CategoryPolicy>(std::move(policy.value()));
 
     for (unsigned w = 0; w < workers; w++)
         s->rule_counters.emplace_back(new RuleCounter[s->rule_count + 1]);

@@ -4,6 +4,8 @@
 // an RCU grace period (rte_rcu_qsbr), so no packet ever sees half a policy.
 #pragma once
 
+#include "classifiers/module.h"
+#include "classifiers/policy.h"
 #include "common/result.h"
 #include "config/model.h"
 #include "dataplane/acl.h"
@@ -46,6 +48,7 @@ struct IfaceState {
     const config::Screen *screen = nullptr;
     GuardLimits limits{};        // the screen's per-source limits, as SourceGuard takes them
     uint32_t broadcast4[4] = {}; // directed broadcasts of its IPv4 subnets (0: none)
+    config::Loop loop = config::Loop::inner; // its zone's loop (R133-1)
 };
 
 struct Snapshot {
@@ -55,6 +58,10 @@ struct Snapshot {
     std::array<int16_t, RTE_MAX_ETHPORTS> iface_of_port; // -1: not ours
     std::unique_ptr<RouteTable> routes;
     std::unique_ptr<NatTable> nat; // always set (empty without a nat section)
+    // Category blocking (classifiers/): one nDPI module per worker, shared with the previous
+    // snapshot while the malicious lists are the same, and the compiled category policy.
+    std::shared_ptr<dpi::ModuleSet> dpi;
+    std::unique_ptr<dpi::CategoryPolicy> categories;
     uint32_t rule_count = 0;
     // Every address of the gateway's own (network order): no packet from outside may carry
     // one as its source (screen: own-address-source).

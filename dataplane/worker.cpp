@@ -138,6 +138,9 @@ void SessionSlot::serve(FlowTable &flows, SourceGuard *guard, uint64_t now_ms) {
         r.nat_dport = f.nat_dport;
         r.nat_src = f.nat_src;
         r.nat_dst = f.nat_dst;
+        r.verdict = f.verdict;
+        r.category = f.category;
+        r.app = f.app;
     });
     _state.store(done_state, std::memory_order_release);
 }
@@ -160,10 +163,14 @@ Worker::Worker(WorkerEnv env) : _env(std::move(env)), _cookies(_env.cookie_key) 
     // At most 10 events a second per defence from each worker, bursts of 20; the rest are
     // counted and reported as "suppressed" by the next event.
     _events.assign(defence_count, EventLimiter(10, 20));
+    _arena = std::make_unique<dpi::Arena>(_env.dpi_arena_bytes);
+    _inspector = std::make_unique<dpi::Inspector>(std::max<uint32_t>(_env.inspected_flows, 1));
 }
 
 void Worker::release_hook(void *ctx, const Flow &f) {
     auto *w = static_cast<Worker *>(ctx);
+    if (f.dpi_handle)
+        w->_inspector->close(f.dpi_handle);
     if (f.screen_flags & flow_guarded)
         w->_guard->connection_closed(f.key[0].src, f.key[0].family);
     if (f.screen_flags & flow_half_open) {
@@ -304,6 +311,7 @@ int Worker::run(const std::atomic<bool> &stop) {
 void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t n,
                      uint64_t now_ms) {
     _snap = &s;
+    dpi::Arena::bind_thread(_arena.get()); // nDPI allocates from it on this thread
     _env.counters->rx_packets.add(n);
     for (uint16_t i = 0; i < n; i++) {
         rte_mbuf *m = pkts[i];
@@ -776,6 +784,17 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         if (f->screen_flags & flow_half_open)
             flow_tracked(*f);
         if (t == Track::ok) {
+            if (f->verdict == FlowVerdict::block) {
+                drop(m, DropReason::category_blocked);
+                return;
+            }
+            if (f->verdict == FlowVerdict::inspecting) {
+                if (dpi_packet(s, in, *f, dir, m, now_ms))
+                    return;
+            } else if (f->verdict == FlowVerdict::pass) {
+                dpi_category_counters(*f).bytes.add(ip_bytes);
+                dpi_app_counters(*f).bytes.add(ip_bytes);
+            }
             if (f->nat_kind && meta.ttl <= 1) {
                 // Time exceeded quotes the packet as it arrived: never a translated one.
                 send_time_exceeded(in, m, now_ms);
@@ -1125,6 +1144,8 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
             if (meta.flags & meta_fragment)
                 frag_note(frame, before, meta, now_ms);
         }
+        if (dpi_start(s, in, *out, *nf, m, now_ms))
+            return;
     }
     if (nat.mss_clamp() && meta.proto == config::proto_tcp && (meta.tcp_flags & tcp_syn) &&
         tcp_clamp_mss(rte_pktmbuf_mtod(m, uint8_t *), len, meta, nat.mss_clamp()))

@@ -5,6 +5,8 @@
 // neighbour cache (read) and its rings to and from the main lcore.
 #pragma once
 
+#include "classifiers/dpi_arena.h"
+#include "classifiers/inspector.h"
 #include "dataplane/conntrack.h"
 #include "dataplane/counters.h"
 #include "dataplane/neighbors.h"
@@ -48,6 +50,27 @@ struct RuleLog {
 };
 static_assert(sizeof(RuleLog) == 64);
 
+// A category-blocking record (docs/CATEGORIES.md), worker -> main lcore by value through
+// the category ring (64 bytes): a flow blocked, or passed by an exception or channel.
+struct CategoryEvent {
+    uint8_t blocked;
+    uint8_t category; // config::Category + 1; 0: none of the six
+    uint8_t rule;     // dpi::Rule
+    uint8_t family;
+    uint8_t proto;
+    uint8_t pad;
+    uint16_t iface;      // arrival interface (index into the snapshot's interfaces)
+    uint16_t app;        // nDPI protocol
+    uint16_t rule_index; // the exception or channel
+    uint16_t sport;      // network order
+    uint16_t dport;
+    uint32_t src[4];
+    uint32_t dst[4];
+    uint32_t epoch;
+    uint32_t suppressed; // records the rate limit held back before this one
+};
+static_assert(sizeof(CategoryEvent) == 56);
+
 // Which flows a session dump or clear selects; an unset field matches every flow.
 struct SessionFilter {
     uint8_t family = 0;       // 0: any address; else 4 or 6 and `address` is set
@@ -73,6 +96,9 @@ struct SessionRecord {
     uint16_t out_port;
     FlowState state;
     uint8_t nat_kind; // NatKind bits; 0: not translated
+    FlowVerdict verdict;
+    uint8_t category; // config::Category + 1; 0: none of the six
+    uint16_t app;     // nDPI protocol
     uint16_t nat_sport;
     uint16_t nat_dport;
     uint32_t nat_src;
@@ -147,6 +173,10 @@ struct WorkerEnv {
     uint32_t reasm_timeout_ms = 5000;     // a datagram's fragments wait this long at most
     rte_mempool *jumbo_pool = nullptr;    // one-segment buffers for reassembled datagrams
     rte_mempool *indirect_pool = nullptr; // for fragmenting them again on the way out
+    // Category blocking (docs/CATEGORIES.md).
+    rte_ring *category_ring = nullptr;  // CategoryEvent elements (SP/SC); optional
+    uint32_t inspected_flows = 16384;   // flows under nDPI inspection at once
+    size_t dpi_arena_bytes = 32u << 20; // what nDPI may allocate on this worker
 };
 
 class Worker {
@@ -211,6 +241,19 @@ private:
     static unsigned half_open_index(const PacketMeta &meta);
     void flow_created(const IfaceState &in, Flow &f, const PacketMeta &meta, uint64_t now_ms);
     void flow_tracked(Flow &f);
+    // Category blocking (worker_dpi.cpp). Each returns true when it consumed the packet; a
+    // blocked TCP segment may instead have become a RST that goes on to the other end.
+    bool dpi_start(const Snapshot &s, const IfaceState &in, const IfaceState &out, Flow &f,
+                   rte_mbuf *m, uint64_t now_ms);
+    bool dpi_packet(const Snapshot &s, const IfaceState &in, Flow &f, Dir dir, rte_mbuf *m,
+                    uint64_t now_ms);
+    bool dpi_verdict(const Snapshot &s, const IfaceState &in, Flow &f, dpi::Decision d, rte_mbuf *m,
+                     uint64_t now_ms);
+    bool dpi_block(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    void dpi_event(const Snapshot &s, const IfaceState &in, const Flow &f, bool blocked,
+                   uint64_t now_ms);
+    FlowCounters &dpi_category_counters(const Flow &f);
+    FlowCounters &dpi_app_counters(const Flow &f);
 
     WorkerEnv _env;
     struct TxQueue {
@@ -255,6 +298,10 @@ private:
     uint64_t _reasm_expired = 0; // fragments the reassembler freed at expiry, already counted
     SynCookies _cookies;
     std::vector<EventLimiter> _events; // per Defence
+    // Category blocking: nDPI state of the flows under inspection, and nDPI's allocations.
+    std::unique_ptr<dpi::Arena> _arena;
+    std::unique_ptr<dpi::Inspector> _inspector;
+    EventLimiter _category_events{100, 200};
     static constexpr unsigned half_open_slots = 4096;
     static constexpr uint64_t proven_ms = 600000; // a source proven by a cookie stays so 10 min
     uint32_t _half_open[half_open_slots] = {};    // half-open TCP flows per destination bucket
