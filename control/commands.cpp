@@ -41,7 +41,8 @@ const CommandHelp show_operational[] = {
     {"nat", "NAT44 translations and port pool statistics"},
     {"ndp", "IPv6 neighbours"},
     {"route", "Routing table"},
-    {"security", "Security policies with hit counts; attack protection (screen)"},
+    {"security", "Security policies with hit counts; attack protection (screen); application "
+                 "statistics (R134-1)"},
     {"sessions", "Tracked connections (filters: address, port, interface, zone)"},
     {"system", "Commits and configuration integrity"},
     {"users", "Administrators, levels, second factor, lockouts (R128-b)"},
@@ -162,6 +163,24 @@ std::string num(const Json &j, const char *key) {
     if (j[key].is_string())
         return j[key].get<std::string>();
     return j[key].dump();
+}
+
+// A string field, or "" when it is missing or not a string.
+std::string text_of(const Json &j, const char *key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The App column of `show sessions` (R134-1): "application/category", " (blocked)" after a
+// block, "-" while DPI is still looking or from a dataplane that does not classify.
+std::string application_of(const Json &session) {
+    std::string app = text_of(session, "application");
+    std::string category = text_of(session, "category");
+    std::string verdict = text_of(session, "verdict");
+    if (verdict == "inspecting" || category == "inspecting" || (app.empty() && category.empty()))
+        return "-";
+    std::string out = app.empty() ? category : category.empty() ? app : app + "/" + category;
+    return verdict == "block" ? out + " (blocked)" : out;
 }
 
 std::string time_text(int64_t t) {
@@ -465,6 +484,8 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
     if (x == "security") {
         if (w.size() >= 3 && std::string("screen").rfind(w[2], 0) == 0)
             return show_screen(w);
+        if (w.size() >= 3 && std::string("application-statistics").rfind(w[2], 0) == 0)
+            return show_applications(w);
         return show_policies(w);
     }
     if (x == "sessions")
@@ -534,8 +555,9 @@ Reply Commands::show_interfaces(const std::vector<std::string> &w) {
 
 Reply Commands::show_policies(const std::vector<std::string> &w) {
     if (w.size() < 3 || std::string("policies").rfind(w[2], 0) != 0)
-        return fail("expected 'show security policies [interface]' or "
-                    "'show security screen statistics'");
+        return fail("expected 'show security policies [interface]', "
+                    "'show security screen statistics' or "
+                    "'show security application-statistics'");
     auto r = _dataplane(Json{{"op", "rules"}});
     if (!r)
         return fail("dataplane: " + r.error().message);
@@ -629,6 +651,34 @@ Reply Commands::show_screen(const std::vector<std::string> &w) {
     return say(out);
 }
 
+// Category blocking (R134-1, docs/CLI.md): what DPI made of the flows, per category of
+// paragraph 134-1 and per application.
+Reply Commands::show_applications(const std::vector<std::string> &w) {
+    if (w.size() != 3)
+        return fail("'show security application-statistics' takes no arguments");
+    auto r = _dataplane(Json{{"op", "applications"}});
+    if (!r)
+        return fail("dataplane: " + r.error().message);
+    const Json &j = r.value();
+    const Json dpi = j.value("dpi", Json::object());
+    std::string out = "Flows: " + num(dpi, "inspecting") + " being inspected, " +
+                      num(dpi, "classified") + " classified, " + num(dpi, "unknown") +
+                      " unknown, " + num(dpi, "blocked") + " blocked, " + num(dpi, "exempt") +
+                      " exempt, " + num(dpi, "refused") + " not inspected (table full)\n\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto &c : j.value("categories", Json::array()))
+        rows.push_back(
+            {text_of(c, "category"), num(c, "flows"), num(c, "blocked"), num(c, "bytes")});
+    out += table({"Category", "Flows", "Blocked", "Bytes"}, rows) + "\n";
+    rows.clear();
+    for (const auto &a : j.value("applications", Json::array()))
+        rows.push_back({text_of(a, "application"), text_of(a, "category"), num(a, "flows"),
+                        num(a, "blocked"), num(a, "bytes")});
+    if (rows.empty())
+        return say(out + "no application classified yet\n");
+    return say(out + table({"Application", "Category", "Flows", "Blocked", "Bytes"}, rows));
+}
+
 Result<Json> Commands::session_filter(const std::vector<std::string> &w, size_t from, bool zone,
                                       bool limit) {
     Json filter = Json::object();
@@ -705,11 +755,11 @@ Reply Commands::show_sessions(const std::vector<std::string> &w, bool clear) {
             x.contains("bytes") ? x["bytes"][0].dump() + "/" + x["bytes"][1].dump() : "-";
         rows.push_back({num(x, "proto"), ep("src", "sport"), ep("dst", "dport"),
                         x.value("state", ""), x.value("in", "") + "->" + x.value("out", ""),
-                        num(x, "rule"), pk, by, num(x, "idle_s")});
+                        num(x, "rule"), pk, by, num(x, "idle_s"), application_of(x)});
     }
-    std::string out = table(
-        {"Proto", "Source", "Destination", "State", "Path", "Rule", "Packets", "Bytes", "Idle s"},
-        rows);
+    std::string out = table({"Proto", "Source", "Destination", "State", "Path", "Rule", "Packets",
+                             "Bytes", "Idle s", "App"},
+                            rows);
     out += num(r.value(), "total") + " sessions";
     if (r.value().value("truncated", false))
         out += " (list cut; narrow it with a filter)";
@@ -1152,6 +1202,8 @@ std::vector<config::Candidate> Commands::complete(const Session &s, const std::s
             return candidates_of(show_nat_commands, partial);
         if (c.value() == "show" && words.size() == 2 && words[1] == "security") {
             static const CommandHelp sec[] = {
+                {"application-statistics",
+                 "Flows per blocked category and per application seen by DPI (R134-1)"},
                 {"policies", "Rules per interface with hits"},
                 {"screen", "Attack protection: what each defence caught (R128-e)"}};
             return candidates_of(sec, partial);

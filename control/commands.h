@@ -118,6 +118,7 @@ private:
     Reply show_policies(const std::vector<std::string> &w);
     Reply show_screen(const std::vector<std::string> &w);
     Reply screen_blocked(bool clear);
+    Reply show_applications(const std::vector<std::string> &w);
     Reply show_sessions(const std::vector<std::string> &w, bool clear);
     // The dataplane filter of `show sessions` and `show nat translations` from the words
     // after the command (w[from]...): `zone` expands to interfaces, `limit` caps the list.

@@ -74,22 +74,9 @@ public:
         if (op == "nat")
             return nat_stats;
         if (op == "sessions")
-            return Json{{"ok", true},
-                        {"sessions",
-                         {{{"proto", 6},
-                           {"src", "198.18.2.11"},
-                           {"sport", 40000},
-                           {"dst", "203.0.113.10"},
-                           {"dport", 80},
-                           {"state", "tcp_established"},
-                           {"in", "outer0"},
-                           {"out", "inet0"},
-                           {"rule", 10},
-                           {"packets", {5, 4}},
-                           {"bytes", {500, 4000}},
-                           {"idle_s", 1}}}},
-                        {"total", 1},
-                        {"truncated", false}};
+            return sessions;
+        if (op == "applications" && !applications.is_null())
+            return applications;
         if (op == "clear-sessions")
             return Json{{"ok", true}, {"cleared", 1}};
         if (op == "status")
@@ -97,6 +84,57 @@ public:
         return Error{{}, "unknown op '" + op + "'"};
     }
 
+    // One flow from a dataplane that does not classify (no application fields).
+    Json sessions = Json{{"ok", true},
+                         {"sessions",
+                          {{{"proto", 6},
+                            {"src", "198.18.2.11"},
+                            {"sport", 40000},
+                            {"dst", "203.0.113.10"},
+                            {"dport", 80},
+                            {"state", "tcp_established"},
+                            {"in", "outer0"},
+                            {"out", "inet0"},
+                            {"rule", 10},
+                            {"packets", {5, 4}},
+                            {"bytes", {500, 4000}},
+                            {"idle_s", 1}}}},
+                         {"total", 1},
+                         {"truncated", false}};
+    // What DPI made of the flows (R134-1); null: a dataplane without the op.
+    Json applications =
+        Json{{"ok", true},
+             {"dpi",
+              {{"inspecting", 3},
+               {"classified", 120},
+               {"unknown", 4},
+               {"blocked", 9},
+               {"exempt", 2},
+               {"refused", 1}}},
+             {"categories",
+              {{{"category", "vpn"}, {"flows", 5}, {"blocked", 3}, {"bytes", 7000}},
+               {{"category", "remote-access"}, {"flows", 1}, {"blocked", 1}, {"bytes", 300}},
+               {{"category", "p2p"}, {"flows", 4}, {"blocked", 4}, {"bytes", 1200}},
+               {{"category", "games"}, {"flows", 1}, {"blocked", 1}, {"bytes", 800}},
+               {{"category", "unknown"}, {"flows", 4}, {"blocked", 0}, {"bytes", 900}},
+               {{"category", "malicious"}, {"flows", 0}, {"blocked", 0}, {"bytes", 0}},
+               {{"category", "other"}, {"flows", 109}, {"blocked", 0}, {"bytes", 987654}}}},
+             {"applications",
+              {{{"application", "TLS"},
+                {"category", "other"},
+                {"flows", 100},
+                {"blocked", 0},
+                {"bytes", 900000}},
+               {{"application", "OpenVPN"},
+                {"category", "vpn"},
+                {"flows", 5},
+                {"blocked", 3},
+                {"bytes", 7000}},
+               {{"application", "BitTorrent"},
+                {"category", "p2p"},
+                {"flows", 4},
+                {"blocked", 4},
+                {"bytes", 1200}}}}};
     // Translated flows: hidden behind a pool, and published by a destination rule.
     Json nat_sessions = Json{{"ok", true},
                              {"sessions",
@@ -240,6 +278,126 @@ TEST_F(CommandsTest, SessionsFiltersReachTheDataplane) {
     r = run(s, "clear sessions address 198.18.2.11");
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.output, "cleared 1 sessions\n");
+}
+
+TEST_F(CommandsTest, SessionsShowWhatDpiMadeOfEachFlow_R134_1) {
+    Session s = as_role("operator");
+    // A dataplane that does not classify: the App column is there, with "-".
+    Reply r = run(s, "show sessions");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output,
+              "Proto  Source             Destination      State            Path           "
+              "Rule  Packets  Bytes     Idle s  App\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       -\n"
+              "1 sessions\n");
+
+    Json flow = dp.sessions["sessions"][0];
+    auto with = [&](const char *app, const char *category, const char *verdict) {
+        Json x = flow;
+        x["application"] = app;
+        x["category"] = category;
+        x["verdict"] = verdict;
+        return x;
+    };
+    dp.sessions["sessions"] =
+        Json::array({with("TLS.Steam", "games", "pass"), with("", "inspecting", "inspecting"),
+                     with("BitTorrent", "p2p", "block"), with("OpenVPN", "exempt", "pass"),
+                     with("", "unknown", "block"), flow});
+    dp.sessions["total"] = 6;
+    r = run(s, "show sessions zone outer");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output,
+              "Proto  Source             Destination      State            Path           "
+              "Rule  Packets  Bytes     Idle s  App\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       TLS.Steam/games\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       -\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       BitTorrent/p2p (blocked)\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       OpenVPN/exempt\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       unknown (blocked)\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       -\n"
+              "6 sessions\n");
+    // A verdict without a category yet, or fields of the wrong type, read as not known.
+    Json odd = flow;
+    odd["verdict"] = "inspecting";
+    odd["application"] = "HTTP";
+    odd["category"] = "other";
+    Json typed = flow;
+    typed["application"] = 7;
+    typed["category"] = nullptr;
+    dp.sessions["sessions"] = Json::array({odd, typed});
+    dp.sessions["total"] = 2;
+    r = run(s, "show sessions");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output,
+              "Proto  Source             Destination      State            Path           "
+              "Rule  Packets  Bytes     Idle s  App\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       -\n"
+              "6      198.18.2.11:40000  203.0.113.10:80  tcp_established  outer0->inet0  "
+              "10    5/4      500/4000  1       -\n"
+              "2 sessions\n");
+}
+
+TEST_F(CommandsTest, ApplicationStatisticsShowEveryCategoryAndApplication_R134_1) {
+    Session s = as_role("auditor"); // view is enough, as for the screen's statistics
+    Reply r = run(s, "show security application-statistics");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(dp.queries.back(), (Json{{"op", "applications"}}));
+    EXPECT_EQ(r.output, "Flows: 3 being inspected, 120 classified, 4 unknown, 9 blocked, 2 exempt, "
+                        "1 not inspected (table full)\n"
+                        "\n"
+                        "Category       Flows  Blocked  Bytes\n"
+                        "vpn            5      3        7000\n"
+                        "remote-access  1      1        300\n"
+                        "p2p            4      4        1200\n"
+                        "games          1      1        800\n"
+                        "unknown        4      0        900\n"
+                        "malicious      0      0        0\n"
+                        "other          109    0        987654\n"
+                        "\n"
+                        "Application  Category  Flows  Blocked  Bytes\n"
+                        "TLS          other     100    0        900000\n"
+                        "OpenVPN      vpn       5      3        7000\n"
+                        "BitTorrent   p2p       4      4        1200\n");
+    // Abbreviated, like the other show commands.
+    EXPECT_EQ(run(s, "sh sec app").output, r.output);
+
+    // Nothing classified yet; figures the dataplane left out read "-".
+    dp.applications["applications"] = Json::array();
+    dp.applications["dpi"].erase("refused");
+    r = run(s, "show security application-statistics");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_NE(r.output.find(", - not inspected (table full)\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("other          109    0        987654\n"), std::string::npos);
+    EXPECT_EQ(r.output.substr(r.output.size() - 31), "\nno application classified yet\n");
+}
+
+TEST_F(CommandsTest, ApplicationStatisticsSayWhatWasWrong_R134_1) {
+    Session s = as_role("operator");
+    size_t asked = dp.queries.size();
+    EXPECT_EQ(run(s, "show security application-statistics vpn").error,
+              "'show security application-statistics' takes no arguments");
+    EXPECT_EQ(dp.queries.size(), asked) << "nothing malformed reaches the dataplane";
+    EXPECT_EQ(run(s, "show security").error,
+              "expected 'show security policies [interface]', 'show security screen statistics' "
+              "or 'show security application-statistics'");
+    // A dataplane from before DPI refuses the op; its error is passed on as for the others.
+    dp.applications = nullptr;
+    Reply r = run(s, "show security application-statistics");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "dataplane: unknown op 'applications'");
+    dp.query_error = "cannot connect to /run/qorgan/dataplane.sock";
+    EXPECT_EQ(run(s, "show security application-statistics").error,
+              "dataplane: cannot connect to /run/qorgan/dataplane.sock");
+    EXPECT_EQ(run(s, "show sessions").error,
+              "dataplane: cannot connect to /run/qorgan/dataplane.sock");
 }
 
 TEST_F(CommandsTest, NatTranslationsAreShownFromTheInsideWithTheSessionFilters) {
@@ -534,6 +692,13 @@ TEST_F(CommandsTest, CompletionOffersCommandsAndSchemaWords) {
     c = cmds->complete(s, "show nat tr");
     ASSERT_EQ(c.size(), 1u);
     EXPECT_EQ(c[0].word, "translations");
+    c = cmds->complete(s, "show security ");
+    ASSERT_EQ(c.size(), 3u);
+    EXPECT_EQ(c[0].word, "application-statistics");
+    EXPECT_NE(c[0].help.find("R134-1"), std::string::npos) << c[0].help;
+    c = cmds->complete(s, "show security a");
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].word, "application-statistics");
     ASSERT_TRUE(run(s, "configure").ok);
     c = cmds->complete(s, "set inter");
     ASSERT_FALSE(c.empty());
@@ -587,6 +752,7 @@ TEST_F(CommandsTest, RoleMatrixEveryClassAgainstEveryRole_R128b) {
         {"show nat translations", C::traffic_view},
         {"sh nat t address 198.18.1.11", C::traffic_view}, // abbreviated, same class
         {"show nat statistics", C::view},
+        {"show security application-statistics", C::view}, // counts, not flows (R134-1)
         {"clear sessions", C::clear},
         {"configure", C::network}, // any configuring class enters; checked per role below
         {"show log audit", C::audit_view},
