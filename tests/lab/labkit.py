@@ -710,6 +710,28 @@ def without_nat(text):
     return text[:n0] + text[n1:]
 
 
+def with_security(text, security):
+    """The config text with the statements of `security` ("security { ... }") added to its
+    security block (the default config has one: its category exceptions), or the block
+    appended when the text has none."""
+    s0, s1 = _find_block(security, "security")
+    body = security[security.index("{", s0) + 1:s1 - 1]
+    try:
+        t0, t1 = _find_block(text, "security")
+    except ValueError:
+        return text + "\n" + security + "\n"
+    return text[:t1 - 1] + body + "\n" + text[t1 - 1:]
+
+
+def without_security(text):
+    """The config text without its `security { ... }` block."""
+    try:
+        s0, s1 = _find_block(text, "security")
+    except ValueError:
+        return text
+    return text[:s0] + text[s1:]
+
+
 def without_rule(text, iface, direction, rule_id):
     """The config text with rule `rule_id` of policy/iface/direction removed."""
     p0, p1 = _find_block(text, "policy")

@@ -16,7 +16,7 @@ from scapy.all import (ICMP, IP, TCP, UDP, Ether, IPOption_LSRR, IPOption_RR, IP
 
 from labkit import (DMZ1_PAGE, GATEWAY, INET1, OUTER1, OwnDataplaneTestCase, control, curl,
                     default_config_text, gateway_mac, log_offset, mac_of, ns, send_frames,
-                    wait_for_counts, wait_for_log, write_config)
+                    wait_for_counts, wait_for_log, with_security, write_config)
 
 PUBLISHED_WEB = "203.0.113.50"  # dmz1 by `static web` of the default config
 SPOOFED = ["198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.14"]
@@ -28,7 +28,7 @@ def with_screen(security, urpf_outer=None, inet_pcap=False):
     on DPDK's pcap PMD: the af_packet PMD joins a PACKET_FANOUT group with
     PACKET_FANOUT_FLAG_DEFRAG, so Linux reassembles IPv4 fragments (and silently drops
     overlapping ones) before the dataplane sees them; libpcap's socket does not."""
-    text = default_config_text() + "\n" + security + "\n"
+    text = with_security(default_config_text(), security)
     if inet_pcap:
         text = text.replace('device "net_af_packet3,iface=dp-inet";', 'device "net_pcap0,iface=dp-inet";', 1)
     if urpf_outer:
