@@ -145,7 +145,7 @@ std::optional<Detection> Inspector::call(const Module &m, Slot &s, const PacketV
         std::memcpy(h + 16, dst, 4);
         ip_len = 20;
     }
-    if (l4 != _pkt + ip_len)
+    if (l4_len && l4 != _pkt + ip_len)
         std::memmove(_pkt + ip_len, l4, l4_len);
     if ((p.proto == 6 || p.proto == 17) && l4_len >= 8) {
         // The flow's own ports: the packet may already carry translated ones.
