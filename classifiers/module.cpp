@@ -15,6 +15,9 @@ namespace {
 
 // nDPI's initialisation touches global state: never two at once in this process.
 std::mutex init_lock;
+// libgcrypt (nDPI's QUIC decryption) is initialised by the first module only: a later module
+// is built while workers already use it.
+bool gcrypt_ready = false;
 
 } // namespace
 
@@ -23,7 +26,8 @@ Result<std::unique_ptr<Module>> Module::create(const std::vector<std::string> &d
     Arena::Unbound from_malloc;
     std::lock_guard<std::mutex> g(init_lock);
     std::unique_ptr<Module> m(new Module);
-    m->_m = ndpi_init_detection_module(ndpi_no_prefs);
+    m->_m = ndpi_init_detection_module(gcrypt_ready ? ndpi_dont_init_libgcrypt : ndpi_no_prefs);
+    gcrypt_ready = true;
     if (!m->_m)
         return Error{{}, "nDPI: cannot create a detection module (out of memory?)"};
     NDPI_PROTOCOL_BITMASK all;

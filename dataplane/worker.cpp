@@ -1135,6 +1135,12 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
                      : nc.dnat_new)
                     .add();
             nc.translated_new.add();
+        }
+        // Category blocking sees the packet as it arrived: a RST it sends back goes to the
+        // sender's real address.
+        if (dpi_start(s, in, *out, *nf, m, now_ms))
+            return;
+        if (nat_kind) {
             PacketMeta before = meta;
             if (!apply_nat(*nf, Dir::forward, m)) {
                 _env.flows->remove(*nf);
@@ -1144,8 +1150,6 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
             if (meta.flags & meta_fragment)
                 frag_note(frame, before, meta, now_ms);
         }
-        if (dpi_start(s, in, *out, *nf, m, now_ms))
-            return;
     }
     if (nat.mss_clamp() && meta.proto == config::proto_tcp && (meta.tcp_flags & tcp_syn) &&
         tcp_clamp_mss(rte_pktmbuf_mtod(m, uint8_t *), len, meta, nat.mss_clamp()))

@@ -32,6 +32,7 @@ struct FrameSpec {
     uint8_t icmp_code = 0;
     uint16_t icmp_id = 7;
     size_t payload = 0;
+    std::vector<uint8_t> data; // the payload itself, when not empty (payload is then ignored)
 };
 
 // A frame from src_mac to dst_mac (the gateway's port), from src to dst; the family follows
@@ -73,7 +74,8 @@ inline void put16(uint8_t *p, uint16_t v) {
 inline std::vector<uint8_t> build_frame(const FrameSpec &f) {
     size_t ip_hdr = f.family == 4 ? 20 : 40;
     size_t l4_hdr = f.proto == 6 ? 20 : 8;
-    size_t l4_len = l4_hdr + f.payload;
+    size_t payload = f.data.empty() ? f.payload : f.data.size();
+    size_t l4_len = l4_hdr + payload;
     std::vector<uint8_t> b(14 + ip_hdr + l4_len, 0);
     std::memcpy(&b[0], f.dst_mac.data(), 6);
     std::memcpy(&b[6], f.src_mac.data(), 6);
@@ -101,8 +103,8 @@ inline std::vector<uint8_t> build_frame(const FrameSpec &f) {
         std::memcpy(ip + 24, dst, 16);
     }
     uint8_t *l4 = ip + ip_hdr;
-    for (size_t i = 0; i < f.payload; i++)
-        l4[l4_hdr + i] = static_cast<uint8_t>('a' + i % 26);
+    for (size_t i = 0; i < payload; i++)
+        l4[l4_hdr + i] = f.data.empty() ? static_cast<uint8_t>('a' + i % 26) : f.data[i];
     if (f.proto == 6) {
         put16(l4, f.sport);
         put16(l4 + 2, f.dport);

@@ -465,3 +465,23 @@ TEST(Classifier, ADnsQueryLongerThanAPacketIsJudgedByItsQuestion) {
     ASSERT_TRUE(d);
     EXPECT_EQ(category_of(*d), Category::malicious) << name_of(*d);
 }
+
+TEST(Classifier, WireGuardHandshakeIsVpn) {
+    Inspector in(4);
+    Conversation c(in, mod(), 17, 40031, 51820);
+    std::vector<uint8_t> init{1, 0, 0, 0, 0x11, 0x22, 0x33, 0x44};
+    auto rest = noise(140, 9);
+    init.insert(init.end(), rest.begin(), rest.end());
+    std::vector<uint8_t> resp{2, 0, 0, 0, 0x55, 0x66, 0x77, 0x88, 0x11, 0x22, 0x33, 0x44};
+    auto r2 = noise(80, 10);
+    resp.insert(resp.end(), r2.begin(), r2.end());
+    std::vector<uint8_t> data{4, 0, 0, 0, 0x55, 0x66, 0x77, 0x88, 0, 0, 0, 0, 0, 0, 0, 0};
+    auto r3 = noise(48, 11);
+    data.insert(data.end(), r3.begin(), r3.end());
+    c.send(false, init);
+    c.send(true, resp);
+    c.send(false, data);
+    ASSERT_TRUE(c.verdict);
+    EXPECT_EQ(name_of(*c.verdict), "WireGuard");
+    EXPECT_EQ(category_of(*c.verdict), Category::vpn);
+}
