@@ -713,7 +713,9 @@ def without_nat(text):
 def with_security(text, security):
     """The config text with the statements of `security` ("security { ... }") added to its
     security block (the default config has one: its category exceptions), or the block
-    appended when the text has none."""
+    appended when the text has none. An empty `security` leaves the text as it is."""
+    if not security.strip():
+        return text
     s0, s1 = _find_block(security, "security")
     body = security[security.index("{", s0) + 1:s1 - 1]
     try:

@@ -165,6 +165,11 @@ class AdminLab(OwnQorgandTestCase):
         r = self.q.cli("show security screen blocked", user="operator")
         self.assertOk(r)
         self.assertIn("no source is blocked", r.out)
+        # Category blocking (R134-1): the six categories and "other", through qorgand.
+        r = self.q.cli("show security application-statistics", user="operator")
+        self.assertOk(r)
+        for word in ("vpn", "remote-access", "p2p", "games", "unknown", "malicious", "other"):
+            self.assertRegex(r.out, rf"(?m)^\s*{word}\s+\d", r.out)
         # The security administrator reads no traffic (R102-2).
         r = self.q.cli("show sessions", user="secadmin")
         self.assertFails(r)

@@ -18,8 +18,8 @@ import time
 import unittest
 
 from labkit import (DMZ1, INET1, LAB_DIR, OUTER1, OwnDataplaneTestCase, control,
-                    default_config_text, log_offset, ns, ns_python, wait_for_log, without_security,
-                    write_config)
+                    default_config_text, log_offset, ns, ns_python, ns_scapy, wait_for_log,
+                    without_security, write_config)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATUS = LAB_DIR / "categories"
@@ -437,6 +437,77 @@ print(json.dumps({{"sent": len(q + opt), "answered": answered}}))
 """, timeout=20)
         self.assertFalse(res["answered"], res)
         self.assertIsNotNone(blocked(since, "malicious", "DNS", OUTER1.v4), f"fragmented query: {res}")
+
+    def test_9b_replayed_wireguard_and_a_mining_login_R134_1(self):
+        """Protocols with no client here: a WireGuard handshake replayed with scapy (dmz1, whose
+        static translation keeps its port, and inet1 answering it), and a Monero pool login over
+        a real TCP connection (mining is malicious software to R134-1)."""
+        since = log_offset()
+        # Initiation (148 bytes: type 1, sender index, ...), the response quoting the
+        # initiator's index (92 bytes: type 2, its own index, receiver index, ...), then data
+        # to the responder's index (type 4).
+        init = bytes([1, 0, 0, 0]) + os.urandom(144)
+        responder = os.urandom(4)
+        resp = bytes([2, 0, 0, 0]) + responder + init[4:8] + os.urandom(80)
+        data = bytes([4, 0, 0, 0]) + responder + bytes(8) + os.urandom(48)
+        published = "203.0.113.50"  # dmz1 by the default config's static
+        send = f"""
+import time
+def go(ns_src, dst, sport, dport, payload):
+    send(IP(src=ns_src, dst=dst) / UDP(sport=sport, dport=dport) / Raw(payload))
+"""
+        ns_scapy(DMZ1.ns, send + f"go('{DMZ1.v4}', '{INET1.v4}', 40500, 51820, {init!r})\nprint('{{}}')")
+        ns_scapy(INET1.ns, send + f"go('{INET1.v4}', '{published}', 51820, 40500, {resp!r})\nprint('{{}}')")
+        ns_scapy(DMZ1.ns, send + f"go('{DMZ1.v4}', '{INET1.v4}', 40500, 51820, {data!r})\nprint('{{}}')")
+        self.assertIsNotNone(blocked(since, "vpn", "WireGuard", DMZ1.v4), "the replayed WireGuard handshake")
+
+        since = log_offset()
+        res = ns_python(OUTER1.ns, f"""
+import json, socket
+s = socket.create_connection(("{INET1.v4}", 7777), timeout=3)
+login = b'{{"id":1,"jsonrpc":"2.0","method":"login","params":{{"login":"44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A","pass":"x","agent":"XMRig/6.19.2 (Linux x86_64) libuv/1.44.2 gcc/12.2.0","algo":["rx/0"]}}}}\\n'
+try:
+    s.sendall(login)
+    s.recv(100)
+    s.sendall(b"x" * 10)
+    s.recv(100)
+except OSError:
+    pass
+print(json.dumps({{}}))
+""", timeout=20)
+        self.assertIsNotNone(blocked(since, "malicious", src=OUTER1.v4), f"the mining login: {res}")
+
+    def test_a_100k_list_swaps_in_while_forwarding_R134_1(self):
+        """A malicious list of 100,000 names comes in by a new module set built aside: pings
+        through the gateway lose nothing while it builds, and a listed name is blocked after."""
+        big = LAB_DIR / "categories-100k.list"
+        with open(big, "w") as f:
+            f.write("# 100,000 names\n")
+            for i in range(100000):
+                f.write(f"host{i}.bad{i % 977}.example\n")
+        text = category_config().replace(f'file "{LIST_FILE}";', f'file "{LIST_FILE}";\n            file "{big}";')
+        self.assertNotEqual(text, category_config())
+        ping = subprocess.Popen(["ip", "netns", "exec", OUTER1.ns, "ping", "-q", "-i", "0.01", "-c", "400",
+                                 "-W", "1", INET1.v4], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        try:
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            r = control({"op": "apply", "text": text, "revision": 9001,
+                         "sha256": hashlib.sha256(text.encode()).hexdigest()})
+            took = time.monotonic() - t0
+            self.assertTrue(r.get("ok"), r)
+            out, _ = ping.communicate(timeout=30)
+        finally:
+            stop(ping)
+        m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+        self.assertIsNotNone(m, out)
+        print(f"\n[100k list] apply took {took:.2f}s; ping {m.group(0)}")
+        self.assertEqual(m.group(1), "400")
+        self.assertEqual(m.group(2), "400", f"pings lost while the list loaded: {out}")
+        since = log_offset()
+        ns(OUTER1.ns, "dig", "+time=2", "+tries=1", f"@{INET1.v4}", "host99999.bad345.example", timeout=10)
+        self.assertIsNotNone(blocked(since, "malicious", "DNS", OUTER1.v4))
 
     def test_zz_statistics_name_categories_and_applications(self):
         r = control({"op": "applications"})
