@@ -8,23 +8,6 @@
 
 namespace qorgan::dpi {
 
-namespace {
-
-bool in_prefix(const config::Prefix &p, uint8_t family, const uint32_t addr[4]) {
-    if (p.family != family)
-        return false;
-    const auto *a = reinterpret_cast<const uint8_t *>(addr);
-    unsigned full = p.length / 8, rest = p.length % 8;
-    if (std::memcmp(a, p.bytes.data(), full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = uint8_t(0xff00 >> rest);
-    return (a[full] & mask) == (p.bytes[full] & mask);
-}
-
-} // namespace
-
 const char *rule_name(Rule r) {
     switch (r) {
     case Rule::none:
@@ -106,8 +89,9 @@ Decision CategoryPolicy::decide(std::optional<config::Category> cat, uint16_t ma
         if (!what)
             continue;
         if (!e.sources.empty() &&
-            std::none_of(e.sources.begin(), e.sources.end(),
-                         [&](const config::Prefix &p) { return in_prefix(p, family, src); }))
+            std::none_of(e.sources.begin(), e.sources.end(), [&](const config::Prefix &p) {
+                return config::prefix_contains(p, family, reinterpret_cast<const uint8_t *>(src));
+            }))
             continue;
         return {false, Rule::exception, uint16_t(i)};
     }

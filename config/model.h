@@ -27,6 +27,20 @@ struct Prefix {
 // A bare address: a Prefix whose length is the full width.
 using Address = Prefix;
 
+// Whether an address (family 4 or 6; network order, 4 or 16 bytes) lies in the prefix.
+inline bool prefix_contains(const Prefix &p, uint8_t family, const uint8_t *addr) {
+    if (p.family != family)
+        return false;
+    unsigned whole = p.length / 8u, rest = p.length % 8u;
+    for (unsigned i = 0; i < whole; i++)
+        if (addr[i] != p.bytes[i])
+            return false;
+    if (rest == 0)
+        return true;
+    auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+    return (addr[whole] & mask) == (p.bytes[whole] & mask);
+}
+
 // Unicast reverse-path forwarding, per interface: what the route back to a packet's source
 // must look like for the packet to be accepted.
 enum class Urpf : uint8_t {

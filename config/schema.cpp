@@ -199,6 +199,22 @@ Result<Prefix> read_prefix(const Word &w, const std::string &path, Length length
     return p;
 }
 
+// `key <prefix>;` or `key [ <prefix> ... ];`: each value read as read_prefix does, appended to
+// out.
+Status read_prefixes(const Node &n, const std::string &path, const std::string &form, Length length,
+                     bool network, std::vector<Prefix> &out) {
+    auto ws = values(n, path, form);
+    if (!ws)
+        return ws.error();
+    for (const Word *w : *ws) {
+        auto a = read_prefix(*w, path, length, network);
+        if (!a)
+            return a.error();
+        out.push_back(*a);
+    }
+    return Ok{};
+}
+
 // One host: a bare address or one with its full length (/32, /128).
 Result<Address> read_host(const Word &w, const std::string &path) {
     auto a = read_prefix(w, path, Length::optional, false);
@@ -464,15 +480,10 @@ private:
                     return s;
                 ifc.device = (*w)->text;
             } else if (key == "address") {
-                auto ws = values(c, p, "address <address>/<length>;");
-                if (!ws)
-                    return ws.error();
-                for (const Word *w : *ws) {
-                    auto a = read_prefix(*w, p, Length::required, false);
-                    if (!a)
-                        return a.error();
-                    ifc.addresses.push_back(*a);
-                }
+                if (auto s = read_prefixes(c, p, "address <address>/<length>;", Length::required,
+                                           false, ifc.addresses);
+                    !s)
+                    return s;
             } else if (key == "zone") {
                 auto w = scalar(c, p, "zone <zone>;");
                 if (!w)
@@ -1615,15 +1626,10 @@ private:
                 if (auto s = string_leaf(c, p, "reference \"<text>\";", e.reference); !s)
                     return s;
             } else if (key == "source") {
-                auto ws = values(c, p, "source <prefix>; or source [ <prefix> ... ];");
-                if (!ws)
-                    return ws.error();
-                for (const Word *w : *ws) {
-                    auto a = read_prefix(*w, p, Length::optional, true);
-                    if (!a)
-                        return a.error();
-                    e.sources.push_back(*a);
-                }
+                if (auto s = read_prefixes(c, p, "source <prefix>; or source [ <prefix> ... ];",
+                                           Length::optional, true, e.sources);
+                    !s)
+                    return s;
             } else if (key == "category") {
                 auto ws = values(c, p, "category <category>; or category [ <category> ... ];");
                 if (!ws)

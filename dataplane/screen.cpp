@@ -24,19 +24,9 @@ bool martian_source6(const uint32_t src[4]) {
 
 bool in_prefixes(const std::vector<config::Prefix> &list, uint8_t family, const uint32_t addr[4]) {
     const auto *a = reinterpret_cast<const uint8_t *>(addr);
-    for (const config::Prefix &p : list) {
-        if (p.family != family)
-            continue;
-        unsigned whole = p.length / 8, rest = p.length % 8;
-        if (std::memcmp(a, p.bytes.data(), whole) != 0)
-            continue;
-        if (rest) {
-            uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-            if ((a[whole] & mask) != (p.bytes[whole] & mask))
-                continue;
-        }
-        return true;
-    }
+    for (const config::Prefix &p : list)
+        if (config::prefix_contains(p, family, a))
+            return true;
     return false;
 }
 

@@ -78,6 +78,25 @@ void SlowPath::send(uint16_t port, rte_mbuf *m) {
     _env.counters->local_replies.add();
 }
 
+namespace {
+
+// Takes up to a burst of fixed-size records from each ring and hands each to `each`; returns
+// how many there were.
+template <typename T, typename F>
+unsigned drain_records(const std::vector<rte_ring *> &rings, F &&each) {
+    T recs[burst_size];
+    unsigned total = 0;
+    for (rte_ring *r : rings) {
+        unsigned n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(T), burst_size, nullptr);
+        for (unsigned i = 0; i < n; i++)
+            each(recs[i]);
+        total += n;
+    }
+    return total;
+}
+
+} // namespace
+
 unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
     unsigned total = 0;
     rte_mbuf *pkts[burst_size];
@@ -88,29 +107,11 @@ unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
             handle(s, pkts[i], now_ms);
         total += n;
     }
-    RuleLog recs[burst_size];
-    for (rte_ring *r : _env.log_rings) {
-        unsigned n = rte_ring_sc_dequeue_burst_elem(r, recs, sizeof(RuleLog), burst_size, nullptr);
-        for (unsigned i = 0; i < n; i++)
-            print_log(s, recs[i]);
-        total += n;
-    }
-    ScreenEvent events[burst_size];
-    for (rte_ring *r : _env.event_rings) {
-        unsigned n =
-            rte_ring_sc_dequeue_burst_elem(r, events, sizeof(ScreenEvent), burst_size, nullptr);
-        for (unsigned i = 0; i < n; i++)
-            print_event(s, events[i]);
-        total += n;
-    }
-    CategoryEvent cats[burst_size];
-    for (rte_ring *r : _env.category_rings) {
-        unsigned n =
-            rte_ring_sc_dequeue_burst_elem(r, cats, sizeof(CategoryEvent), burst_size, nullptr);
-        for (unsigned i = 0; i < n; i++)
-            print_category(s, cats[i]);
-        total += n;
-    }
+    total += drain_records<RuleLog>(_env.log_rings, [&](const RuleLog &r) { print_log(s, r); });
+    total += drain_records<ScreenEvent>(_env.event_rings,
+                                        [&](const ScreenEvent &e) { print_event(s, e); });
+    total += drain_records<CategoryEvent>(_env.category_rings,
+                                          [&](const CategoryEvent &e) { print_category(s, e); });
     if (total && _env.log)
         std::fflush(_env.log);
     return total;
