@@ -14,20 +14,28 @@ namespace {
 
 thread_local Arena *tls_arena = nullptr;
 
-// Every live arena: a block freed by a thread other than its arena's (a worker's flows freed
-// at shutdown by the main thread, once the workers have stopped) still goes back to it.
-constexpr unsigned max_arenas = 128;
-std::atomic<Arena *> arenas[max_arenas];
+// The address range of every arena, live or dead. A block freed by a thread other than its
+// arena's (an nDPI module, built on the main thread and freed there after an RCU grace
+// period, may hold something a worker allocated) is handed to the arena's owner through its
+// remote list; a block of an arena already gone (leaked on purpose, see ~Arena) is left.
+struct Range {
+    std::atomic<bool> used{false};
+    std::atomic<uintptr_t> begin{0}, end{0}; // end is set last and cleared first
+    std::atomic<Arena *> live{nullptr};
+};
+constexpr unsigned max_ranges = 1024;
+Range ranges[max_ranges];
 
-Arena *owner_of(const void *p) {
-    for (auto &slot : arenas)
-        if (Arena *a = slot.load(std::memory_order_acquire); a && a->owns(p))
-            return a;
+Range *range_of(const void *p) {
+    auto a = reinterpret_cast<uintptr_t>(p);
+    for (Range &r : ranges) {
+        uintptr_t end = r.end.load(std::memory_order_acquire);
+        if (end && a < end && a >= r.begin.load(std::memory_order_relaxed))
+            return &r;
+    }
     return nullptr;
 }
 
-// Which arena a block came from: the thread's own, or (a flow freed by another thread, which
-// does not happen in the dataplane but may in tests) none, and then malloc's.
 void *hook_malloc(size_t n) {
     if (tls_arena)
         return tls_arena->allocate(n);
@@ -41,9 +49,10 @@ void hook_free(void *p) {
         tls_arena->release(p);
         return;
     }
-    if (Arena *a = owner_of(p)) {
-        a->release(p);
-        return;
+    if (Range *r = range_of(p)) {
+        if (Arena *a = r->live.load(std::memory_order_acquire))
+            a->release_remote(p);
+        return; // a dead arena's memory stays as it is
     }
     std::free(p);
 }
@@ -51,24 +60,61 @@ void hook_free(void *p) {
 } // namespace
 
 Arena::Arena(size_t bytes) : _base(new std::byte[bytes]), _size(bytes) {
-    for (auto &slot : arenas) {
-        Arena *none = nullptr;
-        if (slot.compare_exchange_strong(none, this))
+    auto b = reinterpret_cast<uintptr_t>(_base.get());
+    for (Range &r : ranges) {
+        bool free_entry = false;
+        if (r.used.compare_exchange_strong(free_entry, true)) {
+            r.begin.store(b, std::memory_order_relaxed);
+            r.live.store(this, std::memory_order_relaxed);
+            r.end.store(b + bytes, std::memory_order_release);
+            _range = &r;
             return;
+        }
     }
+    // No entry left: this arena serves nothing, and nDPI allocates from malloc instead.
+    _size = 0;
 }
 
 Arena::~Arena() {
-    for (auto &slot : arenas) {
-        Arena *self = this;
-        if (slot.compare_exchange_strong(self, nullptr))
-            break;
-    }
     if (tls_arena == this)
         tls_arena = nullptr;
+    take_remote();
+    auto *r = static_cast<Range *>(_range);
+    if (!r)
+        return;
+    r->live.store(nullptr, std::memory_order_release);
+    if (_in_use > 0) {
+        // Something outside (an nDPI module) still holds blocks of this arena: its memory is
+        // kept, and freeing those blocks later does nothing.
+        (void)_base.release();
+        return;
+    }
+    r->end.store(0, std::memory_order_release);
+    r->begin.store(0, std::memory_order_relaxed);
+    r->used.store(false, std::memory_order_release);
+}
+
+void Arena::release_remote(void *p) {
+    void *head = _remote.load(std::memory_order_relaxed);
+    do
+        std::memcpy(p, &head, sizeof(void *));
+    while (!_remote.compare_exchange_weak(head, p, std::memory_order_release,
+                                          std::memory_order_relaxed));
+}
+
+void Arena::take_remote() {
+    void *p = _remote.exchange(nullptr, std::memory_order_acquire);
+    while (p) {
+        void *next;
+        std::memcpy(&next, p, sizeof(void *));
+        release(p);
+        p = next;
+    }
 }
 
 void *Arena::allocate(size_t n) {
+    if (_remote.load(std::memory_order_relaxed))
+        take_remote();
     unsigned c = 0;
     while (c < classes && (size_t(32) << c) < n)
         c++;

@@ -4,9 +4,12 @@
 // requests are served from that worker's arena, carved once at start (size classes with
 // free lists, no lock, no system call), so the hot path never reaches the system allocator.
 // Elsewhere (module creation on the main thread, tests) the requests go to malloc. An
-// exhausted arena answers nullptr, which nDPI checks, and counts the refusal.
+// exhausted arena answers nullptr, which nDPI checks, and counts the refusal. A block freed
+// by another thread (a module freed after an RCU grace period) goes back through a lock-free
+// list the owner drains.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,6 +25,8 @@ public:
 
     void *allocate(size_t n);
     void release(void *p);
+    // From another thread: the block goes back at the owner's next allocate() (lock-free).
+    void release_remote(void *p);
     bool owns(const void *p) const {
         auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(_base.get());
         return a >= b && a < b + _size;
@@ -53,8 +58,12 @@ public:
 private:
     static constexpr unsigned classes = 12; // 32 B .. 64 KiB
     static constexpr size_t header = 16;    // class index, keeps 16-byte alignment
+    void take_remote();
+
     std::unique_ptr<std::byte[]> _base;
     size_t _size;
+    void *_range = nullptr;               // its entry in the process's list of arena ranges
+    std::atomic<void *> _remote{nullptr}; // blocks freed by other threads, not yet taken back
     size_t _used = 0;
     void *_free[classes] = {};
     uint64_t _allocations = 0;

@@ -37,6 +37,8 @@ bool seq_before(uint32_t a, uint32_t b) {
 
 struct Inspector::Slot {
     ndpi_flow_struct flow;
+    uint64_t opened_ms;  // when its inspection started
+    void *owner;         // the caller's flow, handed back if the slot is taken from it
     uint32_t next[2];    // TCP: the next in-order sequence number of each direction
     uint32_t buf_seq[2]; // sequence number of buf[d][0]
     uint32_t ack[2];     // last acknowledgment each direction sent
@@ -70,13 +72,36 @@ Inspector::~Inspector() {
             ndpi_free_flow_data(&_slots[h - 1].flow);
 }
 
-uint32_t Inspector::open() {
-    if (_free_top == 0) {
+uint32_t Inspector::open(uint64_t now_ms, void *owner, void **evicted) {
+    if (evicted)
+        *evicted = nullptr;
+    uint32_t h = 0;
+    if (_free_top > 0) {
+        h = _free[--_free_top];
+    } else if (evicted) {
+        // Full: the first stale flow among the next few slots gives its room (every slot is
+        // in use when the table is full).
+        constexpr uint32_t probes = 32;
+        for (uint32_t i = 0; i < probes && i < _capacity; i++) {
+            uint32_t idx = _cursor;
+            _cursor = (_cursor + 1) % _capacity;
+            Slot &old = _slots[idx];
+            if (old.opened_ms + stale_ms <= now_ms) {
+                *evicted = old.owner;
+                ndpi_free_flow_data(&old.flow);
+                _stats.evicted++;
+                h = idx + 1;
+                break;
+            }
+        }
+    }
+    if (h == 0) {
         _stats.refused++;
         return 0;
     }
-    uint32_t h = _free[--_free_top];
     Slot &s = _slots[h - 1];
+    s.opened_ms = now_ms;
+    s.owner = owner;
     std::memset(&s.flow, 0, sizeof(s.flow));
     s.len[0] = s.len[1] = 0;
     s.have[0] = s.have[1] = 0;

@@ -36,6 +36,7 @@ struct PacketView {
 struct InspectorStats {
     uint64_t opened = 0;
     uint64_t refused = 0;  // the table was full: the flow was not inspected
+    uint64_t evicted = 0;  // flows given up on, stale, to make room (decided unknown)
     uint64_t detected = 0; // nDPI recognised the flow
     uint64_t gave_up = 0;  // budget spent, or the flow ended, before a detection
     uint64_t fed = 0;      // packets handed to nDPI
@@ -50,8 +51,13 @@ public:
     Inspector(const Inspector &) = delete;
     Inspector &operator=(const Inspector &) = delete;
 
-    // Starts inspecting a flow: a handle (> 0), or 0 when the table is full (counted).
-    uint32_t open();
+    // Starts inspecting a flow: a handle (> 0), or 0 when the table is full (counted). A full
+    // table first gives up on a flow that has been inspected for stale_ms without a verdict
+    // (a few slots looked at from a moving cursor): its owner is returned in *evicted for the
+    // caller to decide it (unknown), and its slot serves the new flow. So flows that never
+    // speak (one datagram, a silent connection) cannot hold the table against new ones.
+    static constexpr uint64_t stale_ms = 2000;
+    uint32_t open(uint64_t now_ms = 0, void *owner = nullptr, void **evicted = nullptr);
     // Frees the flow's nDPI state. Safe with 0.
     void close(uint32_t handle);
 
@@ -82,6 +88,7 @@ private:
     std::unique_ptr<Slot[]> _slots;
     std::unique_ptr<uint32_t[]> _free;
     uint32_t _free_top = 0;
+    uint32_t _cursor = 0; // where the next search for a stale flow starts
     InspectorStats _stats;
     uint8_t _pkt[40 + 20 + 1500]; // the packet handed to nDPI
 };

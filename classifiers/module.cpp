@@ -2,6 +2,7 @@
 #include "classifiers/module.h"
 
 #include "classifiers/dpi_arena.h"
+#include "classifiers/ndpi_caches.h"
 
 #include <ndpi/ndpi_api.h>
 
@@ -41,6 +42,9 @@ Result<std::unique_ptr<Module>> Module::create(const std::vector<std::string> &d
     ndpi_finalize_initialization(m->_m);
     if (!domains.empty())
         ndpi_enable_loaded_categories(m->_m);
+    // Not fatal when it cannot: nDPI then makes them lazily on the worker, from its arena
+    // (module-owned blocks freed later by another thread go back through the remote list).
+    m->_caches_ready = precreate_caches(m->_m);
     return m;
 }
 

@@ -29,10 +29,13 @@ public:
     Module &operator=(const Module &) = delete;
 
     ndpi_detection_module_struct *get() const { return _m; }
+    // Whether nDPI's lazily made caches were made with the module (ndpi_caches.h).
+    bool caches_ready() const { return _caches_ready; }
 
 private:
     Module() = default;
     ndpi_detection_module_struct *_m = nullptr;
+    bool _caches_ready = false;
 };
 
 class ModuleSet {

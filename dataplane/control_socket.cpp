@@ -412,6 +412,7 @@ Json ControlService::applications() const {
         {"exempt", sum([](const DpiCounters &d) -> const Counter & { return d.exempt; })},
         {"excepted", sum([](const DpiCounters &d) -> const Counter & { return d.excepted; })},
         {"refused", sum([](const DpiCounters &d) -> const Counter & { return d.refused; })},
+        {"evicted", sum([](const DpiCounters &d) -> const Counter & { return d.evicted; })},
         {"resets", sum([](const DpiCounters &d) -> const Counter & { return d.resets; })},
         {"inspected", sum([](const DpiCounters &d) -> const Counter & { return d.inspected; })},
         {"arena_refused",

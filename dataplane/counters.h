@@ -96,6 +96,7 @@ struct alignas(64) DpiCounters {
     Counter exempt;        // agreed VPN channels, passed without inspection
     Counter excepted;      // passed by an exception (R134-2)
     Counter refused;       // not inspected: the inspection table was full (blocked)
+    Counter evicted;       // undecided after Inspector::stale_ms, given up for a new flow (unknown)
     Counter resets;        // RSTs sent for blocked TCP flows
     Counter arena_refused; // nDPI allocations the worker's arena could not serve
     // The category (config::Category + 1, 0: other) of each application's last decided flow.

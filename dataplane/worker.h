@@ -249,6 +249,8 @@ private:
                     uint64_t now_ms);
     bool dpi_verdict(const Snapshot &s, const IfaceState &in, Flow &f, dpi::Decision d, rte_mbuf *m,
                      uint64_t now_ms);
+    void dpi_record(const Snapshot &s, const IfaceState &in, Flow &f, dpi::Decision d,
+                    uint64_t now_ms);
     bool dpi_block(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     void dpi_event(const Snapshot &s, const IfaceState &in, const Flow &f, bool blocked,
                    uint64_t now_ms);

@@ -52,7 +52,22 @@ bool Worker::dpi_start(const Snapshot &s, const IfaceState &in, const IfaceState
         f.category = uint8_t(config::Category::malicious) + 1;
         return dpi_verdict(s, in, f, {true, dpi::Rule::address, 0}, m, now_ms);
     }
-    uint32_t h = _inspector->open();
+    void *evicted = nullptr;
+    uint32_t h = _inspector->open(now_ms, &f, &evicted);
+    if (evicted) {
+        // A flow inspected for Inspector::stale_ms without a verdict gave its room: it is an
+        // unknown application (R134-1); its next packet is dropped.
+        Flow &old = *static_cast<Flow *>(evicted);
+        old.dpi_handle = 0;
+        old.app = 0;
+        old.category = uint8_t(config::Category::unknown) + 1;
+        c.evicted.add();
+        c.unknown.add();
+        dpi_record(s, in, old,
+                   s.categories->decide(config::Category::unknown, 0, 0, old.key[0].family,
+                                        old.key[0].src, old.outer_inbound),
+                   now_ms);
+    }
     if (!h) {
         // Fail closed: a flow no one looked at is an unknown application (R134-1).
         c.refused.add();
@@ -101,6 +116,13 @@ bool Worker::dpi_packet(const Snapshot &s, const IfaceState &in, Flow &f, Dir di
 
 bool Worker::dpi_verdict(const Snapshot &s, const IfaceState &in, Flow &f, dpi::Decision d,
                          rte_mbuf *m, uint64_t now_ms) {
+    dpi_record(s, in, f, d, now_ms);
+    return d.block && dpi_block(s, in, m, now_ms);
+}
+
+// The verdict on a flow: kept in the flow, counted, logged when it blocks or excepts.
+void Worker::dpi_record(const Snapshot &s, const IfaceState &in, Flow &f, dpi::Decision d,
+                        uint64_t now_ms) {
     DpiCounters &c = _env.counters->dpi;
     FlowCounters &cc = dpi_category_counters(f);
     FlowCounters &ac = dpi_app_counters(f);
@@ -118,14 +140,13 @@ bool Worker::dpi_verdict(const Snapshot &s, const IfaceState &in, Flow &f, dpi::
             c.excepted.add();
             dpi_event(s, in, f, false, now_ms);
         }
-        return false;
+        return;
     }
     f.verdict = FlowVerdict::block;
     cc.blocked.add();
     ac.blocked.add();
     c.blocked.add();
     dpi_event(s, in, f, true, now_ms);
-    return dpi_block(s, in, m, now_ms);
 }
 
 // The packet that got a flow blocked: dropped, and with `reset` a TCP connection is reset

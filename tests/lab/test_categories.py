@@ -31,6 +31,7 @@ SECURITY = f"""
 security {{
     categories {{
         inspect-packets 8;
+        inspected-flows 256;
         exception lab-p2p {{
             source 198.18.2.0/24;
             organization "outer office";
@@ -171,6 +172,7 @@ def blocked(since, category, app=None, src=None, timeout=5.0):
 
 class Categories(OwnDataplaneTestCase):
     procs = []
+    STALE_S = 2.0  # classifiers/inspector.h Inspector::stale_ms
 
     @classmethod
     def own_config(cls):
@@ -476,6 +478,44 @@ except OSError:
 print(json.dumps({{}}))
 """, timeout=20)
         self.assertIsNotNone(blocked(since, "malicious", src=OUTER1.v4), f"the mining login: {res}")
+
+    def test_9c_silent_flows_cannot_hold_the_inspection_table_R134_1(self):
+        """300 one-datagram flows (never decided) against a table of 256: the rest are refused
+        at first; 2 s later a new flow takes the room of a stale one and gets through."""
+        before = control({"op": "applications"})["dpi"]
+        res = ns_python(OUTER1.ns, f"""
+import json, os, socket
+for port in range(20000, 20300):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", port))
+    u.sendto(os.urandom(30), ("{INET1.v4}", 7777))
+    u.close()
+print(json.dumps({{}}))
+""", timeout=30)
+        mid = control({"op": "applications"})["dpi"]
+        self.assertGreater(mid["refused"], before["refused"], f"{mid} {res}")
+        time.sleep(Categories.STALE_S + 0.2)
+        got = status("sink-udp")
+        drops_before = control({"op": "drops"})["drops"]
+        # 20 new one-datagram flows: the table is full (or nearly: a flow of an earlier test
+        # may have expired), so most take the room of a stale flow.
+        ns_python(OUTER1.ns, f"""
+import json, os, socket, time
+for port in range(20400, 20420):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", port))
+    u.sendto(os.urandom(30), ("{INET1.v4}", 7777))
+    u.close()
+    time.sleep(0.01)
+print(json.dumps({{}}))
+""", timeout=10)
+        time.sleep(0.3)
+        after = control({"op": "applications"})["dpi"]
+        drops = {k: v - drops_before.get(k, 0) for k, v in control({"op": "drops"})["drops"].items()
+                 if v != drops_before.get(k, 0)}
+        self.assertGreaterEqual(after["evicted"] - mid["evicted"], 10, f"{after} drops {drops}")
+        self.assertEqual(after["refused"], mid["refused"], f"{after} drops {drops}")
+        self.assertGreaterEqual(status("sink-udp") - got, 18, "the new flows did not get through")
 
     def test_a_100k_list_swaps_in_while_forwarding_R134_1(self):
         """A malicious list of 100,000 names comes in by a new module set built aside: pings

@@ -304,6 +304,21 @@ TEST_F(CategoryPipeline, FullInspectionTableFailsClosedAndCounts_R134_1) {
     auto ev = events();
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(dpi::Rule(ev[0].rule), dpi::Rule::overload);
+    // Once the first flow has been inspected for stale_ms without a verdict, a new flow takes
+    // its room: the first is decided unknown and its next packet dropped.
+    sent(outer); // b's RST
+    now += dpi::Inspector::stale_ms;
+    Tcp c = tcp("198.18.2.11", "203.0.113.10", 40014, 7000);
+    c.send(false, 0x02);
+    EXPECT_EQ(sent(inet).size(), 1u);
+    EXPECT_EQ(dpi(&DpiCounters::evicted), 1u);
+    ev = events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].category, uint8_t(config::Category::unknown) + 1);
+    EXPECT_EQ(rte_be_to_cpu_16(ev[0].sport), 40008);
+    a.send(true, 0x12);
+    EXPECT_TRUE(sent(outer).empty());
+    EXPECT_EQ(drops(DropReason::category_blocked), 2u); // b's SYN, then a's SYN-ACK
 }
 
 TEST_F(CategoryPipeline, SessionsCarryTheVerdictAndApplication) {

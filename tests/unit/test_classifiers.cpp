@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 #include <ndpi/ndpi_api.h>
+#include <thread>
 
 using namespace qorgan;
 using namespace qorgan::dpi;
@@ -277,6 +278,30 @@ TEST(Classifier, TheTableRefusesBeyondItsCapacityAndCounts) {
     in.close(b);
 }
 
+TEST(Classifier, AFullTableGivesUpOnAStaleFlowForANewOne) {
+    Inspector in(2);
+    int a = 0, b = 0, c = 0;
+    void *evicted = &c;
+    uint32_t ha = in.open(1000, &a, &evicted);
+    EXPECT_EQ(evicted, nullptr);
+    uint32_t hb = in.open(1500, &b, &evicted);
+    ASSERT_NE(ha, 0u);
+    ASSERT_NE(hb, 0u);
+    // Full, and nobody has waited stale_ms yet: refused.
+    EXPECT_EQ(in.open(1000 + Inspector::stale_ms - 1, &c, &evicted), 0u);
+    EXPECT_EQ(evicted, nullptr);
+    EXPECT_EQ(in.stats().refused, 1u);
+    // a has: its slot goes to c, and a is handed back to be decided.
+    uint32_t hc = in.open(1000 + Inspector::stale_ms, &c, &evicted);
+    EXPECT_EQ(hc, ha);
+    EXPECT_EQ(evicted, &a);
+    EXPECT_EQ(in.stats().evicted, 1u);
+    EXPECT_EQ(in.in_use(), 2u);
+    in.close(hb);
+    in.close(hc);
+    EXPECT_EQ(in.in_use(), 0u);
+}
+
 TEST(CategoryMap, NdpiCategoriesApplicationsAndRisks) {
     EXPECT_EQ(category_of({NDPI_PROTOCOL_BITTORRENT, 0, NDPI_PROTOCOL_CATEGORY_DOWNLOAD_FT, 0}),
               Category::p2p);
@@ -426,6 +451,39 @@ TEST(Arena, ServesFreesReusesAndRefusesWhenExhausted) {
         held.push_back(r);
     EXPECT_GE(a.refused(), 2u);
     EXPECT_FALSE(held.empty());
+}
+
+TEST(Arena, TheModulesCachesAreMadeWithItNotOnAWorker) {
+    EXPECT_TRUE(mod().caches_ready());
+    // A BitTorrent flow would make nDPI's peer cache (32768 entries, more than the arena's
+    // largest block) on first use: with the cache made ahead, the arena refuses nothing.
+    Arena a(1 << 20);
+    Arena::bind_thread(&a);
+    {
+        Inspector in(2);
+        Conversation c(in, mod(), 6, 40040, 6881);
+        c.handshake();
+        c.send(false, bittorrent_handshake());
+        c.send(true, bittorrent_handshake());
+        EXPECT_TRUE(c.verdict);
+    }
+    Arena::bind_thread(nullptr);
+    EXPECT_EQ(a.refused(), 0u);
+}
+
+TEST(Arena, ABlockFreedByAnotherThreadComesBackThroughTheRemoteList) {
+    Arena a(4096);
+    Arena::bind_thread(&a);
+    void *p = a.allocate(100);
+    Arena::bind_thread(nullptr);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(a.in_use(), 128u);
+    std::thread([&] { a.release_remote(p); }).join();
+    EXPECT_EQ(a.in_use(), 128u); // not yet: the owner takes it back when it next allocates
+    void *q = a.allocate(100);
+    EXPECT_EQ(q, p);
+    a.release(q);
+    EXPECT_EQ(a.in_use(), 0u);
 }
 
 TEST(Arena, NdpiAllocationsOnABoundThreadComeFromItsArena) {
