@@ -354,6 +354,7 @@ Json ControlService::sessions(const Request &req) {
         return Json{{"ok", true}, {"cleared", total}};
     Json list = Json::array();
     uint64_t now = tsc_ms();
+    const Snapshot &cur = snap();
     for (size_t w = 0; w < _env.sessions.size(); w++) {
         const SessionSlot &slot = *_env.sessions[w];
         for (uint32_t i = 0; i < slot.copied() && list.size() < req.filter.limit; i++) {
@@ -375,15 +376,12 @@ Json ControlService::sessions(const Request &req) {
                             {"idle_s", now > r.last_seen_ms ? (now - r.last_seen_ms) / 1000 : 0}};
             if (r.nat_kind)
                 rec["nat"] = nat_record(r);
-            const Snapshot &cur = snap();
             rec["verdict"] = r.verdict == FlowVerdict::inspecting ? "inspecting"
                              : r.verdict == FlowVerdict::block    ? "block"
                                                                   : "pass";
-            rec["category"] =
-                r.verdict == FlowVerdict::inspecting ? "inspecting"
-                : r.verdict == FlowVerdict::none     ? "other"
-                : r.category ? config::category_name(static_cast<config::Category>(r.category - 1))
-                             : "other";
+            rec["category"] = r.verdict == FlowVerdict::inspecting ? "inspecting"
+                              : r.verdict == FlowVerdict::none     ? "other"
+                                                                   : flow_category_name(r.category);
             rec["application"] =
                 r.verdict == FlowVerdict::inspecting || r.verdict == FlowVerdict::none || !cur.dpi
                     ? std::string()
@@ -398,71 +396,33 @@ Json ControlService::sessions(const Request &req) {
 // Category blocking (R134-1): what the workers decided, per category and per application.
 Json ControlService::applications() const {
     const Snapshot &s = snap();
-    auto sum = [&](auto get) {
-        uint64_t n = 0;
-        for (const WorkerCounters *c : _env.counters)
-            n += get(c->dpi).get();
-        return n;
+    Json dpi = Json::object();
+    for (const auto &[name, field] : dpi_total_fields)
+        dpi[name] = dpi_sum(_env.counters, field);
+    uint64_t decided = dpi_sum(_env.counters, &DpiCounters::classified) +
+                       dpi_sum(_env.counters, &DpiCounters::unknown);
+    uint64_t inspected = dpi_sum(_env.counters, &DpiCounters::inspected);
+    dpi["inspecting"] = inspected > decided ? inspected - decided : 0;
+    auto row = [](const char *key, const std::string &name, const FlowSums &f) {
+        return Json{{key, name}, {"flows", f.flows}, {"blocked", f.blocked}, {"bytes", f.bytes}};
     };
-    uint64_t inspecting = 0;
-    Json dpi{
-        {"classified", sum([](const DpiCounters &d) -> const Counter & { return d.classified; })},
-        {"unknown", sum([](const DpiCounters &d) -> const Counter & { return d.unknown; })},
-        {"blocked", sum([](const DpiCounters &d) -> const Counter & { return d.blocked; })},
-        {"exempt", sum([](const DpiCounters &d) -> const Counter & { return d.exempt; })},
-        {"excepted", sum([](const DpiCounters &d) -> const Counter & { return d.excepted; })},
-        {"refused", sum([](const DpiCounters &d) -> const Counter & { return d.refused; })},
-        {"evicted", sum([](const DpiCounters &d) -> const Counter & { return d.evicted; })},
-        {"resets", sum([](const DpiCounters &d) -> const Counter & { return d.resets; })},
-        {"inspected", sum([](const DpiCounters &d) -> const Counter & { return d.inspected; })},
-        {"arena_refused",
-         sum([](const DpiCounters &d) -> const Counter & { return d.arena_refused; })}};
-    uint64_t decided = dpi["classified"].get<uint64_t>() + dpi["unknown"].get<uint64_t>();
-    uint64_t inspected = dpi["inspected"].get<uint64_t>();
-    inspecting = inspected > decided ? inspected - decided : 0;
-    dpi["inspecting"] = inspecting;
-    auto row = [&](const FlowCounters &(*pick)(const DpiCounters &, unsigned), unsigned i) {
-        uint64_t flows = 0, blocked = 0, bytes = 0;
-        for (const WorkerCounters *c : _env.counters) {
-            const FlowCounters &f = pick(c->dpi, i);
-            flows += f.flows.get();
-            blocked += f.blocked.get();
-            bytes += f.bytes.get();
-        }
-        return std::array<uint64_t, 3>{flows, blocked, bytes};
-    };
-    auto by_category = [](const DpiCounters &d, unsigned i) -> const FlowCounters & {
-        return d.category[i];
-    };
-    auto by_app = [](const DpiCounters &d, unsigned i) -> const FlowCounters & { return d.app[i]; };
     Json cats = Json::array();
-    for (unsigned i = 0; i <= config::category_count; i++) {
-        auto [flows, blocked, bytes] = row(by_category, i);
-        cats.push_back(
-            Json{{"category", i < config::category_count
-                                  ? config::category_name(static_cast<config::Category>(i))
-                                  : "other"},
-                 {"flows", flows},
-                 {"blocked", blocked},
-                 {"bytes", bytes}});
-    }
+    for (unsigned i = 0; i <= config::category_count; i++)
+        cats.push_back(row("category",
+                           flow_category_name(i < config::category_count ? uint8_t(i + 1) : 0),
+                           dpi_flow_sum(_env.counters, false, i)));
     std::vector<std::pair<uint64_t, Json>> apps;
     for (unsigned i = 0; i < dpi_app_slots; i++) {
-        auto [flows, blocked, bytes] = row(by_app, i);
-        if (flows == 0)
+        FlowSums f = dpi_flow_sum(_env.counters, true, i);
+        if (f.flows == 0)
             continue;
         uint8_t cat = 0;
         for (const WorkerCounters *c : _env.counters)
             if (uint8_t v = c->dpi.app_category[i].load(std::memory_order_relaxed))
                 cat = v;
-        apps.emplace_back(
-            flows,
-            Json{{"application", s.dpi ? s.dpi->name_of(uint16_t(i)) : std::to_string(i)},
-                 {"category",
-                  cat ? config::category_name(static_cast<config::Category>(cat - 1)) : "other"},
-                 {"flows", flows},
-                 {"blocked", blocked},
-                 {"bytes", bytes}});
+        Json j = row("application", s.dpi ? s.dpi->name_of(uint16_t(i)) : std::to_string(i), f);
+        j["category"] = flow_category_name(cat);
+        apps.emplace_back(f.flows, std::move(j));
     }
     std::stable_sort(apps.begin(), apps.end(),
                      [](const auto &a, const auto &b) { return a.first > b.first; });

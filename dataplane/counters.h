@@ -118,6 +118,19 @@ struct alignas(64) WorkerCounters {
     void drop(DropReason r) { drops[static_cast<unsigned>(r)].add(); }
 };
 
+inline constexpr std::pair<const char *, Counter DpiCounters::*> dpi_total_fields[] = {
+    {"inspected", &DpiCounters::inspected}, {"classified", &DpiCounters::classified},
+    {"unknown", &DpiCounters::unknown},     {"blocked", &DpiCounters::blocked},
+    {"exempt", &DpiCounters::exempt},       {"excepted", &DpiCounters::excepted},
+    {"refused", &DpiCounters::refused},     {"evicted", &DpiCounters::evicted},
+    {"resets", &DpiCounters::resets},       {"arena_refused", &DpiCounters::arena_refused},
+};
+
+// The word for a flow's stored category (config::Category + 1; 0: none of the six).
+inline const char *flow_category_name(uint8_t stored) {
+    return stored ? config::category_name(static_cast<config::Category>(stored - 1)) : "other";
+}
+
 // Sums over workers (read relaxed: a figure may be one update behind).
 inline uint64_t screen_sum(const std::vector<const WorkerCounters *> &cs, unsigned defence,
                            Counter DefenceCounters::*field) {
@@ -132,6 +145,29 @@ inline uint64_t screen_sum(const std::vector<const WorkerCounters *> &cs,
     for (const WorkerCounters *c : cs)
         n += (c->screen.*field).get();
     return n;
+}
+
+inline uint64_t dpi_sum(const std::vector<const WorkerCounters *> &cs,
+                        Counter DpiCounters::*field) {
+    uint64_t n = 0;
+    for (const WorkerCounters *c : cs)
+        n += (c->dpi.*field).get();
+    return n;
+}
+
+// One category's (index category_count: "other") or one application's flow counters.
+struct FlowSums {
+    uint64_t flows = 0, blocked = 0, bytes = 0;
+};
+inline FlowSums dpi_flow_sum(const std::vector<const WorkerCounters *> &cs, bool app, unsigned i) {
+    FlowSums sum;
+    for (const WorkerCounters *c : cs) {
+        const FlowCounters &f = app ? c->dpi.app[i] : c->dpi.category[i];
+        sum.flows += f.flows.get();
+        sum.blocked += f.blocked.get();
+        sum.bytes += f.bytes.get();
+    }
+    return sum;
 }
 
 } // namespace qorgan::dp

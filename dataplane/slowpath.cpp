@@ -45,6 +45,21 @@ AddrText addr_text(uint8_t family, const uint32_t src[4], const uint32_t dst[4])
 const config::Interface *iface_of(const Snapshot &s, uint16_t iface, uint32_t epoch) {
     return iface < s.ifaces.size() && epoch == s.epoch ? s.ifaces[iface].conf : nullptr;
 }
+
+// What every record line names: the addresses, the interface and its zone ("?" when the
+// record was made under another snapshot).
+struct Origin {
+    AddrText addr;
+    const char *iface;
+    const char *zone;
+};
+
+template <typename Record>
+Origin origin_of(const Snapshot &s, const Record &r) {
+    const config::Interface *ifc = iface_of(s, r.iface, r.epoch);
+    return {addr_text(r.family, r.src, r.dst), ifc ? ifc->name.c_str() : "?",
+            ifc ? ifc->zone.c_str() : "?"};
+}
 } // namespace
 
 SlowPath::SlowPath(SlowPathEnv env) : _env(std::move(env)), _pending(max_pending) {}
@@ -122,12 +137,10 @@ unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
 void SlowPath::print_category(const Snapshot &s, const CategoryEvent &e) {
     if (!_env.log)
         return;
-    AddrText a = addr_text(e.family, e.src, e.dst);
-    const config::Interface *ifc = iface_of(s, e.iface, e.epoch);
-    const char *ifname = ifc ? ifc->name.c_str() : "?";
-    const char *zone = ifc ? ifc->zone.c_str() : "?";
-    const char *category =
-        e.category ? config::category_name(static_cast<config::Category>(e.category - 1)) : "other";
+    Origin o = origin_of(s, e);
+    const AddrText &a = o.addr;
+    const char *ifname = o.iface, *zone = o.zone;
+    const char *category = flow_category_name(e.category);
     const std::string &app = s.dpi ? s.dpi->name_of(e.app) : std::string();
     auto rule = static_cast<dpi::Rule>(e.rule);
     std::string which;
@@ -153,10 +166,9 @@ void SlowPath::print_category(const Snapshot &s, const CategoryEvent &e) {
 void SlowPath::print_event(const Snapshot &s, const ScreenEvent &e) {
     if (!_env.log)
         return;
-    AddrText a = addr_text(e.family, e.src, e.dst);
-    const config::Interface *ifc = iface_of(s, e.iface, e.epoch);
-    const char *ifname = ifc ? ifc->name.c_str() : "?";
-    const char *zone = ifc ? ifc->zone.c_str() : "?";
+    Origin o = origin_of(s, e);
+    const AddrText &a = o.addr;
+    const char *ifname = o.iface, *zone = o.zone;
     std::string_view defence = defence_name(static_cast<Defence>(e.defence));
     std::fprintf(_env.log,
                  "screen-event defence=%.*s action=%s zone=%s iface=%s proto=%u src=%s sport=%u "
@@ -170,9 +182,9 @@ void SlowPath::print_event(const Snapshot &s, const ScreenEvent &e) {
 void SlowPath::print_log(const Snapshot &s, const RuleLog &r) {
     if (!_env.log)
         return;
-    AddrText a = addr_text(r.family, r.src, r.dst);
-    const config::Interface *ifc = iface_of(s, r.iface, r.epoch);
-    const char *ifname = ifc ? ifc->name.c_str() : "?";
+    Origin o = origin_of(s, r);
+    const AddrText &a = o.addr;
+    const char *ifname = o.iface;
     std::fprintf(_env.log,
                  "rule-log iface=%s dir=%s rule=%u action=%s proto=%u src=%s sport=%u dst=%s "
                  "dport=%u\n",

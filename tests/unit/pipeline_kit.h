@@ -123,6 +123,15 @@ protected:
         snap = std::move(s.value());
     }
 
+    // Loads `text` as conf, builds its snapshot as `epoch` and makes it the active one.
+    void publish(const std::string &text, const std::string &file, uint32_t epoch) {
+        auto c = config::load_text(text, file);
+        ASSERT_TRUE(c.ok()) << c.error().to_string();
+        conf = c.value();
+        ASSERT_NO_FATAL_FAILURE(build_snap(epoch));
+        active.store(snap.get());
+    }
+
     // The worker on env, and the slow path serving it.
     void make_worker(const dp::WorkerEnv &env) {
         worker = std::make_unique<dp::Worker>(env);

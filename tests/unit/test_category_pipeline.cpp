@@ -72,11 +72,7 @@ protected:
                  const std::string &extra = "") {
         std::string text = std::string(interfaces_text) + policy_text + "security { categories { " +
                            categories + " } }\n" + extra;
-        auto c = config::load_text(text, "category_pipeline.conf");
-        ASSERT_TRUE(c.ok()) << c.error().to_string();
-        conf = c.value();
-        ASSERT_NO_FATAL_FAILURE(build_snap(++epoch));
-        active.store(snap.get());
+        ASSERT_NO_FATAL_FAILURE(publish(text, "category_pipeline.conf", ++epoch));
         if (worker)
             return;
         ASSERT_NO_FATAL_FAILURE(open_worker_rings("cat", conf));

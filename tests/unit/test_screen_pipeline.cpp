@@ -158,12 +158,8 @@ protected:
     // Installs the test policy with `security` (the whole `security { ... }` text, or empty
     // for the defaults) on the given interfaces; the worker is made at the first install.
     void install(const std::string &security, Topology t = {}) {
-        auto c =
-            config::load_text(interfaces_text(t) + policy_text + security, "screen_pipeline.conf");
-        ASSERT_TRUE(c.ok()) << c.error().to_string();
-        conf = c.value();
-        ASSERT_NO_FATAL_FAILURE(build_snap(++epoch));
-        active.store(snap.get());
+        ASSERT_NO_FATAL_FAILURE(
+            publish(interfaces_text(t) + policy_text + security, "screen_pipeline.conf", ++epoch));
         if (worker)
             return;
         ASSERT_NO_FATAL_FAILURE(open_worker_rings("scr", conf));
