@@ -473,6 +473,10 @@ int main(int argc, char **argv) {
     }
     if (!opt.ready_file.empty())
         unlink(opt.ready_file.c_str());
+    // The workers' tables live in DPDK memory: they go before the EAL does (a reassembly
+    // table freed after rte_eal_cleanup() faulted in librte_ip_frag at every stop).
+    slots.clear();
+    flows.clear();
     rte_eal_cleanup();
     return 0;
 }

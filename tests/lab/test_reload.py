@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # SIGHUP reload (R128-g): a new policy takes effect for new and existing flows, a refused
-# config (syntax error, changed ports) keeps the old policy and its epoch.
+# config (syntax error, changed ports) keeps the old policy and its epoch; SIGTERM stops it
+# cleanly.
 
 import unittest
 
@@ -121,6 +122,15 @@ class Reload(OwnDataplaneTestCase):
         self.assertIn(f"{CONFIG_NAME}:{outer0_line}:", m.group(3) or "", "the error names the changed interface")
         self.assertEqual(self.epoch(), epoch)
         self.assertWebPasses()
+
+    def test_9_sigterm_stops_the_dataplane_with_status_0(self):
+        """Last of the class: SIGTERM ends the dataplane with status 0. It once faulted in
+        librte_ip_frag at every stop (a worker's reassembly table freed after the EAL)."""
+        since = log_offset()
+        self.assertWebPasses()
+        rc = self.dataplane.stop()
+        self.assertEqual(rc, 0, f"the dataplane exited with {rc} on SIGTERM")
+        self.assertIsNotNone(wait_for_log(r"^qorgan-dataplane: stopping$", since, timeout=1))
 
 
 if __name__ == "__main__":
