@@ -69,6 +69,10 @@ public:
     // probe window on purpose; pass a random value.
     explicit SourceGuard(uint32_t capacity, uint64_t seed = 0);
 
+    // Starts loading the source's slot into the cache, ahead of the calls below.
+    void prefetch(const uint32_t src[4], uint8_t family) const {
+        _table.prefetch(key_of(src, family));
+    }
     // pass or blocked; does not create an entry.
     GuardVerdict blocked(const uint32_t src[4], uint8_t family, uint64_t now_ms) const;
     // For a new connection attempt: blocked, over_concurrent (no token is taken then),

@@ -313,7 +313,27 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
     _snap = &s;
     dpi::Arena::bind_thread(_arena.get()); // nDPI allocates from it on this thread
     _env.counters->rx_packets.add(n);
-    for (uint16_t i = 0; i < n; i++) {
+    const IfaceState *in = s.iface_by_port(port);
+    if (!in) {
+        for (uint16_t i = 0; i < n; i++)
+            drop(pkts[i], DropReason::port_down);
+        return;
+    }
+    for (uint16_t i = 0; i < n; i += burst_size)
+        process_burst(s, *in, pkts + i, std::min<unsigned>(n - i, burst_size), now_ms);
+}
+
+// In stages, so that the memory a packet needs is on its way while other packets are
+// parsed: (1) parse every packet, start loading its source's screen entry; (2) look all the
+// flows up at once (rte_hash prefetches buckets and keys across the burst), start loading
+// the flows found; (3) handle the packets in arrival order.
+void Worker::process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **pkts, unsigned n,
+                           uint64_t now_ms) {
+    rte_mbuf *ip[burst_size];
+    FlowKey keys[burst_size];
+    const FlowKey *kp[burst_size];
+    unsigned nip = 0;
+    for (unsigned i = 0; i < n; i++) {
         rte_mbuf *m = pkts[i];
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -329,27 +349,63 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
             drop(m, *reason);
             continue;
         }
-        p->meta.in_port = static_cast<uint8_t>(port);
-        const IfaceState *in = s.iface_by_port(port);
-        if (!in) {
-            drop(m, DropReason::port_down);
-            continue;
-        }
+        p->meta.in_port = static_cast<uint8_t>(in.port);
         if (p->meta.l3 == L3Kind::arp) {
             p->kind = SlowKind::arp;
             to_slowpath(m);
             continue;
         }
-        if ((p->meta.flags & meta_fragment) && in->screen->fragments != config::ScreenAction::off) {
-            m = reassemble(s, *in, m, now_ms);
+        _guard->prefetch(p->meta.src, family_of(p->meta));
+        keys[nip] = flow_key_of(p->meta);
+        kp[nip] = &keys[nip];
+        ip[nip++] = m;
+    }
+    if (nip == 0)
+        return;
+    Flow *flows[burst_size];
+    Dir dirs[burst_size];
+    _env.flows->lookup_bulk(kp, nip, flows, dirs);
+    for (unsigned k = 0; k < nip; k++)
+        if (flows[k]) {
+            rte_prefetch0(flows[k]);
+            rte_prefetch0(reinterpret_cast<const uint8_t *>(flows[k]) + RTE_CACHE_LINE_SIZE);
+            rte_prefetch0(reinterpret_cast<const uint8_t *>(flows[k]) + 2 * RTE_CACHE_LINE_SIZE);
+        }
+    uint64_t created = _env.flows->stats().created.get();
+    for (unsigned k = 0; k < nip; k++) {
+        rte_mbuf *m = ip[k];
+        const MbufPriv *p = priv_of(m);
+        if ((p->meta.flags & meta_fragment) && in.screen->fragments != config::ScreenAction::off) {
+            m = reassemble(s, in, m, now_ms);
             if (!m)
                 continue;
             p = priv_of(m);
         }
         if (_env.handoff.size() > 1 && p->meta.l3 == L3Kind::ipv4 && handoff(s, m, now_ms))
             continue;
-        handle_ip(s, *in, m, now_ms);
+        FlowHint hint{flows[k], dirs[k], created};
+        _hint = m == ip[k] ? &hint : nullptr; // a reassembled datagram is looked up anew
+        handle_ip(s, in, m, now_ms);
+        _hint = nullptr;
     }
+}
+
+// The packet's flow: what the burst's bulk lookup found while it still holds (an earlier
+// packet of the burst may have removed that flow, its slot may hold another, or it may have
+// created this packet's flow), else a lookup of its own.
+Flow *Worker::find_flow(const FlowKey &key, Dir &dir) {
+    const FlowHint *h = _hint;
+    _hint = nullptr;
+    if (h) {
+        Flow *f = h->flow;
+        if (f && f->in_use && f->key[static_cast<unsigned>(h->dir)] == key) {
+            dir = h->dir;
+            return f;
+        }
+        if (!f && h->created == _env.flows->stats().created.get())
+            return nullptr;
+    }
+    return _env.flows->lookup(key, &dir);
 }
 
 uint32_t Worker::classify(const IfaceState &ifc, Direction d, const PacketMeta &meta) const {
@@ -773,7 +829,7 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     // gateway's own address belong to flows.
     FlowKey key = flow_key_of(meta);
     Dir dir = Dir::forward;
-    Flow *f = later_fragment ? nullptr : _env.flows->lookup(key, &dir);
+    Flow *f = later_fragment ? nullptr : find_flow(key, dir);
     bool out_of_window = false;
     if (f && f->policy_epoch != s.epoch && (!nat_binding_valid(s, *f) || !recheck_flow(s, *f))) {
         _env.flows->remove(*f);

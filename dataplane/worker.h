@@ -202,7 +202,10 @@ public:
     const WorkerEnv &env() const { return _env; }
 
 private:
+    void process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **pkts, unsigned n,
+                       uint64_t now_ms);
     void handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    Flow *find_flow(const FlowKey &key, Dir &dir);
     void handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     void forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint16_t hop,
                  uint64_t now_ms);
@@ -293,6 +296,14 @@ private:
         uint64_t expires_ms = 0;
     };
     FragOwner _frag_owner[frag_slots];
+    // What the burst's bulk lookup found for the packet handle_ip() is about to look up
+    // (process_burst): used when it still holds, else the packet is looked up again.
+    struct FlowHint {
+        Flow *flow = nullptr;
+        Dir dir = Dir::forward;
+        uint64_t created = 0; // flows created before the bulk lookup: a miss holds while equal
+    };
+    const FlowHint *_hint = nullptr;
     // Screen state, this worker's own.
     std::unique_ptr<SourceGuard> _guard;
     std::unique_ptr<ScanDetector> _scan;

@@ -167,6 +167,21 @@ protected:
         settle();
     }
 
+    // Feeds frames arriving together on port index `in` as one burst (the worker looks their
+    // flows up together), runs the slow path, and flushes.
+    void send_burst(int in, const std::vector<std::vector<uint8_t>> &frames) {
+        std::vector<rte_mbuf *> ms;
+        for (const auto &frame : frames) {
+            rte_mbuf *m = rte_pktmbuf_alloc(_rp.pool);
+            ASSERT_NE(m, nullptr);
+            std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(),
+                        frame.size());
+            ms.push_back(m);
+        }
+        worker->process(*snap, _rp.ring[in].port, ms.data(), static_cast<uint16_t>(ms.size()), now);
+        settle();
+    }
+
     void settle() {
         worker->flush();
         slow->poll(*snap, now);

@@ -456,6 +456,52 @@ TEST_F(Pipeline, PolicyChangeRechecksExistingFlows) {
     EXPECT_EQ(flows->stats().active, 0u);
 }
 
+// A burst's flows are looked up together before its packets are handled (process_burst):
+// what an earlier packet of the burst did to the table must count for the later ones.
+TEST_F(Pipeline, AFlowCreatedEarlierInABurstCarriesItsLaterPackets) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    FrameSpec u;
+    u.dst_mac = port_mac(0);
+    u.proto = 17;
+    u.dport = 53;
+    FrameSpec other = u;
+    other.sport = 40001;
+    send_burst(0, {build_frame(u), build_frame(u), build_frame(other), build_frame(u)});
+    EXPECT_EQ(sent(1).size(), 4u);
+    EXPECT_EQ(flows->stats().created, 2u);
+    EXPECT_EQ(flows->stats().refused_full, 0u);
+    EXPECT_EQ(hits(0, Direction::ingress, 12), 2u); // the rules saw each flow once
+    EXPECT_EQ(counters.drops[static_cast<unsigned>(DropReason::flow_table_full)].get(), 0u);
+}
+
+TEST_F(Pipeline, AFlowRemovedEarlierInABurstIsNotUsedByItsLaterPackets) {
+    learn(1, 4, "198.18.3.10", server_mac);
+    learn(0, 4, "198.18.1.11", host_mac);
+    FrameSpec u;
+    u.dst_mac = port_mac(0);
+    u.proto = 17;
+    u.dport = 53;
+    send(0, build_frame(u));
+    ASSERT_EQ(sent(1).size(), 1u);
+    // Without rule 12 the flow's next packet removes it; a SYN of another flow then takes
+    // the freed slot; the datagram after it must not be taken for that flow's packet.
+    std::string without = policy_text;
+    without.erase(without.find("rule 12"), without.find("rule 20") - without.find("rule 12"));
+    auto old = std::move(snap);
+    install(without, 2);
+    active.store(snap.get());
+    FrameSpec syn = to_dmz();
+    syn.dst_mac = port_mac(0);
+    send_burst(0, {build_frame(u), build_frame(syn), build_frame(u)});
+    auto out = sent(1);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(parsed(out[0]).proto, 6);
+    EXPECT_EQ(drops(DropReason::default_deny), 2u);
+    EXPECT_EQ(counters.flow_rechecks.get(), 1u);
+    EXPECT_EQ(flows->stats().active, 1u);
+    EXPECT_EQ(flows->stats().created, 2u);
+}
+
 TEST_F(Pipeline, Ipv6FlowIsForwarded) {
     learn(1, 6, "2001:db8:3::10", server_mac);
     FrameSpec f;
