@@ -6,6 +6,7 @@
 // callers fail open). Lookups never allocate, throw or make a system call.
 #pragma once
 
+#include "common/huge_pages.h"
 #include "dataplane/fmix.h"
 
 #include <algorithm>
@@ -76,7 +77,10 @@ public:
         return const_cast<Entry *>(static_cast<const BoundedTable &>(*this).find(k));
     }
     // Starts loading k's first slot into the cache (a burst looks its sources up ahead).
-    void prefetch(const AddrKey &k) const { __builtin_prefetch(&_slots[home(k)]); }
+    void prefetch(const AddrKey &k) const {
+        const Entry *e = &_slots[home(k)];
+        asm volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char *>(e)));
+    }
 
     // A predicate that holds for no entry: nothing is evicted.
     struct Never {
@@ -136,7 +140,7 @@ private:
         return e.family == k.family && std::memcmp(e.addr, k.addr, sizeof e.addr) == 0;
     }
 
-    std::vector<Entry> _slots;
+    std::vector<Entry, HugePageAllocator<Entry>> _slots; // read at random: on huge pages
     uint32_t _mask = 0;
     uint32_t _probe = 0;
     uint64_t _seed = 0;

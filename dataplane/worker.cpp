@@ -324,9 +324,9 @@ void Worker::process(const Snapshot &s, uint16_t port, rte_mbuf **pkts, uint16_t
 }
 
 // In stages, so that the memory a packet needs is on its way while other packets are
-// parsed: (1) parse every packet, start loading its source's screen entry; (2) look all the
-// flows up at once (rte_hash prefetches buckets and keys across the burst), start loading
-// the flows found; (3) handle the packets in arrival order.
+// handled: (1) parse every packet; (2) look all the flows up at once (rte_hash prefetches
+// buckets and keys across the burst); (3) handle the packets in arrival order, loading the
+// flow and the screen entry of the packet a few places behind.
 void Worker::process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **pkts, unsigned n,
                            uint64_t now_ms) {
     rte_mbuf *ip[burst_size];
@@ -355,7 +355,6 @@ void Worker::process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **p
             to_slowpath(m);
             continue;
         }
-        _guard->prefetch(p->meta.src, family_of(p->meta));
         keys[nip] = flow_key_of(p->meta);
         kp[nip] = &keys[nip];
         ip[nip++] = m;
@@ -365,14 +364,26 @@ void Worker::process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **p
     Flow *flows[burst_size];
     Dir dirs[burst_size];
     _env.flows->lookup_bulk(kp, nip, flows, dirs);
-    for (unsigned k = 0; k < nip; k++)
-        if (flows[k]) {
-            rte_prefetch0(flows[k]);
-            rte_prefetch0(reinterpret_cast<const uint8_t *>(flows[k]) + RTE_CACHE_LINE_SIZE);
-            rte_prefetch0(reinterpret_cast<const uint8_t *>(flows[k]) + 2 * RTE_CACHE_LINE_SIZE);
+    // A packet's flow and screen entry are loaded a few packets ahead of their use: all 32
+    // at once would ask for more lines than the core can have in flight.
+    constexpr unsigned ahead = 4;
+    auto prefetch = [&](unsigned k) {
+        if (k >= nip)
+            return;
+        const PacketMeta &meta = priv_of(ip[k])->meta;
+        _guard->prefetch(meta.src, family_of(meta));
+        if (flows[k]) { // every line the flow spans (it is not line-aligned)
+            const auto *f = reinterpret_cast<const uint8_t *>(flows[k]);
+            for (size_t off = 0; off < sizeof(Flow); off += RTE_CACHE_LINE_SIZE)
+                rte_prefetch0(f + off);
+            rte_prefetch0(f + sizeof(Flow) - 1);
         }
+    };
+    for (unsigned k = 0; k < ahead; k++)
+        prefetch(k);
     uint64_t created = _env.flows->stats().created.get();
     for (unsigned k = 0; k < nip; k++) {
+        prefetch(k + ahead);
         rte_mbuf *m = ip[k];
         const MbufPriv *p = priv_of(m);
         if ((p->meta.flags & meta_fragment) && in.screen->fragments != config::ScreenAction::off) {
