@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "dataplane/mbuf_priv.h"
+#include "dataplane/parse.h"
 #include "dataplane/ports.h"
 #include "dataplane/worker.h"
 
@@ -17,8 +18,15 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <arpa/inet.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -31,25 +39,116 @@ namespace qorgan::bench {
     std::exit(1);
 }
 
+// One figure for the chart and docs/PERFORMANCE.md. scripts/bench names a file in
+// QORGAN_BENCH_JSON and every benchmark appends its figures there, one JSON object a line;
+// the markdown tables on stdout are for people. A target (issue 9) is drawn beside the
+// figure; `lower` says which side of it is good.
+struct Figure {
+    std::string bench, figure;
+    double value = 0;
+    std::string unit;
+    double reference = NAN; // measured in the same run
+    std::string reference_name;
+    double target = NAN;
+    bool lower = true; // at most the target (cycles, bytes), or at least (rates)
+};
+
+inline void record(const Figure &f) {
+    const char *path = std::getenv("QORGAN_BENCH_JSON");
+    if (!path || !*path)
+        return;
+    auto number = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
+    nlohmann::json j{{"bench", f.bench},
+                     {"figure", f.figure},
+                     {"value", f.value},
+                     {"unit", f.unit},
+                     {"reference", number(f.reference)},
+                     {"reference_name", f.reference_name},
+                     {"target", number(f.target)},
+                     {"target_is", f.lower ? "at most" : "at least"}};
+    std::ofstream out(path, std::ios::app);
+    out << j.dump() << "\n";
+    if (!out)
+        die(std::string("cannot append to ") + path);
+}
+
+// The median of `rounds` measurements (the host's other guests make single runs noisy).
+template <typename F>
+double median_of(unsigned rounds, F measure) {
+    std::vector<double> v;
+    for (unsigned i = 0; i < rounds; i++)
+        v.push_back(measure());
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
 inline size_t heap_bytes() {
     rte_malloc_socket_stats st{};
     rte_malloc_get_socket_stats(0, &st);
     return st.heap_allocsz_bytes;
 }
 
-// EAL, an mbuf pool, and one net_ring port per name (rx ring 1024, tx ring 4096), opened
-// as the dataplane opens ports from the config text `ports_conf` (devices net_ring_<name>).
+// A DNS query for the root zone's NS records: 17 bytes, so that its frame is 60 bytes. nDPI
+// names a flow DNS on it, so a flow opened by it is decided (passes) at its first packet.
+inline constexpr uint8_t dns_root_query[17] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0,
+                                               0,    0,    0,    0,    0, 2, 0, 1};
+
+// A 60-byte Ethernet frame: UDP src:sport -> dst:dport (host order) carrying `len` <= 18
+// bytes of `payload`, with a right IPv4 checksum (the UDP checksum is left 0).
+inline void udp_frame(uint8_t *p, const uint8_t *dst_mac, uint32_t src, uint16_t sport,
+                      uint32_t dst, uint16_t dport, const uint8_t *payload, uint16_t len) {
+    std::memset(p, 0, 60);
+    std::memcpy(p, dst_mac, 6);
+    p[6] = 0x02;
+    p[11] = 0x33;
+    p[12] = 0x08;
+    uint8_t *ip = p + 14;
+    ip[0] = 0x45;
+    ip[3] = uint8_t(20 + 8 + len);
+    ip[8] = 64;
+    ip[9] = 17;
+    uint32_t s = htonl(src), d = htonl(dst);
+    std::memcpy(ip + 12, &s, 4);
+    std::memcpy(ip + 16, &d, 4);
+    uint16_t c = dp::csum_fold(dp::csum_partial(ip, 20, 0));
+    std::memcpy(ip + 10, &c, 2);
+    uint8_t *udp = ip + 20;
+    uint16_t sp = htons(sport), dp_ = htons(dport), ulen = htons(uint16_t(8 + len));
+    std::memcpy(udp, &sp, 2);
+    std::memcpy(udp + 2, &dp_, 2);
+    std::memcpy(udp + 4, &ulen, 2);
+    if (len)
+        std::memcpy(udp + 8, payload, len);
+}
+
+// EAL (`memory_mb` of heap without hugepages, on `lcores`), an mbuf pool, and one net_ring
+// port per name (rx ring 1024, tx ring 4096), opened as the dataplane opens ports from the
+// config text `ports_conf` (devices net_ring_<name>).
 struct Rig {
     rte_mempool *mp = nullptr;
     std::vector<rte_ring *> rx, tx;
     std::unique_ptr<dp::Ports> ports;
 
-    Rig(const std::vector<std::string> &names, const std::string &ports_conf) {
+    Rig(const std::vector<std::string> &names, const std::string &ports_conf,
+        unsigned memory_mb = 2048, const char *lcores = "0") {
         static std::string prefix = "qorgan-bench-" + std::to_string(getpid());
-        const char *argv[] = {
-            "bench",         "--no-huge",    "-m",          "2048",      "--no-pci", "--no-shconf",
-            "--file-prefix", prefix.c_str(), "--log-level", "*:warning", "-l",       "0",
-            "--no-telemetry"};
+        std::string mem = std::to_string(memory_mb);
+        // Huge pages as a gateway runs on, when enough are free (scripts/bench reserves
+        // them); else 4 KiB pages, and the figures say so.
+        huge = free_huge_mb() >= memory_mb + 64;
+        const char *argv[] = {"bench",
+                              huge ? "--huge-unlink" : "--no-huge",
+                              "-m",
+                              mem.c_str(),
+                              "--no-pci",
+                              "--no-shconf",
+                              "--file-prefix",
+                              prefix.c_str(),
+                              "--log-level",
+                              "*:warning",
+                              "-l",
+                              lcores,
+                              "--no-telemetry"};
         if (rte_eal_init(int(sizeof(argv) / sizeof(argv[0])), const_cast<char **>(argv)) < 0)
             die("rte_eal_init failed");
         mp = rte_pktmbuf_pool_create("bench_pool", 16383, 256, dp::mbuf_priv_size,
@@ -72,6 +171,23 @@ struct Rig {
         ports = std::make_unique<dp::Ports>(std::move(p.value()));
     }
     ~Rig() { rte_eal_cleanup(); }
+
+    bool huge = false; // the heap is on huge pages
+    const char *memory() const { return huge ? "2 MiB huge pages" : "4 KiB pages (--no-huge)"; }
+
+    static unsigned free_huge_mb() {
+        std::ifstream in("/proc/meminfo");
+        std::string key;
+        unsigned long value = 0, free_pages = 0, page_kb = 0;
+        while (in >> key >> value) {
+            if (key == "HugePages_Free:")
+                free_pages = value;
+            else if (key == "Hugepagesize:")
+                page_kb = value;
+            in.ignore(64, '\n');
+        }
+        return unsigned(free_pages * page_kb / 1024);
+    }
 
     uint16_t port(size_t i) const { return ports->states()[i].port; }
     const dp::Mac &mac(size_t i) const { return ports->states()[i].mac; }
