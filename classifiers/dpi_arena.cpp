@@ -25,10 +25,15 @@ struct Range {
 };
 constexpr unsigned max_ranges = 1024;
 Range ranges[max_ranges];
+// Entries from here on were never taken: a free looks at the few below it, not at all 1024
+// (a module's teardown frees hundreds of thousands of blocks).
+std::atomic<unsigned> ranges_taken{0};
 
 Range *range_of(const void *p) {
     auto a = reinterpret_cast<uintptr_t>(p);
-    for (Range &r : ranges) {
+    unsigned taken = ranges_taken.load(std::memory_order_acquire);
+    for (unsigned i = 0; i < taken; i++) {
+        Range &r = ranges[i];
         uintptr_t end = r.end.load(std::memory_order_acquire);
         if (end && a < end && a >= r.begin.load(std::memory_order_relaxed))
             return &r;
@@ -61,12 +66,18 @@ void hook_free(void *p) {
 
 Arena::Arena(size_t bytes) : _base(new std::byte[bytes]), _size(bytes) {
     auto b = reinterpret_cast<uintptr_t>(_base.get());
-    for (Range &r : ranges) {
+    for (unsigned i = 0; i < max_ranges; i++) {
+        Range &r = ranges[i];
         bool free_entry = false;
         if (r.used.compare_exchange_strong(free_entry, true)) {
             r.begin.store(b, std::memory_order_relaxed);
             r.live.store(this, std::memory_order_relaxed);
             r.end.store(b + bytes, std::memory_order_release);
+            unsigned taken = ranges_taken.load(std::memory_order_relaxed);
+            while (taken < i + 1 &&
+                   !ranges_taken.compare_exchange_weak(taken, i + 1, std::memory_order_release,
+                                                       std::memory_order_relaxed)) {
+            }
             _range = &r;
             return;
         }
