@@ -334,8 +334,15 @@ uint32_t csum_partial(const uint8_t *data, uint32_t len, uint32_t sum) {
     // Words are summed in native byte order (RFC 1071 2(B)); the folded result is then
     // already in the order the bytes are stored. Chained calls need even lengths except
     // the last one.
+    // Four bytes at a time into 64 bits: a one's complement sum does not depend on how the
+    // words are grouped once the carries are folded back (RFC 1071 2(A)).
     uint64_t acc = sum;
     uint32_t i = 0;
+    for (; i + 3 < len; i += 4) {
+        uint32_t w;
+        std::memcpy(&w, data + i, sizeof(w));
+        acc += w;
+    }
     for (; i + 1 < len; i += 2) {
         uint16_t w;
         std::memcpy(&w, data + i, sizeof(w));
