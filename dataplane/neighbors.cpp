@@ -9,7 +9,9 @@ constexpr uint32_t max_probe = 32;
 }
 
 NeighborTable::NeighborTable(uint32_t capacity)
-    : _capacity(capacity), _entries(new Entry[capacity]) {}
+    : _capacity(capacity), _entries(new Entry[capacity]) {
+    _mask = (capacity & (capacity - 1)) == 0 ? capacity - 1 : 0;
+}
 
 uint64_t NeighborTable::pack(const Mac &m) {
     uint64_t w = 0;
@@ -28,22 +30,21 @@ Mac NeighborTable::unpack(uint64_t w) {
 }
 
 uint32_t NeighborTable::slot_of(uint16_t port, uint8_t family, const uint8_t *ip) const {
-    // FNV-1a over the key; the table is small and the key short.
-    uint32_t h = 2166136261u;
-    auto mix = [&h](uint8_t b) { h = (h ^ b) * 16777619u; };
-    mix(static_cast<uint8_t>(port));
-    mix(static_cast<uint8_t>(port >> 8));
-    mix(family);
-    unsigned n = family == 4 ? 4 : 16;
-    for (unsigned i = 0; i < n; i++)
-        mix(ip[i]);
-    return h % _capacity;
+    // The key's 32-bit words mixed (fmix32), no byte loop: every forwarded packet looks up.
+    uint32_t h = fmix32(uint32_t(port) << 8 | family);
+    unsigned words = family == 4 ? 1 : 4;
+    for (unsigned i = 0; i < words; i++) {
+        uint32_t w;
+        std::memcpy(&w, ip + 4 * i, sizeof(w));
+        h = fmix32(h ^ w);
+    }
+    return next(h, 0);
 }
 
 bool NeighborTable::lookup(uint16_t port, uint8_t family, const uint8_t *ip, Mac &mac) const {
     unsigned n = family == 4 ? 4 : 16;
     uint32_t s = slot_of(port, family, ip);
-    for (uint32_t i = 0; i < max_probe; i++, s = (s + 1) % _capacity) {
+    for (uint32_t i = 0; i < max_probe; i++, s = next(s, 1)) {
         const Entry &e = _entries[s];
         if (!e.used.load(std::memory_order_acquire))
             return false;
@@ -58,7 +59,7 @@ bool NeighborTable::lookup(uint16_t port, uint8_t family, const uint8_t *ip, Mac
 bool NeighborTable::learn(uint16_t port, uint8_t family, const uint8_t *ip, const Mac &mac) {
     unsigned n = family == 4 ? 4 : 16;
     uint32_t s = slot_of(port, family, ip);
-    for (uint32_t i = 0; i < max_probe; i++, s = (s + 1) % _capacity) {
+    for (uint32_t i = 0; i < max_probe; i++, s = next(s, 1)) {
         Entry &e = _entries[s];
         if (!e.used.load(std::memory_order_relaxed)) {
             e.port = port;

@@ -4,6 +4,7 @@
 // MAC is one atomic word. A full table refuses new entries and counts the refusal.
 #pragma once
 
+#include "dataplane/fmix.h"
 #include "dataplane/pkt_build.h"
 
 #include <atomic>
@@ -49,8 +50,13 @@ private:
     static uint64_t pack(const Mac &m);
     static Mac unpack(uint64_t w);
     uint32_t slot_of(uint16_t port, uint8_t family, const uint8_t *ip) const;
+    // Slot h + step, wrapped: a mask when the capacity is a power of two (no division).
+    uint32_t next(uint32_t h, uint32_t step) const {
+        return _mask ? (h + step) & _mask : (h + step) % _capacity;
+    }
 
     uint32_t _capacity;
+    uint32_t _mask = 0; // capacity - 1 when it is a power of two
     std::unique_ptr<Entry[]> _entries;
     std::atomic<uint32_t> _used{0};
     std::atomic<uint64_t> _refused{0};
