@@ -257,8 +257,6 @@ int main(int argc, char **argv) {
         bench::record({"established", "cycles per packet, " + at, f.cycles, "cycles", f.ceiling,
                        "I/O ceiling (rx + tx, no processing)", f.sessions == 1u << 20 ? 120.0 : NAN,
                        true});
-        bench::record({"established", "packets per second per core, " + at, hz / f.cycles,
-                       "packets/s", hz / f.ceiling, "I/O ceiling"});
         ok = ok && f.created == f.sessions && f.forwarded == measured_packets && f.dropped == 0;
     }
     const Figures &big = runs.back();
