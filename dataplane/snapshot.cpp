@@ -11,15 +11,15 @@
 
 namespace qorgan::dp {
 
-bool Snapshot::owns_source(const PacketMeta &m) const {
+bool Snapshot::owns(const PacketMeta &m, const uint32_t addr[4]) const {
     if (m.l3 == L3Kind::ipv4) {
         for (uint32_t a : own4)
-            if (a == m.src[0])
+            if (a == addr[0])
                 return true;
         return false;
     }
     for (const auto &a : own6)
-        if (std::memcmp(a.data(), m.src, 16) == 0)
+        if (std::memcmp(a.data(), addr, 16) == 0)
             return true;
     return false;
 }

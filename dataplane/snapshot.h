@@ -67,7 +67,9 @@ struct Snapshot {
     // one as its source (screen: own-address-source).
     std::vector<uint32_t> own4;
     std::vector<std::array<uint32_t, 4>> own6;
-    bool owns_source(const PacketMeta &m) const;
+    // Whether addr (m's family) is one of them.
+    bool owns(const PacketMeta &m, const uint32_t addr[4]) const;
+    bool owns_source(const PacketMeta &m) const { return owns(m, m.src); }
     std::vector<std::unique_ptr<RuleCounter[]>> rule_counters; // one array per worker
 
     const IfaceState *iface_by_port(uint16_t port) const {

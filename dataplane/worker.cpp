@@ -908,6 +908,11 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
         scan_contact(s, in, m, now_ms, consumed);
         if (consumed)
             return;
+        // A SYN towards a destination under a SYN flood, with `drop`: turned away before the
+        // route and the rules, the cheapest place (docs/SCREEN.md). `cookie` waits for the
+        // rules (screen_new), so that no cookie ever answers for a port the policy closes.
+        if (syn_flood_early(s, in, m, now_ms))
+            return;
     }
 
     // ICMP errors about a tracked flow pass as related, translated when the flow is.
@@ -1417,6 +1422,23 @@ void Worker::send_syn_cookie(const IfaceState &in, rte_mbuf *m, uint64_t now_ms)
 
 // The checks of a connection about to be admitted (the rules accepted it): the SYN-flood
 // defence and the per-source rate and concurrency limits.
+bool Worker::syn_flood_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m,
+                             uint64_t now_ms) {
+    const config::Screen &sc = *in.screen;
+    const PacketMeta &meta = priv_of(m)->meta;
+    if (sc.syn_action != config::ScreenAction::drop || meta.proto != config::proto_tcp ||
+        (meta.tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn)
+        return false;
+    // The gateway's own addresses (its services, a port forwarded from one) take the way
+    // through the rules: screen_new decides them as before.
+    if (s.owns(meta, meta.dst))
+        return false;
+    uint32_t half_open = _half_open[half_open_index(meta)];
+    return half_open >= sc.syn_threshold && !_guard->proven(meta.src, family_of(meta), now_ms) &&
+           screen_hit(s, in, Defence::syn_flood, sc.syn_action, m, DropReason::syn_flood, now_ms,
+                      half_open);
+}
+
 bool Worker::screen_new(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
     using config::ScreenAction;
     const config::Screen &sc = *in.screen;

@@ -232,6 +232,7 @@ private:
     // Screen (docs/SCREEN.md). Each returns true when it consumed the packet.
     bool screen_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     bool screen_new(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    bool syn_flood_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     bool screen_hit(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,
                     rte_mbuf *m, DropReason r, uint64_t now_ms, uint32_t value = 0);
     void screen_event(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,

@@ -316,6 +316,32 @@ TEST_F(ScreenPipeline, SynFloodDropAndAlarm) {
     EXPECT_EQ(active_flows(), 3u);
 }
 
+// With `drop`, a SYN towards a destination under attack is turned away before the route and
+// the rules (they count nothing for it); towards one of the gateway's own addresses (a port
+// it forwards) it takes the way through the rules and is dropped after them, as before.
+TEST_F(ScreenPipeline, SynFloodDropTurnsSynsAwayBeforeTheRulesExceptTheGatewaysOwn) {
+    install("nat { destination web { interface inet0; protocol tcp; port 80; to 198.18.3.10; } }\n"
+            "security { screen internet { syn-flood { threshold 2; action drop; } } }");
+    auto rule10 = [&] { return snap->rule_hits(snap->ifaces[inet].rule_base[0]); };
+    send(inet, build_frame(syn("203.0.113.10", 40000)));
+    send(inet, build_frame(syn("203.0.113.11", 40001)));
+    ASSERT_EQ(count(dmz), 2u);
+    ASSERT_EQ(rule10(), 2u);
+    send(inet, build_frame(syn("203.0.113.12", 40002)));
+    EXPECT_EQ(count(dmz), 0u);
+    EXPECT_EQ(drops(DropReason::syn_flood), 1u);
+    EXPECT_EQ(rule10(), 2u) << "turned away before the rules";
+
+    // The published address, the gateway's own, under attack.
+    send(inet, build_frame(syn("203.0.113.20", 41000, "203.0.113.1")));
+    send(inet, build_frame(syn("203.0.113.21", 41001, "203.0.113.1")));
+    ASSERT_EQ(count(dmz), 2u);
+    send(inet, build_frame(syn("203.0.113.22", 41002, "203.0.113.1")));
+    EXPECT_EQ(count(dmz), 0u);
+    EXPECT_EQ(drops(DropReason::syn_flood), 2u);
+    EXPECT_EQ(rule10(), 5u) << "the gateway's own address goes through the rules first";
+}
+
 TEST_F(ScreenPipeline, HalfOpenCountFallsWhenHandshakesCompleteAndWhenFlowsGo) {
     install("security { screen internet { syn-flood { threshold 2; action drop; } } }");
     FrameSpec a = syn("203.0.113.10", 40000);
