@@ -35,26 +35,13 @@ constexpr unsigned commits_per_size = 3;
 std::string config_text(unsigned n) {
     std::string rules;
     for (unsigned i = 0; i < n; i++)
-        rules += "            rule " + std::to_string(100000 + i) +
-                 " { protocol tcp; destination 203.0.113." + std::to_string(2 + i % 250) +
-                 "; destination-port " + std::to_string(10000 + i / 250) + "; action accept; }\n";
-    return R"(
-interfaces {
-    inner0 { device "net_ring_cinner"; address 198.18.1.1/24; zone inner; }
-    inet0 { device "net_ring_cinet"; address 203.0.113.1/24; zone internet; }
-}
-zones { inner { loop outer; } internet { loop internet; } }
-policy {
-    inner0 { ingress {
-)" + rules +
-           R"(            rule 999999 { protocol udp; destination 203.0.113.10; action accept; }
-        }
-        egress { rule 1000 { action accept; } } }
-    inet0 { egress { rule 1000 { action accept; } } }
-}
-routes { route 198.18.0.0/15 { via 198.18.1.254; } }
-nat { source hide { interface inet0; pool [ 203.0.113.60 203.0.113.61 ]; } }
-)";
+        rules += "rule " + std::to_string(100000 + i) + " { protocol tcp; destination 203.0.113." +
+                 std::to_string(2 + i % 250) + "; destination-port " +
+                 std::to_string(10000 + i / 250) + "; action accept; } ";
+    return bench::two_port_config(
+               "net_ring_cinner", "net_ring_cinet",
+               rules + "rule 999999 { protocol udp; destination 203.0.113.10; action accept; }") +
+           "nat { source hide { interface inet0; pool [ 203.0.113.60 203.0.113.61 ]; } }\n";
 }
 
 // Offers DNS queries of `sessions` sessions on the inner port's rx ring until `stop`, as a NIC

@@ -169,6 +169,23 @@ Figures pipeline(bench::Rig &rig, const std::vector<Opening> &mix, int serial) {
     return fig;
 }
 
+// What the Inspector is given of packet p of flow i (addresses as packets_of makes them).
+qorgan::dpi::PacketView view_of(const Packet &p, const Opening &o, uint32_t i, const uint32_t *src,
+                                const uint32_t *dst) {
+    qorgan::dpi::PacketView v;
+    v.family = 4;
+    v.proto = o.proto;
+    v.src = src;
+    v.dst = dst;
+    v.sport = htons(uint16_t(10000 + i / 200));
+    v.dport = htons(o.port);
+    v.reply = p.inet_side;
+    v.l4 = p.frame.data() + 14 + 20;
+    v.l4_len = uint32_t(p.frame.size() - 14 - 20);
+    v.now_ms = 1000;
+    return v;
+}
+
 // The same flows through a bare Inspector: what nDPI and the feeding cost alone.
 Figures inspector_only(const std::vector<Opening> &mix) {
     auto set = qorgan::dpi::ModuleSet::create({{"evil.example"}, {}}, 1);
@@ -190,19 +207,7 @@ Figures inspector_only(const std::vector<Opening> &mix) {
         for (const Packet &p : pk) {
             if (done)
                 break;
-            const uint8_t *l4 = p.frame.data() + 14 + 20;
-            qorgan::dpi::PacketView v;
-            v.family = 4;
-            v.proto = o.proto;
-            v.src = src;
-            v.dst = dst;
-            v.sport = htons(uint16_t(10000 + i / 200));
-            v.dport = htons(o.port);
-            v.reply = p.inet_side;
-            v.l4 = l4;
-            v.l4_len = uint32_t(p.frame.size() - 14 - 20);
-            v.now_ms = 1000;
-            done = in.feed(m, h, v, 8).has_value();
+            done = in.feed(m, h, view_of(p, o, i, src, dst), 8).has_value();
         }
         in.close(h);
         cycles += rte_rdtsc_precise() - t0;
@@ -236,18 +241,7 @@ double dpi_bytes_per_flow(const std::vector<Opening> &mix) {
         inet_pton(AF_INET, ("198.18.1." + std::to_string(10 + i % 200)).c_str(), src);
         inet_pton(AF_INET, "203.0.113.10", dst);
         uint32_t h = in.open();
-        qorgan::dpi::PacketView v;
-        v.family = 4;
-        v.proto = o.proto;
-        v.src = src;
-        v.dst = dst;
-        v.sport = htons(uint16_t(10000 + i / 200));
-        v.dport = htons(o.port);
-        v.reply = pk[0].inet_side;
-        v.l4 = pk[0].frame.data() + 14 + 20;
-        v.l4_len = uint32_t(pk[0].frame.size() - 14 - 20);
-        v.now_ms = 1000;
-        if (in.feed(m, h, v, 8).has_value())
+        if (in.feed(m, h, view_of(pk[0], o, i, src, dst), 8).has_value())
             in.close(h); // decided at once: holds nothing
         else
             handles.push_back(h);

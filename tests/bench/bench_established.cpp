@@ -36,20 +36,7 @@ constexpr uint32_t measured_packets = (rounds + 1) * round_packets; // with the 
 constexpr uint32_t server = (203u << 24) | (113u << 8) | 10;        // host order
 
 std::string config_text() {
-    std::string t = R"(
-interfaces {
-    inner0 { device "net_ring_einner"; address 198.18.1.1/24; zone inner; }
-    inet0 { device "net_ring_einet"; address 203.0.113.1/24; zone internet; }
-}
-zones { inner { loop outer; } internet { loop internet; } }
-policy {
-    inner0 { ingress { rule 10 { protocol udp; destination 203.0.113.0/24; action accept; } }
-             egress { rule 1000 { action accept; } } }
-    inet0 { egress { rule 1000 { action accept; } } }
-}
-routes { route 198.18.0.0/15 { via 198.18.1.254; } }
-nat {
-)";
+    std::string t = bench::two_port_config("net_ring_einner", "net_ring_einet") + "nat {\n";
     // Pool addresses: 203.0.113.64-254, 198.51.100.1-254, 192.0.2.1-254, in turn.
     std::vector<std::string> pool;
     for (unsigned h = 64; h <= 254; h++)

@@ -88,6 +88,25 @@ inline size_t heap_bytes() {
     return st.heap_allocsz_bytes;
 }
 
+// The forwarding configuration the pipeline benchmarks share: inner0 (198.18.1.1/24, zone
+// inner of the outer loop) and inet0 (203.0.113.1/24) on the net_ring devices named, the
+// `ingress` rules on inner0 (by default UDP to the Internet side accepted), egress open, the
+// inside /15 routed via 198.18.1.254.
+inline std::string two_port_config(const std::string &inner_dev, const std::string &inet_dev,
+                                   const std::string &ingress =
+                                       "rule 10 { protocol udp; destination 203.0.113.0/24; action "
+                                       "accept; }") {
+    return "interfaces {\n    inner0 { device \"" + inner_dev +
+           "\"; address 198.18.1.1/24; zone inner; }\n    inet0 { device \"" + inet_dev +
+           "\"; address 203.0.113.1/24; zone internet; }\n}\n"
+           "zones { inner { loop outer; } internet { loop internet; } }\n"
+           "policy {\n    inner0 { ingress { " +
+           ingress +
+           " }\n             egress { rule 1000 { action accept; } } }\n"
+           "    inet0 { egress { rule 1000 { action accept; } } }\n}\n"
+           "routes { route 198.18.0.0/15 { via 198.18.1.254; } }\n";
+}
+
 // A DNS query for the root zone's NS records: 17 bytes, so that its frame is 60 bytes. nDPI
 // names a flow DNS on it, so a flow opened by it is decided (passes) at its first packet.
 inline constexpr uint8_t dns_root_query[17] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0,

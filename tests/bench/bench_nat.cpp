@@ -23,19 +23,7 @@ namespace {
 constexpr uint32_t flows_per_run = 200000;
 constexpr uint32_t table_size = 262144;
 
-const char *base_text = R"(
-interfaces {
-    inner0 { device "net_ring_binner"; address 198.18.1.1/24; zone inner; }
-    inet0 { device "net_ring_binet"; address 203.0.113.1/24; zone internet; }
-}
-zones { inner { loop outer; } internet { loop internet; } }
-policy {
-    inner0 { ingress { rule 10 { protocol udp; destination 203.0.113.0/24; action accept; } }
-             egress { rule 1000 { action accept; } } }
-    inet0 { egress { rule 1000 { action accept; } } }
-}
-routes { route 198.18.0.0/15 { via 198.18.1.254; } }
-)";
+const std::string base_text = bench::two_port_config("net_ring_binner", "net_ring_binet");
 
 const char *nat_text = R"(
 nat { source hide { interface inet0; pool [ 203.0.113.60 203.0.113.61 203.0.113.62 203.0.113.63
@@ -148,7 +136,7 @@ int main() {
         return runs[1];
     };
     Figures plain = median_run(base_text);
-    Figures nat = median_run(std::string(base_text) + nat_text);
+    Figures nat = median_run(base_text + nat_text);
     double dpi = bench::median_of(3, inspection_cycles);
     std::printf(
         "| figure | NAPT (filter + NAT + route) | reference: same pipeline, no NAT | ratio |\n");
