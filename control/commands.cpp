@@ -664,7 +664,8 @@ Reply Commands::show_applications(const std::vector<std::string> &w) {
     std::string out = "Flows: " + num(dpi, "inspecting") + " being inspected, " +
                       num(dpi, "classified") + " classified, " + num(dpi, "unknown") +
                       " unknown, " + num(dpi, "blocked") + " blocked, " + num(dpi, "exempt") +
-                      " exempt, " + num(dpi, "refused") + " not inspected (table full)\n\n";
+                      " exempt, " + num(dpi, "refused") + " not inspected (table full), " +
+                      num(dpi, "evicted") + " given up undecided to make room\n\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto &c : j.value("categories", Json::array()))
         rows.push_back(

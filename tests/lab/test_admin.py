@@ -170,6 +170,8 @@ class AdminLab(OwnQorgandTestCase):
         self.assertOk(r)
         for word in ("vpn", "remote-access", "p2p", "games", "unknown", "malicious", "other"):
             self.assertRegex(r.out, rf"(?m)^\s*{word}\s+\d", r.out)
+        self.assertRegex(r.out, r"\d+ not inspected \(table full\), \d+ given up undecided to make room",
+                         "the dataplane gives both figures")
         # The security administrator reads no traffic (R102-2).
         r = self.q.cli("show sessions", user="secadmin")
         self.assertFails(r)

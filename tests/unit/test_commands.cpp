@@ -110,7 +110,8 @@ public:
                {"unknown", 4},
                {"blocked", 9},
                {"exempt", 2},
-               {"refused", 1}}},
+               {"refused", 1},
+               {"evicted", 6}}},
              {"categories",
               {{{"category", "vpn"}, {"flows", 5}, {"blocked", 3}, {"bytes", 7000}},
                {{"category", "remote-access"}, {"flows", 1}, {"blocked", 1}, {"bytes", 300}},
@@ -351,7 +352,7 @@ TEST_F(CommandsTest, ApplicationStatisticsShowEveryCategoryAndApplication_R134_1
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(dp.queries.back(), (Json{{"op", "applications"}}));
     EXPECT_EQ(r.output, "Flows: 3 being inspected, 120 classified, 4 unknown, 9 blocked, 2 exempt, "
-                        "1 not inspected (table full)\n"
+                        "1 not inspected (table full), 6 given up undecided to make room\n"
                         "\n"
                         "Category       Flows  Blocked  Bytes\n"
                         "vpn            5      3        7000\n"
@@ -374,7 +375,9 @@ TEST_F(CommandsTest, ApplicationStatisticsShowEveryCategoryAndApplication_R134_1
     dp.applications["dpi"].erase("refused");
     r = run(s, "show security application-statistics");
     ASSERT_TRUE(r.ok) << r.error;
-    EXPECT_NE(r.output.find(", - not inspected (table full)\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(", - not inspected (table full), 6 given up undecided to make room\n"),
+              std::string::npos)
+        << r.output;
     EXPECT_NE(r.output.find("other          109    0        987654\n"), std::string::npos);
     EXPECT_EQ(r.output.substr(r.output.size() - 31), "\nno application classified yet\n");
 }
