@@ -79,7 +79,19 @@ struct L4Fields {
     bool udp = false;        // 0 means "no checksum" and must stay 0
     bool echo = false;       // identifier stands for both ports in PacketMeta
     bool truncated = false;  // a header we must change is not all there
+    // The whole ICMP echo message, when this packet carries all of it (not a fragment,
+    // not a quote): the checksum's two zeros are told apart by looking at it.
+    const uint8_t *message = nullptr;
+    uint32_t message_len = 0;
 };
+
+// Whether every byte of an ICMP message but its checksum (bytes 2-3) is 0.
+bool zero_but_checksum(const uint8_t *m, uint32_t len) {
+    for (uint32_t i = 0; i < len; i++)
+        if (m[i] != 0 && i != 2 && i != 3)
+            return false;
+    return true;
+}
 
 // Finds the fields of one end at l4 (avail bytes of it present). quoted: the header is
 // the embedded one of an ICMP error, which may stop after 8 bytes.
@@ -149,6 +161,13 @@ void rewrite_l4(const L4Fields &f, uint32_t old_addr, uint32_t new_addr, uint16_
     if (f.udp && new_csum == 0) {
         new_csum = 0xffff; // RFC 768: a computed 0 is sent as all ones
     }
+    // One's complement has two zeros. An echo message whose other bytes are all 0 sums to
+    // +0 and its checksum must be 0xffff; the incremental update cannot tell it from one
+    // summing to -0 and gives 0 (found by fuzz_nat). Only a 0 result is looked at.
+    if (f.echo && new_csum == 0 && f.message != nullptr &&
+        zero_but_checksum(f.message, f.message_len)) {
+        new_csum = 0xffff;
+    }
     store16(f.csum, new_csum);
     if (outer != nullptr) {
         outer->add16(old_csum, new_csum);
@@ -193,6 +212,10 @@ NatRewrite nat_rewrite_ipv4(uint8_t *frame, uint32_t len, PacketMeta &meta, bool
         l4 = locate_l4(ip + ihl, total - ihl, ip[9], source, false);
         if (l4.truncated) {
             return NatRewrite::truncated;
+        }
+        if (l4.echo && (rd16(ip + 6) & 0x2000) == 0) { // not a first fragment: all of it
+            l4.message = ip + ihl;
+            l4.message_len = total - ihl;
         }
     }
 

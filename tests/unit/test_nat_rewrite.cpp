@@ -391,6 +391,28 @@ TEST(NatRewriteIpv4, UdpChecksumThatBecomesZeroIsSentAsAllOnes) {
     EXPECT_TRUE(seen);
 }
 
+TEST(NatRewriteIpv4, EchoOfZerosTranslatedToIdentifierZeroChecksAsAllOnes) {
+    // An echo reply whose every byte but the checksum becomes 0 sums to +0: its checksum
+    // must be 0xFFFF. The incremental update alone gives 0x0000 (fuzz_nat's crash input).
+    Pkt p;
+    p.proto = icmp;
+    p.icmp_type = 0;
+    p.sport = 0x0bff;
+    p.payload = Bytes(30, 0);
+    Bytes f = framed(ip_packet(p));
+    PacketMeta m = parsed(f);
+    uint8_t *msg = &f[m.l4_offset];
+    put16(msg + 6, 0); // sequence 0
+    const uint16_t c = fresh_l4(p.src, p.dst, icmp, msg, m.l3_end - m.l4_offset, 2);
+    std::memcpy(msg + 2, &c, 2);
+    ASSERT_TRUE(checksums_fresh(f, m));
+    ASSERT_EQ(nat_rewrite_ipv4(f.data(), static_cast<uint32_t>(f.size()), m, false,
+                               ip4("192.0.2.1"), htons(0)),
+              NatRewrite::ok);
+    EXPECT_EQ(get16(&f[m.l4_offset + 2]), 0xffff);
+    EXPECT_TRUE(checksums_fresh(f, m));
+}
+
 TEST(NatRewriteIpv4, FirstAndLaterFragmentsOfATranslatedDatagram) {
     std::mt19937 rng(5508);
     for (int i = 0; i < 2000; ++i) {
