@@ -51,9 +51,4 @@ struct HugePageAllocator {
     }
 };
 
-// For std::unique_ptr of arrays from alloc_huge().
-struct HugeFree {
-    void operator()(void *p) const { free_huge(p); }
-};
-
 } // namespace qorgan

@@ -395,18 +395,15 @@ void Worker::process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **p
         if (_env.handoff.size() > 1 && p->meta.l3 == L3Kind::ipv4 && handoff(s, m, now_ms))
             continue;
         FlowHint hint{flows[k], dirs[k], created};
-        _hint = m == ip[k] ? &hint : nullptr; // a reassembled datagram is looked up anew
-        handle_ip(s, in, m, now_ms);
-        _hint = nullptr;
+        // A reassembled datagram is looked up anew.
+        handle_ip(s, in, m, now_ms, m == ip[k] ? &hint : nullptr);
     }
 }
 
 // The packet's flow: what the burst's bulk lookup found while it still holds (an earlier
 // packet of the burst may have removed that flow, its slot may hold another, or it may have
 // created this packet's flow), else a lookup of its own.
-Flow *Worker::find_flow(const FlowKey &key, Dir &dir) {
-    const FlowHint *h = _hint;
-    _hint = nullptr;
+Flow *Worker::find_flow(const FlowKey &key, Dir &dir, const FlowHint *h) {
     if (h) {
         Flow *f = h->flow;
         if (f && f->in_use && f->key[static_cast<unsigned>(h->dir)] == key) {
@@ -810,7 +807,8 @@ void Worker::route_and_forward(const Snapshot &s, const IfaceState &in, rte_mbuf
     forward(s, in, m, hop, now_ms);
 }
 
-void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
+void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms,
+                       const FlowHint *hint) {
     MbufPriv *p = priv_of(m);
     PacketMeta &meta = p->meta;
 
@@ -840,7 +838,7 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     // gateway's own address belong to flows.
     FlowKey key = flow_key_of(meta);
     Dir dir = Dir::forward;
-    Flow *f = later_fragment ? nullptr : find_flow(key, dir);
+    Flow *f = later_fragment ? nullptr : find_flow(key, dir, hint);
     bool out_of_window = false;
     if (f && f->policy_epoch != s.epoch && (!nat_binding_valid(s, *f) || !recheck_flow(s, *f))) {
         _env.flows->remove(*f);
@@ -1420,8 +1418,15 @@ void Worker::send_syn_cookie(const IfaceState &in, rte_mbuf *m, uint64_t now_ms)
     tx(in.port, r);
 }
 
-// The checks of a connection about to be admitted (the rules accepted it): the SYN-flood
-// defence and the per-source rate and concurrency limits.
+// Whether a TCP SYN's destination is under a SYN flood for the zone's screen: at least
+// `syn_threshold` half-open connections towards it (*half_open), and the source not proven
+// by a cookie.
+bool Worker::syn_flooded(const config::Screen &sc, const PacketMeta &meta, uint64_t now_ms,
+                         uint32_t &half_open) const {
+    half_open = _half_open[half_open_index(meta)];
+    return half_open >= sc.syn_threshold && !_guard->proven(meta.src, family_of(meta), now_ms);
+}
+
 bool Worker::syn_flood_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m,
                              uint64_t now_ms) {
     const config::Screen &sc = *in.screen;
@@ -1433,32 +1438,33 @@ bool Worker::syn_flood_early(const Snapshot &s, const IfaceState &in, rte_mbuf *
     // through the rules: screen_new decides them as before.
     if (s.owns(meta, meta.dst))
         return false;
-    uint32_t half_open = _half_open[half_open_index(meta)];
-    return half_open >= sc.syn_threshold && !_guard->proven(meta.src, family_of(meta), now_ms) &&
+    uint32_t half_open;
+    return syn_flooded(sc, meta, now_ms, half_open) &&
            screen_hit(s, in, Defence::syn_flood, sc.syn_action, m, DropReason::syn_flood, now_ms,
                       half_open);
 }
 
+// The checks of a connection about to be admitted (the rules accepted it): the SYN-flood
+// defence and the per-source rate and concurrency limits.
 bool Worker::screen_new(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
     using config::ScreenAction;
     const config::Screen &sc = *in.screen;
     const PacketMeta &meta = priv_of(m)->meta;
     const uint8_t fam = family_of(meta);
-    if (meta.proto == config::proto_tcp && sc.syn_action != ScreenAction::off) {
-        uint32_t half_open = _half_open[half_open_index(meta)];
-        if (half_open >= sc.syn_threshold && !_guard->proven(meta.src, fam, now_ms)) {
-            DefenceCounters &dc = _env.counters->screen[Defence::syn_flood];
-            if (sc.syn_action == ScreenAction::cookie) {
-                dc.detected.add();
-                dc.dropped.add(); // the SYN goes no further: a cookie answers it
-                screen_event(s, in, Defence::syn_flood, sc.syn_action, meta, half_open, 0, now_ms);
-                send_syn_cookie(in, m, now_ms);
-                return true;
-            }
-            if (screen_hit(s, in, Defence::syn_flood, sc.syn_action, m, DropReason::syn_flood,
-                           now_ms, half_open))
-                return true;
+    uint32_t half_open = 0;
+    if (meta.proto == config::proto_tcp && sc.syn_action != ScreenAction::off &&
+        syn_flooded(sc, meta, now_ms, half_open)) {
+        DefenceCounters &dc = _env.counters->screen[Defence::syn_flood];
+        if (sc.syn_action == ScreenAction::cookie) {
+            dc.detected.add();
+            dc.dropped.add(); // the SYN goes no further: a cookie answers it
+            screen_event(s, in, Defence::syn_flood, sc.syn_action, meta, half_open, 0, now_ms);
+            send_syn_cookie(in, m, now_ms);
+            return true;
         }
+        if (screen_hit(s, in, Defence::syn_flood, sc.syn_action, m, DropReason::syn_flood, now_ms,
+                       half_open))
+            return true;
     }
     if (sc.source_rate.action != ScreenAction::off) {
         GuardVerdict v = _guard->new_connection(meta.src, fam, in.limits, now_ms);

@@ -204,8 +204,16 @@ public:
 private:
     void process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **pkts, unsigned n,
                        uint64_t now_ms);
-    void handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
-    Flow *find_flow(const FlowKey &key, Dir &dir);
+    // What the burst's bulk lookup found for a packet (process_burst): used while it still
+    // holds, else the packet is looked up again.
+    struct FlowHint {
+        Flow *flow = nullptr;
+        Dir dir = Dir::forward;
+        uint64_t created = 0; // flows created before the bulk lookup: a miss holds while equal
+    };
+    void handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms,
+                   const FlowHint *hint = nullptr);
+    Flow *find_flow(const FlowKey &key, Dir &dir, const FlowHint *hint);
     void handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     void forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint16_t hop,
                  uint64_t now_ms);
@@ -233,6 +241,8 @@ private:
     bool screen_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     bool screen_new(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
     bool syn_flood_early(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    bool syn_flooded(const config::Screen &sc, const PacketMeta &meta, uint64_t now_ms,
+                     uint32_t &half_open) const;
     bool screen_hit(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,
                     rte_mbuf *m, DropReason r, uint64_t now_ms, uint32_t value = 0);
     void screen_event(const Snapshot &s, const IfaceState &in, Defence d, config::ScreenAction a,
@@ -297,14 +307,6 @@ private:
         uint64_t expires_ms = 0;
     };
     FragOwner _frag_owner[frag_slots];
-    // What the burst's bulk lookup found for the packet handle_ip() is about to look up
-    // (process_burst): used when it still holds, else the packet is looked up again.
-    struct FlowHint {
-        Flow *flow = nullptr;
-        Dir dir = Dir::forward;
-        uint64_t created = 0; // flows created before the bulk lookup: a miss holds while equal
-    };
-    const FlowHint *_hint = nullptr;
     // Screen state, this worker's own.
     std::unique_ptr<SourceGuard> _guard;
     std::unique_ptr<ScanDetector> _scan;
