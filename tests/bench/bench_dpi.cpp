@@ -26,18 +26,10 @@ namespace {
 constexpr uint32_t flows_per_run = 7 * 32 * 188; // a multiple of the 7 openings and of 32
 constexpr uint32_t table_size = 262144;
 
-const char *text = R"(
-interfaces {
-    inner0 { device "net_ring_dinner"; address 198.18.1.1/24; zone outer; }
-    inet0 { device "net_ring_dinet"; address 203.0.113.1/24; zone internet; }
-}
-zones { outer { loop outer; } internet { loop internet; } }
-policy {
-    inner0 { ingress { rule 10 { action accept; } } egress { rule 1000 { action accept; } } }
-    inet0 { egress { rule 1000 { action accept; } } }
-}
-security { categories { malicious { domain evil.example; } } }
-)";
+// Every flow accepted, so that only the categories decide.
+const std::string text =
+    bench::two_port_config("net_ring_dinner", "net_ring_dinet", "rule 10 { action accept; }") +
+    "security { categories { malicious { domain evil.example; } } }\n";
 
 struct Step {
     bool reply;
@@ -169,14 +161,30 @@ Figures pipeline(bench::Rig &rig, const std::vector<Opening> &mix, int serial) {
     return fig;
 }
 
-// What the Inspector is given of packet p of flow i (addresses as packets_of makes them).
-qorgan::dpi::PacketView view_of(const Packet &p, const Opening &o, uint32_t i, const uint32_t *src,
-                                const uint32_t *dst) {
+// Flow i's client and server, as packets_of makes them (network order).
+struct Addresses {
+    uint32_t src[4] = {}, dst[4] = {};
+    explicit Addresses(uint32_t i) {
+        src[0] = htonl((198u << 24) | (18u << 16) | (1u << 8) | (10 + i % 200));
+        dst[0] = htonl((203u << 24) | (113u << 8) | 10);
+    }
+};
+
+// A module like a worker's (the malicious name of the config above).
+std::shared_ptr<qorgan::dpi::ModuleSet> module_set() {
+    auto set = qorgan::dpi::ModuleSet::create({{"evil.example"}, {}}, 1);
+    if (!set)
+        bench::die(set.error().to_string());
+    return set.value();
+}
+
+// What the Inspector is given of packet p of flow i.
+qorgan::dpi::PacketView view_of(const Packet &p, const Opening &o, uint32_t i, const Addresses &a) {
     qorgan::dpi::PacketView v;
     v.family = 4;
     v.proto = o.proto;
-    v.src = src;
-    v.dst = dst;
+    v.src = a.src;
+    v.dst = a.dst;
     v.sport = htons(uint16_t(10000 + i / 200));
     v.dport = htons(o.port);
     v.reply = p.inet_side;
@@ -188,26 +196,22 @@ qorgan::dpi::PacketView view_of(const Packet &p, const Opening &o, uint32_t i, c
 
 // The same flows through a bare Inspector: what nDPI and the feeding cost alone.
 Figures inspector_only(const std::vector<Opening> &mix) {
-    auto set = qorgan::dpi::ModuleSet::create({{"evil.example"}, {}}, 1);
-    if (!set)
-        bench::die(set.error().to_string());
+    auto set = module_set();
     qorgan::dpi::Inspector in(64);
-    const qorgan::dpi::Module &m = set.value()->module(0);
+    const qorgan::dpi::Module &m = set->module(0);
     Mac none{};
     uint64_t cycles = 0, decided = 0;
     for (uint32_t i = 0; i < flows_per_run; i++) {
         const Opening &o = mix[i % mix.size()];
         std::vector<Packet> pk = packets_of(i, o, none, none);
-        uint32_t src[4] = {}, dst[4] = {};
-        inet_pton(AF_INET, ("198.18.1." + std::to_string(10 + i % 200)).c_str(), src);
-        inet_pton(AF_INET, "203.0.113.10", dst);
+        Addresses a(i);
         uint64_t t0 = rte_rdtsc_precise();
         uint32_t h = in.open();
         bool done = false;
         for (const Packet &p : pk) {
             if (done)
                 break;
-            done = in.feed(m, h, view_of(p, o, i, src, dst), 8).has_value();
+            done = in.feed(m, h, view_of(p, o, i, a), 8).has_value();
         }
         in.close(h);
         cycles += rte_rdtsc_precise() - t0;
@@ -222,26 +226,22 @@ Figures inspector_only(const std::vector<Opening> &mix) {
 
 // Bytes a flow holds while nDPI inspects it: the Inspector's slot (nDPI's flow state and the
 // turn buffers) and what nDPI allocates for it in the worker's arena after its first packet,
-// averaged over as many flows open at once as the mix has kinds, times `rounds`.
+// averaged over 1,024 flows of the mix open at once.
 double dpi_bytes_per_flow(const std::vector<Opening> &mix) {
-    auto set = qorgan::dpi::ModuleSet::create({{"evil.example"}, {}}, 1);
-    if (!set)
-        bench::die(set.error().to_string());
+    auto set = module_set();
     constexpr uint32_t open_flows = 1024;
     qorgan::dpi::Arena arena(64u << 20);
     qorgan::dpi::Arena::bind_thread(&arena);
     qorgan::dpi::Inspector in(open_flows);
-    const qorgan::dpi::Module &m = set.value()->module(0);
+    const qorgan::dpi::Module &m = set->module(0);
     Mac none{};
     std::vector<uint32_t> handles;
     for (uint32_t i = 0; i < open_flows; i++) {
         const Opening &o = mix[i % mix.size()];
         std::vector<Packet> pk = packets_of(i, o, none, none);
-        uint32_t src[4] = {}, dst[4] = {};
-        inet_pton(AF_INET, ("198.18.1." + std::to_string(10 + i % 200)).c_str(), src);
-        inet_pton(AF_INET, "203.0.113.10", dst);
+        Addresses a(i);
         uint32_t h = in.open();
-        if (in.feed(m, h, view_of(pk[0], o, i, src, dst), 8).has_value())
+        if (in.feed(m, h, view_of(pk[0], o, i, a), 8).has_value())
             in.close(h); // decided at once: holds nothing
         else
             handles.push_back(h);

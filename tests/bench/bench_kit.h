@@ -112,10 +112,10 @@ inline std::string two_port_config(const std::string &inner_dev, const std::stri
 inline constexpr uint8_t dns_root_query[17] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0,
                                                0,    0,    0,    0,    0, 2, 0, 1};
 
-// A 60-byte Ethernet frame: UDP src:sport -> dst:dport (host order) carrying `len` <= 18
-// bytes of `payload`, with a right IPv4 checksum (the UDP checksum is left 0).
-inline void udp_frame(uint8_t *p, const uint8_t *dst_mac, uint32_t src, uint16_t sport,
-                      uint32_t dst, uint16_t dport, const uint8_t *payload, uint16_t len) {
+// A 60-byte Ethernet frame to dst_mac carrying IPv4 src -> dst (host order) of protocol
+// `proto` with l4_len bytes after the header, its checksum right; returns the L4 header.
+inline uint8_t *ipv4_frame(uint8_t *p, const uint8_t *dst_mac, uint8_t proto, uint16_t l4_len,
+                           uint32_t src, uint32_t dst) {
     std::memset(p, 0, 60);
     std::memcpy(p, dst_mac, 6);
     p[6] = 0x02;
@@ -123,15 +123,22 @@ inline void udp_frame(uint8_t *p, const uint8_t *dst_mac, uint32_t src, uint16_t
     p[12] = 0x08;
     uint8_t *ip = p + 14;
     ip[0] = 0x45;
-    ip[3] = uint8_t(20 + 8 + len);
+    ip[3] = uint8_t(20 + l4_len);
     ip[8] = 64;
-    ip[9] = 17;
+    ip[9] = proto;
     uint32_t s = htonl(src), d = htonl(dst);
     std::memcpy(ip + 12, &s, 4);
     std::memcpy(ip + 16, &d, 4);
     uint16_t c = dp::csum_fold(dp::csum_partial(ip, 20, 0));
     std::memcpy(ip + 10, &c, 2);
-    uint8_t *udp = ip + 20;
+    return ip + 20;
+}
+
+// A 60-byte Ethernet frame: UDP src:sport -> dst:dport (host order) carrying `len` <= 18
+// bytes of `payload` (the UDP checksum is left 0).
+inline void udp_frame(uint8_t *p, const uint8_t *dst_mac, uint32_t src, uint16_t sport,
+                      uint32_t dst, uint16_t dport, const uint8_t *payload, uint16_t len) {
+    uint8_t *udp = ipv4_frame(p, dst_mac, 17, uint16_t(8 + len), src, dst);
     uint16_t sp = htons(sport), dp_ = htons(dport), ulen = htons(uint16_t(8 + len));
     std::memcpy(udp, &sp, 2);
     std::memcpy(udp + 2, &dp_, 2);

@@ -47,26 +47,11 @@ security { screen internet { )" +
 
 // A SYN from a spoofed source (198.51.100.x or 203.0.113.x, random port) to the web server.
 void make_syn(uint8_t *p, const uint8_t *dst_mac, uint32_t i) {
-    std::memset(p, 0, 60);
-    std::memcpy(p, dst_mac, 6);
-    p[6] = 0x02;
-    p[11] = 0x22;
-    p[12] = 0x08;
-    uint8_t *ip = p + 14;
-    ip[0] = 0x45;
-    ip[3] = 40;
-    ip[8] = 64;
-    ip[9] = 6;
     uint32_t h = i * 2654435761u;
-    uint32_t src =
-        htonl(((h & 1) ? (198u << 24 | 51u << 16 | 100u << 8) : (203u << 24 | 113u << 8)) |
-              (2 + (h >> 8) % 250));
-    uint32_t dst = htonl((198u << 24) | (18u << 16) | (3u << 8) | 10);
-    std::memcpy(ip + 12, &src, 4);
-    std::memcpy(ip + 16, &dst, 4);
-    uint16_t c = csum_fold(csum_partial(ip, 20, 0));
-    std::memcpy(ip + 10, &c, 2);
-    uint8_t *tcp = ip + 20;
+    uint32_t src = ((h & 1) ? (198u << 24 | 51u << 16 | 100u << 8) : (203u << 24 | 113u << 8)) |
+                   (2 + (h >> 8) % 250);
+    uint8_t *tcp =
+        bench::ipv4_frame(p, dst_mac, 6, 20, src, (198u << 24) | (18u << 16) | (3u << 8) | 10);
     uint16_t sport = htons(uint16_t(1024 + (h >> 16) % 60000)), dport = htons(80);
     std::memcpy(tcp, &sport, 2);
     std::memcpy(tcp + 2, &dport, 2);
