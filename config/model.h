@@ -415,6 +415,52 @@ struct Security {
     const Screen &screen_for(std::string_view zone) const;
 };
 
+// IPsec (docs/IPSEC.md; R128-h, R139-7, R139-3): site-to-site peers negotiated by qorgan-ike
+// (IKEv2) and carried by the dataplane's ESP.
+enum class IpsecAuth : uint8_t { psk, certificate };
+enum class IpsecStart : uint8_t { start, trap, none };
+
+struct IpsecPeer {
+    std::string name;
+    Address address;          // the remote gateway
+    Address local_address{0}; // family 0: the address of the interface towards the peer
+    std::string local_id;     // empty: the local address, or the certificate's subject
+    std::string remote_id;    // empty: the peer's address (PSK) or any the CA vouches for
+    IpsecAuth auth = IpsecAuth::psk;
+    std::string psk;                                   // auth psk
+    std::string certificate, private_key, ca;          // auth certificate: absolute PEM paths
+    std::vector<std::string> ike_proposals;            // strongSwan proposal words
+    std::vector<std::string> esp_proposals;            // aes256gcm16 or aes256-sha256 [-<dh>]
+    std::vector<Prefix> local_subnets, remote_subnets; // traffic selectors
+    uint32_t ike_lifetime_s = 14400;
+    uint32_t lifetime_s = 3600;
+    uint64_t lifetime_bytes = 0; // 0: no volume limit
+    uint64_t lifetime_packets = 0;
+    uint32_t dpd_s = 30; // 0: no dead peer detection
+    IpsecStart start = IpsecStart::start;
+    bool encap = false; // force UDP encapsulation (NAT-T) even without a NAT between
+    Location where;
+};
+
+inline constexpr size_t max_ipsec_peers = 64;
+
+struct Ipsec {
+    std::vector<IpsecPeer> peers;
+    uint32_t max_sas = 1024; // SAs the dataplane holds at once (both directions)
+};
+
+constexpr const char *ipsec_start_name(IpsecStart s) {
+    switch (s) {
+    case IpsecStart::start:
+        return "start";
+    case IpsecStart::trap:
+        return "trap";
+    case IpsecStart::none:
+        return "none";
+    }
+    return "?";
+}
+
 struct Config {
     std::vector<Interface> interfaces;
     std::vector<Zone> zones;
@@ -424,6 +470,7 @@ struct Config {
     Nat nat;
     Security security;
     System system;
+    Ipsec ipsec;
 };
 
 } // namespace qorgan::config

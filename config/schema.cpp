@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -372,6 +373,72 @@ const std::string category_words = "vpn|remote-access|p2p|games|unknown|maliciou
 constexpr std::size_t max_pool_addresses = 64;
 constexpr uint32_t min_pool_ports = 64; // a slice for each of up to 64 workers
 
+const std::string ipsec_form = "ipsec { max-sas <n>; peer <name> { ... } }";
+const std::string ipsec_peer_form =
+    "peer <name> { address <address>; pre-shared-key \"<secret>\"; local-subnet <prefix>; "
+    "remote-subnet <prefix>; ... }";
+constexpr std::size_t min_psk_length = 20;
+
+// Whether `c` may appear in an IKE identity (an address, a name, an e-mail or a
+// distinguished name such as "C=KZ, O=Org, CN=gw1"): nothing that could end a quoted value.
+bool ipsec_id_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr(" .,:=@_*/+-", c);
+}
+
+// Why a proposal is not one the gateway accepts, or empty. IKE: encryption, integrity/PRF
+// (unless AEAD) and at least one DH group; ESP: the two ciphers the dataplane runs, with an
+// optional DH group for perfect forward secrecy.
+std::string ipsec_proposal_error(const std::string &text, bool esp) {
+    static const char *const groups[] = {"modp2048", "modp3072", "modp4096",   "ecp256",
+                                         "ecp384",   "ecp521",   "curve25519", "curve448"};
+    auto is_group = [](std::string_view w) {
+        return std::find(std::begin(groups), std::end(groups), w) != std::end(groups);
+    };
+    std::vector<std::string> words;
+    for (std::size_t at = 0;;) {
+        std::size_t dash = text.find('-', at);
+        words.push_back(text.substr(at, dash == std::string::npos ? std::string::npos : dash - at));
+        if (dash == std::string::npos)
+            break;
+        at = dash + 1;
+    }
+    if (esp) {
+        std::size_t cipher_words = words.size() >= 2 && words[1] == "sha256" ? 2 : 1;
+        if (words[0] != "aes256gcm16" && !(words[0] == "aes256" && cipher_words == 2))
+            return "the dataplane's ESP runs aes256gcm16 or aes256-sha256";
+        if (words.size() > cipher_words + 1 ||
+            (words.size() == cipher_words + 1 && !is_group(words.back())))
+            return "after the cipher only one DH group (for PFS) may follow";
+        return {};
+    }
+    static const char *const ciphers[] = {"aes256", "aes192", "aes128", "aes256gcm16",
+                                          "aes128gcm16"};
+    static const char *const integrity[] = {"sha256",    "sha384",    "sha512",
+                                            "prfsha256", "prfsha384", "prfsha512"};
+    unsigned enc = 0, integ = 0, dh = 0;
+    bool aead = false;
+    for (const std::string &w : words) {
+        if (std::find(std::begin(ciphers), std::end(ciphers), w) != std::end(ciphers)) {
+            enc++;
+            aead = aead || w.find("gcm") != std::string::npos;
+        } else if (std::find(std::begin(integrity), std::end(integrity), w) !=
+                   std::end(integrity)) {
+            integ++;
+        } else if (is_group(w)) {
+            dh++;
+        } else {
+            return quoted(w) + " is not an algorithm the gateway accepts";
+        }
+    }
+    if (enc != 1)
+        return "one encryption algorithm";
+    if (!aead && integ == 0)
+        return "an integrity algorithm (sha256, sha384 or sha512) with a non-AEAD cipher";
+    if (dh == 0)
+        return "at least one DH group";
+    return {};
+}
+
 class Builder {
 public:
     Result<Config> run(const Node &root) {
@@ -380,6 +447,8 @@ public:
         if (auto s = references(); !s)
             return s.error();
         if (auto s = nat_addresses(); !s)
+            return s.error();
+        if (auto s = ipsec_addresses(); !s)
             return s.error();
         return std::move(_cfg);
     }
@@ -425,10 +494,12 @@ private:
             else if (key == "system")
                 s = section(n, path, "system { login { ... } audit { ... } }", once,
                             &Builder::system);
+            else if (key == "ipsec")
+                s = section(n, path, ipsec_form, once, &Builder::ipsec);
             else
                 s = unknown(n, "",
                             {"interfaces", "zones", "policy", "routes", "dataplane", "nat",
-                             "security", "system"});
+                             "security", "system", "ipsec"});
             if (!s)
                 return s;
         }
@@ -2038,6 +2109,239 @@ private:
     }
 
     // Zones and interfaces may be named before they are defined: check them last.
+    // ipsec { max-sas <n>; peer <name> { ... } }
+    Status ipsec(const Node &n, const std::string &path) {
+        Once once;
+        std::map<std::string, Location> names;
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            if (key == "max-sas") {
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+                if (auto s = number_leaf(c, p, {"max-sas", &_cfg.ipsec.max_sas, 16, 65536}); !s)
+                    return s;
+            } else if (key == "peer") {
+                if (auto s = check_shape(c, p, ipsec_peer_form, 2, false, true); !s)
+                    return s;
+                if (auto s = check_name(c.words[1], p); !s)
+                    return s;
+                std::string pp = join_path(p, c.words[1].text);
+                auto [it, fresh] = names.emplace(c.words[1].text, c.where);
+                if (!fresh)
+                    return fail(c.where, pp,
+                                "duplicate peer " + c.words[1].text + " (first at " +
+                                    it->second.to_string() + ")",
+                                "a name of its own for each peer");
+                if (_cfg.ipsec.peers.size() == max_ipsec_peers)
+                    return fail(c.where, pp,
+                                "more than " + std::to_string(max_ipsec_peers) + " peers",
+                                "at most " + std::to_string(max_ipsec_peers) +
+                                    "; one peer may carry several subnets");
+                if (auto s = ipsec_peer(c, pp); !s)
+                    return s;
+            } else {
+                return unknown(c, path, {"max-sas", "peer"});
+            }
+        }
+        return Ok{};
+    }
+
+    Status ipsec_text(const Node &c, const std::string &p, const std::string &form,
+                      std::string &out, bool (*allowed)(char), const std::string &expected) {
+        if (auto s = string_leaf(c, p, form, out); !s)
+            return s;
+        for (char ch : out)
+            if (!allowed(ch))
+                return fail(c.words[1].where, p,
+                            quoted(std::string(1, ch)) + " is not allowed here", expected);
+        return Ok{};
+    }
+
+    Status ipsec_peer(const Node &n, const std::string &path) {
+        IpsecPeer peer;
+        peer.name = n.words[1].text;
+        peer.where = n.where;
+        Once once;
+        uint32_t dpd = peer.dpd_s, ike_life = peer.ike_lifetime_s, life = peer.lifetime_s;
+        auto path_char = [](char ch) { return ch != '"' && ch != '\\' && ch != ' '; };
+        auto secret_char = [](char ch) { return ch != '"' && ch != '\\'; };
+        auto id_expected = std::string("letters, digits, spaces and . , : = @ _ * / + -");
+        for (const Node &c : n.children) {
+            std::string key(c.keyword());
+            std::string p = join_path(path, key);
+            bool repeatable = key == "local-subnet" || key == "remote-subnet" ||
+                              key == "ike-proposal" || key == "esp-proposal";
+            if (!repeatable)
+                if (auto s = once.note(key, c, p); !s)
+                    return s;
+            Status s = Ok{};
+            if (key == "address" || key == "local-address") {
+                auto w = scalar(c, p, key + " <address>;");
+                if (!w)
+                    return w.error();
+                auto a = read_host(**w, p);
+                if (!a)
+                    return a.error();
+                (key == "address" ? peer.address : peer.local_address) = *a;
+            } else if (key == "local-id" || key == "remote-id") {
+                s = ipsec_text(c, p, key + " \"<identity>\";",
+                               key == "local-id" ? peer.local_id : peer.remote_id, ipsec_id_char,
+                               id_expected);
+            } else if (key == "pre-shared-key") {
+                s = ipsec_text(c, p, "pre-shared-key \"<secret>\";", peer.psk, secret_char,
+                               "any character but a double quote or a backslash");
+                if (s && peer.psk.size() < min_psk_length)
+                    return fail(c.words[1].where, p,
+                                "the key is " + std::to_string(peer.psk.size()) +
+                                    " characters long",
+                                "at least " + std::to_string(min_psk_length) +
+                                    " characters (R128-h: a guessable key protects nothing)");
+            } else if (key == "certificate" || key == "private-key" || key == "ca") {
+                std::string &out = key == "certificate"   ? peer.certificate
+                                   : key == "private-key" ? peer.private_key
+                                                          : peer.ca;
+                s = ipsec_text(c, p, key + " \"<absolute path of a PEM file>\";", out, path_char,
+                               "an absolute path without spaces or quotes");
+                if (s && out[0] != '/')
+                    return fail(c.words[1].where, p, quoted(out) + " is not an absolute path",
+                                "a path from /, e.g. /etc/qorgan/ipsec/gw.pem");
+            } else if (key == "ike-proposal" || key == "esp-proposal") {
+                auto ws = values(c, p, key + " <proposal>; or " + key + " [ <proposal> ... ];");
+                if (!ws)
+                    return ws.error();
+                bool esp = key == "esp-proposal";
+                for (const Word *w : *ws) {
+                    std::string why = ipsec_proposal_error(w->text, esp);
+                    if (!why.empty())
+                        return fail(w->where, p, quoted(w->text) + " is refused",
+                                    esp ? why + ", e.g. aes256gcm16 or aes256-sha256-modp3072"
+                                        : why + ", e.g. aes256-sha256-modp3072");
+                    (esp ? peer.esp_proposals : peer.ike_proposals).push_back(w->text);
+                }
+            } else if (key == "local-subnet" || key == "remote-subnet") {
+                s = read_prefixes(c, p, key + " <prefix>; or " + key + " [ <prefix> ... ];",
+                                  Length::optional, true,
+                                  key == "local-subnet" ? peer.local_subnets : peer.remote_subnets);
+            } else if (key == "ike-lifetime") {
+                s = number_leaf(c, p, {"ike-lifetime", &ike_life, 300, 86400});
+            } else if (key == "lifetime") {
+                s = number_leaf(c, p, {"lifetime", &life, 60, 86400});
+            } else if (key == "lifetime-bytes" || key == "lifetime-packets") {
+                auto w = scalar(c, p, key + " <0..4611686018427387904>;");
+                if (!w)
+                    return w.error();
+                auto v = number(**w, p, 0, uint64_t(1) << 62);
+                if (!v)
+                    return v.error();
+                (key == "lifetime-bytes" ? peer.lifetime_bytes : peer.lifetime_packets) = *v;
+            } else if (key == "dpd") {
+                s = number_leaf(c, p, {"dpd", &dpd, 0, 3600});
+            } else if (key == "start-action") {
+                auto w = scalar(c, p, "start-action start|trap|none;");
+                if (!w)
+                    return w.error();
+                const std::string &v = (*w)->text;
+                if (v == "start")
+                    peer.start = IpsecStart::start;
+                else if (v == "trap")
+                    peer.start = IpsecStart::trap;
+                else if (v == "none")
+                    peer.start = IpsecStart::none;
+                else
+                    return fail((*w)->where, p, quoted(v) + " is not a start action",
+                                "start (negotiate at once), trap (when traffic needs the "
+                                "tunnel) or none (the peer starts it)");
+            } else if (key == "encapsulation") {
+                s = check_shape(c, p, "encapsulation;", 1, false, false);
+                peer.encap = true;
+            } else {
+                return unknown(c, path,
+                               {"address", "local-address", "local-id", "remote-id",
+                                "pre-shared-key", "certificate", "private-key", "ca",
+                                "ike-proposal", "esp-proposal", "local-subnet", "remote-subnet",
+                                "ike-lifetime", "lifetime", "lifetime-bytes", "lifetime-packets",
+                                "dpd", "start-action", "encapsulation"});
+            }
+            if (!s)
+                return s;
+        }
+        if (!once.has("address"))
+            return fail(n.where, path, "missing 'address'", "'address <address>;' of the peer");
+        if (peer.local_address.family != 0 && peer.local_address.family != peer.address.family)
+            return fail(n.where, path + " local-address",
+                        format_address(peer.local_address) + " and the peer's " +
+                            format_address(peer.address) + " are of different families",
+                        "a local address of the peer's family");
+        bool psk = once.has("pre-shared-key");
+        bool cert = once.has("certificate") || once.has("private-key") || once.has("ca");
+        if (psk == cert)
+            return fail(n.where, path,
+                        psk ? "both a pre-shared key and certificates" : "no authentication",
+                        "'pre-shared-key \"<secret>\";' or 'certificate', 'private-key' and "
+                        "'ca' (X.509)");
+        if (cert)
+            for (const char *k : {"certificate", "private-key", "ca"})
+                if (!once.has(k))
+                    return fail(n.where, path, "missing '" + std::string(k) + "'",
+                                "'certificate', 'private-key' and 'ca' together");
+        peer.auth = psk ? IpsecAuth::psk : IpsecAuth::certificate;
+        if (peer.local_subnets.empty() || peer.remote_subnets.empty())
+            return fail(n.where, path,
+                        std::string("missing '") +
+                            (peer.local_subnets.empty() ? "local-subnet" : "remote-subnet") + "'",
+                        "'local-subnet <prefix>;' and 'remote-subnet <prefix>;': what the "
+                        "tunnel carries");
+        if (peer.ike_proposals.empty())
+            peer.ike_proposals.push_back("aes256-sha256-modp3072");
+        if (peer.esp_proposals.empty())
+            peer.esp_proposals.push_back("aes256gcm16");
+        if (life >= ike_life)
+            return fail(n.where, path,
+                        "lifetime " + std::to_string(life) +
+                            " s is not shorter than ike-lifetime " + std::to_string(ike_life) +
+                            " s",
+                        "a CHILD_SA lifetime below the IKE SA's");
+        peer.dpd_s = dpd;
+        peer.ike_lifetime_s = ike_life;
+        peer.lifetime_s = life;
+        _cfg.ipsec.peers.push_back(std::move(peer));
+        return Ok{};
+    }
+
+    // IPsec checks that need the interfaces: a local address is the gateway's own, a peer's
+    // is not, and two peers do not share an address.
+    Status ipsec_addresses() {
+        auto own = [&](const Address &a) {
+            for (const Interface &i : _cfg.interfaces)
+                for (const Prefix &p : i.addresses)
+                    if (p.family == a.family && p.bytes == a.bytes)
+                        return true;
+            return false;
+        };
+        const auto &peers = _cfg.ipsec.peers;
+        for (std::size_t i = 0; i < peers.size(); i++) {
+            const IpsecPeer &peer = peers[i];
+            std::string path = "ipsec peer " + peer.name;
+            if (own(peer.address))
+                return fail(peer.where, path + " address",
+                            format_address(peer.address) + " is the gateway's own address",
+                            "the remote gateway's address");
+            if (peer.local_address.family != 0 && !own(peer.local_address))
+                return fail(peer.where, path + " local-address",
+                            format_address(peer.local_address) +
+                                " is not an address of any interface",
+                            "one of the gateway's interface addresses");
+            for (std::size_t j = 0; j < i; j++)
+                if (peers[j].address == peer.address)
+                    return fail(peer.where, path + " address",
+                                format_address(peer.address) + " is already peer " + peers[j].name +
+                                    " (at " + peers[j].where.to_string() + ")",
+                                "one peer per remote gateway; a peer may carry several subnets");
+        }
+        return Ok{};
+    }
+
     Status references() {
         std::vector<std::string> zones, interfaces;
         for (const Zone &z : _cfg.zones)

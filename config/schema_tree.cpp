@@ -47,6 +47,34 @@ SchemaNode rule_list(const std::string &keyword, const std::string &help) {
                       {}, rule_children())});
 }
 
+std::vector<SchemaNode> ipsec_children() {
+    return {
+        node("max-sas", K::leaf, "SAs the dataplane holds at once", "<16..65536>"),
+        node("peer", K::keyed, "a remote gateway and what the tunnel carries", "<name>", {},
+             {node("address", K::leaf, "the peer's address", "<address>"),
+              node("local-address", K::leaf, "the gateway's address towards it", "<address>"),
+              node("local-id", K::leaf, "the gateway's IKE identity", "<identity>"),
+              node("remote-id", K::leaf, "the identity the peer must prove", "<identity>"),
+              node("pre-shared-key", K::leaf, "shared secret (at least 20 characters)", "<secret>"),
+              node("certificate", K::leaf, "the gateway's X.509 certificate (PEM)", "<path>"),
+              node("private-key", K::leaf, "its private key (PEM)", "<path>"),
+              node("ca", K::leaf, "the CA that signs the peer's certificate (PEM)", "<path>"),
+              node("ike-proposal", K::leaf_list, "IKE algorithms", "<proposal>"),
+              node("esp-proposal", K::leaf_list, "ESP algorithms", "<proposal>",
+                   {"aes256-sha256", "aes256gcm16"}),
+              node("local-subnet", K::leaf_list, "networks behind the gateway", "<prefix>"),
+              node("remote-subnet", K::leaf_list, "networks behind the peer", "<prefix>"),
+              node("ike-lifetime", K::leaf, "IKE SA lifetime (seconds)", "<300..86400>"),
+              node("lifetime", K::leaf, "CHILD SA lifetime (seconds)", "<60..86400>"),
+              node("lifetime-bytes", K::leaf, "rekey after this many bytes; 0: never", "<n>"),
+              node("lifetime-packets", K::leaf, "rekey after this many packets; 0: never", "<n>"),
+              node("dpd", K::leaf, "dead peer detection interval (seconds); 0: off", "<0..3600>"),
+              node("start-action", K::leaf, "when the tunnel is negotiated", "",
+                   {"none", "start", "trap"}),
+              node("encapsulation", K::flag, "always UDP-encapsulate ESP (NAT-T)")}),
+    };
+}
+
 std::vector<SchemaNode> nat_children() {
     auto interface = [](const char *help) {
         return node("interface", K::leaf, help, "<interface>");
@@ -267,6 +295,8 @@ SchemaNode build_root() {
                               node("key", K::leaf, "client key", "<path>"),
                               node("server-name", K::leaf, "name in the server's certificate",
                                    "<name>")})})}),
+            node("ipsec", K::container, "IPsec tunnels to peer gateways (R128-h, R139-7)", {}, {},
+                 ipsec_children()),
         });
 }
 

@@ -243,7 +243,7 @@ const ErrorCase error_cases[] = {
     // Unknown statements list what is allowed.
     {"UnknownTopLevel", "interface { }\n",
      "lab.conf:1:1: interface: unknown statement; expected one of interfaces, zones, policy, "
-     "routes, dataplane, nat, security, system"},
+     "routes, dataplane, nat, security, system, ipsec"},
     {"UnknownInInterface", iface({dev, zone, "speed 1000;"}),
      "lab.conf:5:9: interfaces inner0 speed: unknown statement; expected one of device, "
      "address, zone, mtu, urpf, disable"},

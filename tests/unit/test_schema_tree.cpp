@@ -97,6 +97,14 @@ system { host-name gw1;
     audit { retention 1095; warn-percent 50;
             syslog { server 192.0.2.10; port 6514; ca-file "/x"; certificate "/c"; key "/k";
                      server-name n; } } }
+ipsec { max-sas 1024;
+    peer p { address 1.2.3.100; local-address 10.0.0.1; local-id "CN=gw1"; remote-id "CN=p";
+             certificate "/c"; private-key "/k"; ca "/ca"; ike-proposal aes256-sha256-modp3072;
+             esp-proposal [ aes256gcm16 aes256-sha256 ]; local-subnet 10.0.0.0/24;
+             remote-subnet 192.0.2.0/24; ike-lifetime 3600; lifetime 600; lifetime-bytes 0;
+             lifetime-packets 0; dpd 30; start-action trap; encapsulation; }
+    peer q { address 1.2.3.101; pre-shared-key "0123456789abcdefghij"; local-subnet 10.0.0.0/24;
+             remote-subnet 192.0.2.0/24; } }
 )";
 
 TEST(SchemaTree, DescribesEveryStatementOfTheDefaultConfig) {
@@ -293,8 +301,9 @@ std::vector<std::string> words_of(const std::vector<Candidate> &cs) {
 
 TEST(SchemaTree, CompletesTopLevelKeywords) {
     auto c = complete_path(nullptr, {}, "");
-    EXPECT_EQ(words_of(c), (std::vector<std::string>{"dataplane", "interfaces", "nat", "policy",
-                                                     "routes", "security", "system", "zones"}));
+    EXPECT_EQ(words_of(c),
+              (std::vector<std::string>{"dataplane", "interfaces", "ipsec", "nat", "policy",
+                                        "routes", "security", "system", "zones"}));
     EXPECT_EQ(words_of(complete_path(nullptr, {}, "in")), (std::vector<std::string>{"interfaces"}));
     for (const Candidate &x : c)
         EXPECT_FALSE(x.help.empty()) << x.word;

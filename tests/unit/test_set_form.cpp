@@ -253,7 +253,7 @@ TEST(SetForm, UnknownKeywordListsWhatWasExpected) {
                      "device, disable, mtu, urpf, zone");
     expect_set_error({"firewall"},
                      "set firewall: unknown 'firewall'; expected one of: "
-                     "dataplane, interfaces, nat, policy, routes, security, system, zones");
+                     "dataplane, interfaces, ipsec, nat, policy, routes, security, system, zones");
 }
 
 TEST(SetForm, BadValuesNameTheWord) {
@@ -301,8 +301,9 @@ TEST(SetForm, BadValuesNameTheWord) {
 }
 
 TEST(SetForm, MissingAndExtraWords) {
-    expect_set_error({}, "set: incomplete; expected one of: dataplane, interfaces, nat, policy, "
-                         "routes, security, system, zones");
+    expect_set_error({},
+                     "set: incomplete; expected one of: dataplane, interfaces, ipsec, nat, policy, "
+                     "routes, security, system, zones");
     expect_set_error({"interfaces", "inner0", "mtu"},
                      "set interfaces inner0 mtu: missing value; expected <576..9000>");
     expect_set_error({"routes", "route"}, "set routes route: missing <prefix>; expected <prefix>");
@@ -384,9 +385,10 @@ TEST(SetForm, DeleteWhatIsNotThereNamesIt) {
     expect_delete_error({"interfaces", "inner0", "colour"},
                         "delete interfaces inner0 colour: unknown 'colour'; expected one of: "
                         "address, device, disable, mtu, urpf, zone");
-    expect_delete_error({}, "delete: incomplete; expected one of: dataplane, interfaces, nat, "
-                            "policy, "
-                            "routes, security, system, zones");
+    expect_delete_error({},
+                        "delete: incomplete; expected one of: dataplane, interfaces, ipsec, nat, "
+                        "policy, "
+                        "routes, security, system, zones");
     Node empty;
     auto s = apply_delete(empty, {"routes"});
     ASSERT_FALSE(s.ok());
@@ -416,8 +418,9 @@ TEST(SetForm, EditPathIsNormalisedAndChecked) {
               "edit dataplane workers: 'workers' is not a block; expected one of: timeouts");
     auto typo = resolve_edit_path(t, {"polcy"});
     ASSERT_FALSE(typo.ok());
-    EXPECT_EQ(typo.error().message, "edit polcy: unknown 'polcy'; expected one of: dataplane, "
-                                    "interfaces, nat, policy, routes, security, system, zones");
+    EXPECT_EQ(typo.error().message,
+              "edit polcy: unknown 'polcy'; expected one of: dataplane, "
+              "interfaces, ipsec, nat, policy, routes, security, system, zones");
 }
 
 TEST(SetForm, FindPath) {
