@@ -17,7 +17,7 @@ struct OpName {
     const char *name;
 };
 
-constexpr std::array<OpName, 14> op_names{{
+constexpr std::array<OpName, 24> op_names{{
     {ControlOp::status, "status"},
     {ControlOp::apply, "apply"},
     {ControlOp::interfaces, "interfaces"},
@@ -32,7 +32,37 @@ constexpr std::array<OpName, 14> op_names{{
     {ControlOp::screen_blocked, "screen-blocked"},
     {ControlOp::clear_screen_blocked, "clear-screen-blocked"},
     {ControlOp::applications, "applications"},
+    {ControlOp::ipsec_peers, "ipsec-peers"},
+    {ControlOp::ipsec_flush, "ipsec-flush"},
+    {ControlOp::ipsec_add_sa, "ipsec-add-sa"},
+    {ControlOp::ipsec_update_sa, "ipsec-update-sa"},
+    {ControlOp::ipsec_del_sa, "ipsec-del-sa"},
+    {ControlOp::ipsec_query_sa, "ipsec-query-sa"},
+    {ControlOp::ipsec_add_policy, "ipsec-add-policy"},
+    {ControlOp::ipsec_del_policy, "ipsec-del-policy"},
+    {ControlOp::ipsec_sas, "ipsec-sas"},
+    {ControlOp::ipsec, "ipsec"},
 }};
+
+// The ipsec op that carries fields, if `op` is one.
+std::optional<IpsecOp> ipsec_op(ControlOp op) {
+    switch (op) {
+    case ControlOp::ipsec_add_sa:
+        return IpsecOp::add_sa;
+    case ControlOp::ipsec_update_sa:
+        return IpsecOp::update_sa;
+    case ControlOp::ipsec_del_sa:
+        return IpsecOp::del_sa;
+    case ControlOp::ipsec_query_sa:
+        return IpsecOp::query_sa;
+    case ControlOp::ipsec_add_policy:
+        return IpsecOp::add_policy;
+    case ControlOp::ipsec_del_policy:
+        return IpsecOp::del_policy;
+    default:
+        return std::nullopt;
+    }
+}
 
 std::string expected_ops() {
     std::string s;
@@ -146,7 +176,9 @@ Result<Request> parse_request(const Json &msg) {
         bool allowed =
             key == "op" ||
             (r.op == ControlOp::apply && (key == "text" || key == "revision" || key == "sha256")) ||
-            ((r.op == ControlOp::sessions || r.op == ControlOp::clear_sessions) && key == "filter");
+            ((r.op == ControlOp::sessions || r.op == ControlOp::clear_sessions) &&
+             key == "filter") ||
+            (ipsec_op(r.op) && ipsec_field_allowed(*ipsec_op(r.op), key));
         if (!allowed)
             return Error{{}, "unknown field '" + key + "' for op '" + name + "'"};
     }
@@ -175,6 +207,12 @@ Result<Request> parse_request(const Json &msg) {
         if (!f)
             return f.error();
         r.filter = std::move(f.value());
+    }
+    if (auto op = ipsec_op(r.op)) {
+        auto i = parse_ipsec_request(*op, msg);
+        if (!i)
+            return Error{{}, name + ": " + i.error().message};
+        r.ipsec = std::move(i.value());
     }
     return r;
 }

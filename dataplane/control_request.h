@@ -5,6 +5,7 @@
 
 #include "common/framing.h"
 #include "common/result.h"
+#include "dataplane/ipsec_request.h"
 
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,17 @@ enum class ControlOp : uint8_t {
     screen_blocked,
     clear_screen_blocked,
     applications, // category blocking: flows and bytes per category and application
+    // IPsec (docs/IPSEC.md): what qorgan-ike reads and installs, and what the shell shows.
+    ipsec_peers,
+    ipsec_flush,
+    ipsec_add_sa,
+    ipsec_update_sa,
+    ipsec_del_sa,
+    ipsec_query_sa,
+    ipsec_add_policy,
+    ipsec_del_policy,
+    ipsec_sas,
+    ipsec,
 };
 
 const char *control_op_name(ControlOp op);
@@ -53,6 +65,7 @@ struct Request {
     uint32_t revision = 0; // apply: qorgand's revision number
     std::string sha256;    // apply: lowercase hex, 64 digits
     RequestFilter filter;  // sessions, clear-sessions
+    IpsecRequest ipsec;    // ipsec-add-sa, ipsec-del-sa, ...
 };
 
 // Checks a decoded message; the error says which field is wrong and why.

@@ -4,6 +4,7 @@
 #include "dataplane/control_socket.h"
 
 #include "config/config.h"
+#include "dataplane/ipsec_control.h"
 
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
@@ -191,6 +192,17 @@ Json ControlService::handle(const Request &req) {
         return screen_blocked(true);
     case ControlOp::applications:
         return applications();
+    case ControlOp::ipsec_peers:
+    case ControlOp::ipsec_flush:
+    case ControlOp::ipsec_add_sa:
+    case ControlOp::ipsec_update_sa:
+    case ControlOp::ipsec_del_sa:
+    case ControlOp::ipsec_query_sa:
+    case ControlOp::ipsec_add_policy:
+    case ControlOp::ipsec_del_policy:
+    case ControlOp::ipsec_sas:
+    case ControlOp::ipsec:
+        return ipsec_handle(req, _env.ipsec, snap().conf, _revision, steady_ms());
     }
     return error_reply("unhandled op");
 }

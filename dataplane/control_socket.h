@@ -9,6 +9,7 @@
 #include "config/model.h"
 #include "dataplane/control_request.h"
 #include "dataplane/counters.h"
+#include "dataplane/ipsec_state.h"
 #include "dataplane/neighbors.h"
 #include "dataplane/ports.h"
 #include "dataplane/snapshot.h"
@@ -45,6 +46,7 @@ struct ControlEnv {
     // passes the slow path's log drain: records that name the old epoch).
     std::function<void(const Snapshot &old)> before_free;
     uint32_t session_timeout_ms = 2000; // how long a dump waits for every worker
+    IpsecState *ipsec = nullptr;        // SAs and policies (null: no crypto device)
 };
 
 struct Applied {
