@@ -66,8 +66,8 @@ typedef struct qk_callbacks {
     void *ctx;
     int (*add_sa)(void *ctx, const qk_sa_t *sa);
     int (*update_sa)(void *ctx, const qk_sa_update_t *update);
-    int (*query_sa)(void *ctx, uint32_t spi, const char *dst, uint64_t *bytes,
-                    uint64_t *packets, uint64_t *idle_ms);
+    int (*query_sa)(void *ctx, uint32_t spi, const char *dst, uint64_t *bytes, uint64_t *packets,
+                    uint64_t *idle_ms);
     int (*del_sa)(void *ctx, uint32_t spi, const char *dst);
     int (*flush_sas)(void *ctx);
     int (*add_policy)(void *ctx, const qk_policy_t *policy);

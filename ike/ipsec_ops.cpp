@@ -42,8 +42,9 @@ Result<std::string> cipher_name(const qk_sa_t &sa) {
     return Error{{},
                  "unsupported ESP algorithms: encryption " + std::to_string(sa.enc_alg) + " (" +
                      std::to_string(sa.enc_key_len) + "-byte key), integrity " +
-                     std::to_string(sa.int_alg) + "; the dataplane has aes256gcm16 and "
-                                                  "aes256-sha256"};
+                     std::to_string(sa.int_alg) +
+                     "; the dataplane has aes256gcm16 and "
+                     "aes256-sha256"};
 }
 
 Result<Json> add_sa_request(const qk_sa_t &sa, const std::string &peer) {
@@ -76,9 +77,8 @@ Json update_sa_request(const qk_sa_update_t &u) {
     Json encap = nullptr;
     if (u.new_encap)
         encap = Json{{"sport", u.encap_sport}, {"dport", u.encap_dport}};
-    return Json{{"op", "ipsec-update-sa"}, {"spi", u.spi},         {"src", u.src},
-                {"dst", u.dst},            {"new_src", u.new_src}, {"new_dst", u.new_dst},
-                {"encap", encap}};
+    return Json{{"op", "ipsec-update-sa"}, {"spi", u.spi},         {"src", u.src},  {"dst", u.dst},
+                {"new_src", u.new_src},    {"new_dst", u.new_dst}, {"encap", encap}};
 }
 
 Json del_sa_request(uint32_t spi, const std::string &dst) {
@@ -93,9 +93,9 @@ Json add_policy_request(const qk_policy_t &p) {
     Json tunnel = nullptr;
     if (p.tunnel)
         tunnel = Json{{"src", p.tunnel_src}, {"dst", p.tunnel_dst}};
-    return Json{{"op", "ipsec-add-policy"}, {"dir", dir_name(p.dir)}, {"src", p.src},
-                {"dst", p.dst},             {"proto", p.proto},       {"reqid", p.reqid},
-                {"tunnel", tunnel}};
+    return Json{
+        {"op", "ipsec-add-policy"}, {"dir", dir_name(p.dir)}, {"src", p.src},    {"dst", p.dst},
+        {"proto", p.proto},         {"reqid", p.reqid},       {"tunnel", tunnel}};
 }
 
 Json del_policy_request(const qk_policy_t &p) {
@@ -133,8 +133,7 @@ bool PolicyCounts::remove(const qk_policy_t &p) {
 void VolumeWatch::add(const qk_sa_t &sa) {
     if (!sa.soft_bytes && !sa.hard_bytes && !sa.soft_packets && !sa.hard_packets)
         return;
-    _sas[{sa.spi, sa.dst}] = Limits{sa.soft_bytes, sa.hard_bytes, sa.soft_packets,
-                                    sa.hard_packets};
+    _sas[{sa.spi, sa.dst}] = Limits{sa.soft_bytes, sa.hard_bytes, sa.soft_packets, sa.hard_packets};
 }
 
 void VolumeWatch::remove(uint32_t spi, const std::string &dst) {

@@ -99,9 +99,8 @@ Result<uint64_t> get_uint(const Json &j, const std::string &peer, const char *fi
     return it->get<uint64_t>();
 }
 
-Result<std::vector<std::string>> get_list(const Json &j, const std::string &peer,
-                                          const char *field, bool (*valid)(const std::string &),
-                                          const char *what) {
+Result<std::vector<std::string>> get_list(const Json &j, const std::string &peer, const char *field,
+                                          bool (*valid)(const std::string &), const char *what) {
     auto it = j.find(field);
     if (it == j.end() || !it->is_array() || it->empty())
         return peer_error(peer, field, "a non-empty list is required");
@@ -147,8 +146,9 @@ Result<Peer> parse_peer(const Json &j) {
     if (!name)
         return name.error();
     if (!is_name(*name))
-        return Error{{}, "ipsec peer name " + Json(*name).dump() +
-                             ": only letters, digits, '-' and '_', at most 64"};
+        return Error{{},
+                     "ipsec peer name " + Json(*name).dump() +
+                         ": only letters, digits, '-' and '_', at most 64"};
     p.name = *name;
     const std::string &n = p.name;
 
@@ -157,16 +157,14 @@ Result<Peer> parse_peer(const Json &j) {
         std::string *to;
         bool required;
     };
-    for (auto [field, to, required] : {StringField{"address", &p.address, true},
-                                       StringField{"local_address", &p.local_address, true},
-                                       StringField{"local_id", &p.local_id, false},
-                                       StringField{"remote_id", &p.remote_id, false},
-                                       StringField{"auth", &p.auth, true},
-                                       StringField{"psk", &p.psk, false},
-                                       StringField{"certificate", &p.certificate, false},
-                                       StringField{"private_key", &p.private_key, false},
-                                       StringField{"ca", &p.ca, false},
-                                       StringField{"start_action", &p.start_action, false}}) {
+    for (auto [field, to, required] :
+         {StringField{"address", &p.address, true},
+          StringField{"local_address", &p.local_address, true},
+          StringField{"local_id", &p.local_id, false},
+          StringField{"remote_id", &p.remote_id, false}, StringField{"auth", &p.auth, true},
+          StringField{"psk", &p.psk, false}, StringField{"certificate", &p.certificate, false},
+          StringField{"private_key", &p.private_key, false}, StringField{"ca", &p.ca, false},
+          StringField{"start_action", &p.start_action, false}}) {
         auto v = get_string(j, n, field, required);
         if (!v)
             return v.error();
@@ -178,18 +176,20 @@ Result<Peer> parse_peer(const Json &j) {
     if (!is_address(p.local_address))
         return peer_error(n, "local_address", "not an IP address: " + Json(p.local_address).dump());
     if (!is_quotable(p.local_id))
-        return peer_error(n, "local_id", "quotes, backslashes, braces and control characters "
-                                         "are not allowed");
+        return peer_error(n, "local_id",
+                          "quotes, backslashes, braces and control characters "
+                          "are not allowed");
     if (!is_quotable(p.remote_id))
-        return peer_error(n, "remote_id", "quotes, backslashes, braces and control characters "
-                                          "are not allowed");
+        return peer_error(n, "remote_id",
+                          "quotes, backslashes, braces and control characters "
+                          "are not allowed");
     if (p.auth == "psk") {
         if (p.psk.size() < 8)
             return peer_error(n, "psk", "at least 8 characters");
     } else if (p.auth == "certificate") {
-        for (auto [field, value] : {std::pair{"certificate", &p.certificate},
-                                    std::pair{"private_key", &p.private_key},
-                                    std::pair{"ca", &p.ca}})
+        for (auto [field, value] :
+             {std::pair{"certificate", &p.certificate}, std::pair{"private_key", &p.private_key},
+              std::pair{"ca", &p.ca}})
             if (!is_path(*value))
                 return peer_error(n, field, "an absolute file path is required");
     } else {
@@ -220,11 +220,10 @@ Result<Peer> parse_peer(const Json &j) {
         const char *field;
         uint64_t *to;
     };
-    for (auto [field, to] : {UintField{"ike_lifetime_s", &p.ike_lifetime_s},
-                             UintField{"lifetime_s", &p.lifetime_s},
-                             UintField{"lifetime_bytes", &p.lifetime_bytes},
-                             UintField{"lifetime_packets", &p.lifetime_packets},
-                             UintField{"dpd_s", &p.dpd_s}}) {
+    for (auto [field, to] :
+         {UintField{"ike_lifetime_s", &p.ike_lifetime_s}, UintField{"lifetime_s", &p.lifetime_s},
+          UintField{"lifetime_bytes", &p.lifetime_bytes},
+          UintField{"lifetime_packets", &p.lifetime_packets}, UintField{"dpd_s", &p.dpd_s}}) {
         auto v = get_uint(j, n, field, *to);
         if (!v)
             return v.error();
@@ -333,8 +332,7 @@ SwanctlConfig render_swanctl(const std::vector<Peer> &peers) {
         c << "    ike-" << p.name << " {\n";
         c << "        id-local = \"" << (p.local_id.empty() ? p.local_address : p.local_id)
           << "\"\n";
-        c << "        id-remote = \"" << (p.remote_id.empty() ? p.address : p.remote_id)
-          << "\"\n";
+        c << "        id-remote = \"" << (p.remote_id.empty() ? p.address : p.remote_id) << "\"\n";
         c << "        secret = " << hex(p.psk) << "\n";
         c << "    }\n";
     }

@@ -41,9 +41,9 @@ struct Peer {
 // A file the configuration refers to, copied into the swanctl folder beside swanctl.conf
 // (x509/, x509ca/, private/), where `swanctl --load-all` finds it.
 struct CopiedFile {
-    std::string from;     // absolute path from the peer
-    std::string to;       // relative to the swanctl folder, e.g. "x509/site1.pem"
-    bool secret = false;  // a private key: mode 0600
+    std::string from;    // absolute path from the peer
+    std::string to;      // relative to the swanctl folder, e.g. "x509/site1.pem"
+    bool secret = false; // a private key: mode 0600
 };
 
 struct SwanctlConfig {

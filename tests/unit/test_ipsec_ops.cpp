@@ -171,13 +171,14 @@ TEST(IpsecOps, VolumeExpiryOnceAtSoftOnceAtHard) {
     w.add(unlimited);
     EXPECT_EQ(w.size(), 1u) << "an SA without volume limits is not watched";
     auto reply = [](uint64_t bytes) {
-        return Json{{"ok", true},
-                    {"sas", Json::array({Json{{"spi", 0xc1234567u},
-                                              {"dst", "203.0.113.1"},
-                                              {"bytes", bytes},
-                                              {"packets", 1}},
-                                         Json{{"spi", 1234}, {"dst", "203.0.113.1"},
-                                              {"bytes", 1u << 30}}})}};
+        return Json{
+            {"ok", true},
+            {"sas",
+             Json::array({Json{{"spi", 0xc1234567u},
+                               {"dst", "203.0.113.1"},
+                               {"bytes", bytes},
+                               {"packets", 1}},
+                          Json{{"spi", 1234}, {"dst", "203.0.113.1"}, {"bytes", 1u << 30}}})}};
     };
     EXPECT_TRUE(w.check(reply(100)).empty());
     auto soft = w.check(reply(950));
@@ -202,10 +203,10 @@ TEST(IpsecOps, VolumeExpiryByPacketsStraightToHard) {
     sa.soft_packets = 90;
     sa.hard_packets = 100;
     w.add(sa);
-    auto e = w.check(Json{{"sas", Json::array({Json{{"spi", 0xc1234567u},
-                                                    {"dst", "203.0.113.1"},
-                                                    {"bytes", 0},
-                                                    {"packets", 150}}})}});
+    auto e = w.check(Json{
+        {"sas",
+         Json::array({Json{
+             {"spi", 0xc1234567u}, {"dst", "203.0.113.1"}, {"bytes", 0}, {"packets", 150}}})}});
     ASSERT_EQ(e.size(), 1u);
     EXPECT_TRUE(e[0].hard) << "past hard at the first look: hard only, no soft";
 }
