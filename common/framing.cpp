@@ -82,7 +82,9 @@ Status send_message(int fd, const Json &msg, int timeout_ms) {
     auto st = write_all(fd, reinterpret_cast<const char *>(&len), 4, deadline);
     if (!st)
         return st;
-    return write_all(fd, body.data(), body.size(), deadline);
+    st = write_all(fd, body.data(), body.size(), deadline);
+    explicit_bzero(body.data(), body.size()); // a request may carry IPsec keys
+    return st;
 }
 
 Result<Json> recv_message(int fd, int timeout_ms) {

@@ -1,0 +1,450 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# qorgan-ike against a stock strongSwan peer (R128-h, R139-7; docs/IPSEC.md "qorgan-ike"):
+# qorgan-ike runs in its own namespace qk-gw beside a fake dataplane control socket, a stock
+# charon with kernel-libipsec (this kernel has no ESP) runs in qk-peer; the IKE SA comes up and
+# the fake dataplane receives the SAs and policies charon negotiated, with the peer's SPIs and
+# keys. Stands alone on kernel networking: its own qk-* namespaces, not the qg-* lab.
+#   python3 -m unittest test_ike    (in tests/lab, as root)
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from fake_ike_dataplane import FakeDataplane
+from labkit import BUILD_DIR, lab_address, run
+
+IKE_BIN = Path(os.environ.get("QORGAN_IKE", str(BUILD_DIR / "ike" / "qorgan-ike")))
+CHARON = "/usr/lib/ipsec/charon"
+SWANCTL = "/usr/sbin/swanctl"
+PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
+
+GW_NS, PEER_NS = "qk-gw", "qk-peer"
+GW_ADDR, PEER_ADDR = lab_address("203.0.113.1"), lab_address("203.0.113.10")
+GW_NET, PEER_NET = "198.18.1.0/24", "192.0.2.0/24"
+PSK = "qk-lab-secret-1"
+PEER_PLUGINS = ["random", "nonce", "openssl", "aes", "sha1", "sha2", "hmac", "gcm", "kdf", "x509",
+                "pem", "pkcs1", "pkcs8", "pubkey", "revocation", "constraints", "socket-default",
+                "kernel-libipsec", "kernel-netlink", "vici"]
+ESTABLISH_S = 40
+
+
+def must(r):
+    if r.rc != 0:
+        raise AssertionError(str(r))
+    return r
+
+
+def wait_until(predicate, timeout, step=0.5):
+    """predicate() until it returns something true or timeout seconds pass; returns that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def gw_peer(**changes):
+    peer = {"name": "site1", "address": PEER_ADDR, "local_address": GW_ADDR, "local_id": "",
+            "remote_id": "", "auth": "psk", "psk": PSK, "certificate": "", "private_key": "",
+            "ca": "", "ike_proposals": ["aes256-sha256-modp3072"],
+            "esp_proposals": ["aes256gcm16", "aes256-sha256"], "local_subnets": [GW_NET],
+            "remote_subnets": [PEER_NET], "ike_lifetime_s": 14400, "lifetime_s": 3600,
+            "lifetime_bytes": 0, "lifetime_packets": 0, "dpd_s": 30, "start_action": "start",
+            "encap": False}
+    peer.update(changes)
+    return peer
+
+
+def parse_sas(raw):
+    """IKE SAs of `swanctl --list-sas --raw`: [{"state", "children": [{"state","spi_in","spi_out"}]}]."""
+    sas = []
+    for m in re.finditer(r"list-sa event \{(.*)", raw):
+        text = m.group(1)
+        state = re.search(r"\bstate=(\w+)", text)
+        children = []
+        for c in re.finditer(r"\{[^{}]*?\bstate=(\w+)[^{}]*?\bspi-in=([0-9a-f]+)[^{}]*?"
+                             r"\bspi-out=([0-9a-f]+)", text):
+            children.append({"state": c.group(1), "spi_in": int(c.group(2), 16),
+                             "spi_out": int(c.group(3), 16)})
+        sas.append({"state": state.group(1) if state else "", "children": children})
+    return sas
+
+
+def hexdump_keys(log_text):
+    """{"initiator": hex, "responder": hex} from the peer's chd level 4 key dumps."""
+    keys = {}
+    lines = log_text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.search(r"encryption (initiator|responder) key => (\d+) bytes", line)
+        if not m:
+            continue
+        want, out = int(m.group(2)), ""
+        for follow in lines[i + 1:]:
+            d = re.search(r"\s\d+: ((?:[0-9A-F]{2} ?)+)", follow)
+            if not d or len(out) >= want * 2:
+                break
+            out += d.group(1).replace(" ", "")[:32]
+        keys[m.group(1)] = out.lower()[:want * 2]
+    return keys
+
+
+class IkeLab(unittest.TestCase):
+    """Namespaces once per class; each test starts its own fake dataplane, peer and qorgan-ike."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise AssertionError("the IKE lab needs root (network namespaces)")
+        for path in (IKE_BIN, CHARON, SWANCTL):
+            if not Path(path).exists():
+                raise AssertionError(f"{path} is missing: build qorgan-ike, run scripts/setup")
+        cls._teardown_namespaces()
+        try:
+            for name in (GW_NS, PEER_NS):
+                must(run(["ip", "netns", "add", name]))
+                must(run(["ip", "-n", name, "link", "set", "lo", "up"]))
+            must(run(["ip", "link", "add", "qk-gw0", "netns", GW_NS, "type", "veth", "peer",
+                      "name", "qk-peer0", "netns", PEER_NS]))
+            for ns_name, dev, addr, inner_dev, inner in (
+                    (GW_NS, "qk-gw0", GW_ADDR, "qk-in0", "198.18.1.1/24"),
+                    (PEER_NS, "qk-peer0", PEER_ADDR, "qk-in0", "192.0.2.1/24")):
+                must(run(["ip", "-n", ns_name, "addr", "add", f"{addr}/24", "dev", dev]))
+                must(run(["ip", "-n", ns_name, "link", "set", dev, "up"]))
+                # the subnet behind each side: a veth pair inside the namespace (this kernel
+                # has no dummy driver)
+                must(run(["ip", "-n", ns_name, "link", "add", inner_dev, "type", "veth", "peer",
+                          "name", "qk-in1"]))
+                must(run(["ip", "-n", ns_name, "link", "set", "qk-in1", "up"]))
+                must(run(["ip", "-n", ns_name, "addr", "add", inner, "dev", inner_dev]))
+                must(run(["ip", "-n", ns_name, "link", "set", inner_dev, "up"]))
+        except Exception:
+            cls._teardown_namespaces()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._teardown_namespaces()
+
+    @staticmethod
+    def _teardown_namespaces():
+        for name in (GW_NS, PEER_NS):
+            if Path("/run/netns", name).exists():
+                run(["ip", "netns", "del", name])
+
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="qorgan-ike-lab-"))
+        os.chmod(self.dir, 0o700)
+        self.procs = []
+        self.dataplane = None
+        self.ike = None
+
+    def tearDown(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=5)
+        if self.dataplane:
+            self.dataplane.stop()
+        if os.environ.get("QORGAN_IKE_KEEP"):
+            print(f"\nike lab files kept in {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------ processes
+
+    def spawn(self, cmd, log_name, env=None):
+        log = open(self.dir / log_name, "ab")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=env, start_new_session=True)
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def start_dataplane(self, peers):
+        self.dataplane = FakeDataplane(self.dir / "dataplane.sock", peers).start()
+
+    def start_ike(self):
+        self.ike = self.spawn(["ip", "netns", "exec", GW_NS, str(IKE_BIN),
+                               "--control-socket", str(self.dir / "dataplane.sock"),
+                               "--run-dir", str(self.dir / "ike"), "--log", str(self.dir / "qorgan-ike.log"),
+                               "--debug", "1"], "qorgan-ike.out")
+        return self.ike
+
+    def start_peer(self, conn_text, secrets_text="", files=()):
+        """A stock charon in qk-peer with kernel-libipsec; its pid file and vici socket stay
+        in this test's folder (a private /run), so nothing clashes with another charon."""
+        peer = self.dir / "peer"
+        for sub in ("x509", "x509ca", "private", "run"):
+            (peer / sub).mkdir(parents=True, exist_ok=True)
+        for src, rel in files:
+            shutil.copy(src, peer / rel)
+        load = " ".join(p for p in PEER_PLUGINS if (PLUGIN_DIR / f"libstrongswan-{p}.so").exists())
+        (peer / "strongswan.conf").write_text(f"""charon {{
+    load = {load}
+    plugins {{
+        vici {{
+            socket = unix://{peer}/charon.vici
+        }}
+    }}
+    filelog {{
+        peer {{
+            path = {peer}/charon.log
+            default = 1
+            ike = 2
+            chd = 4
+            flush_line = yes
+        }}
+    }}
+}}
+""")
+        (peer / "swanctl.conf").write_text(f"connections {{\n{conn_text}}}\nsecrets {{\n{secrets_text}}}\n")
+        env = dict(os.environ, STRONGSWAN_CONF=str(peer / "strongswan.conf"))
+        script = (f"mount -t tmpfs -o mode=0755 qk-run /run && "
+                  f"exec {CHARON}")
+        self.spawn(["ip", "netns", "exec", PEER_NS, "unshare", "-m", "--propagation", "private",
+                    "sh", "-c", script], "peer-charon.out", env=env)
+        ok = wait_until(lambda: (peer / "charon.vici").exists(), 15)
+        self.assertTrue(ok, "the peer's charon did not open its vici socket:\n" + self.peer_log())
+        r = wait_until(lambda: (lambda r: r if r.rc == 0 else None)(self.peer_swanctl("--load-all", "--noprompt", "--file", str(peer / "swanctl.conf"))), 10, 1)
+        self.assertTrue(r, "swanctl --load-all on the peer failed")
+
+    def peer_swanctl(self, *args, timeout=15):
+        return run([SWANCTL, *args, "--uri", f"unix://{self.dir}/peer/charon.vici"], timeout=timeout)
+
+    def peer_log(self):
+        p = self.dir / "peer" / "charon.log"
+        out = self.dir / "peer-charon.out"
+        return (p.read_text(errors="replace")[-4000:] if p.exists() else "") + \
+            (out.read_text(errors="replace")[-2000:] if out.exists() else "")
+
+    def ike_log(self):
+        text = ""
+        for name in ("qorgan-ike.out", "qorgan-ike.log"):
+            p = self.dir / name
+            text += p.read_text(errors="replace")[-6000:] if p.exists() else ""
+        return text
+
+    def peer_sas(self):
+        r = self.peer_swanctl("--list-sas", "--raw")
+        return parse_sas(r.out) if r.rc == 0 else []
+
+    def wait_established(self, exclude_spis=()):
+        """The peer's ESTABLISHED IKE SA with an INSTALLED CHILD_SA (not one of exclude_spis)."""
+        def child():
+            for sa in self.peer_sas():
+                if sa["state"] != "ESTABLISHED":
+                    continue
+                for c in sa["children"]:
+                    if c["state"] == "INSTALLED" and c["spi_in"] not in exclude_spis:
+                        return c
+            return None
+        c = wait_until(child, ESTABLISH_S, 1)
+        self.assertTrue(c, f"no ESTABLISHED IKE SA with an INSTALLED CHILD_SA within {ESTABLISH_S} s"
+                           f"\npeer:\n{self.peer_log()}\nqorgan-ike:\n{self.ike_log()}")
+        return c
+
+    def wait_add_sa(self, spi, mark=0, timeout=10):
+        def found():
+            for r in self.dataplane.ops_since(mark, "ipsec-add-sa"):
+                if r["spi"] == spi:
+                    return r
+            return None
+        r = wait_until(found, timeout, 0.2)
+        self.assertTrue(r, f"no ipsec-add-sa for spi {spi:#x}: {self.dataplane.ops()}\n{self.ike_log()}")
+        return r
+
+    def peer_conn(self, auth_local="auth = psk\n            id = 203.0.113.10",
+                  auth_remote="auth = psk\n            id = 203.0.113.1", child_extra=""):
+        return f"""    gw {{
+        version = 2
+        local_addrs = {PEER_ADDR}
+        remote_addrs = {GW_ADDR}
+        proposals = aes256-sha256-modp3072
+        local {{
+            {auth_local}
+        }}
+        remote {{
+            {auth_remote}
+        }}
+        children {{
+            gw {{
+                local_ts = {PEER_NET}
+                remote_ts = {GW_NET}
+                esp_proposals = aes256gcm16
+                start_action = none
+                {child_extra}
+            }}
+        }}
+    }}
+"""
+
+    PEER_PSK = f"""    ike-gw {{
+        id-1 = 203.0.113.10
+        id-2 = 203.0.113.1
+        secret = "{PSK}"
+    }}
+"""
+
+    def check_tunnel(self, child, mark=0):
+        """The add-sa pair and the policies of the peer's CHILD_SA `child` reached the
+        dataplane as docs/IPSEC.md says."""
+        # the peer's inbound SPI is our outbound one, and the other way round
+        out_sa = self.wait_add_sa(child["spi_in"], mark)
+        in_sa = self.wait_add_sa(child["spi_out"], mark)
+        self.assertEqual(out_sa["dir"], "out")
+        self.assertEqual((out_sa["src"], out_sa["dst"]), (GW_ADDR, PEER_ADDR))
+        self.assertEqual(in_sa["dir"], "in")
+        self.assertEqual((in_sa["src"], in_sa["dst"]), (PEER_ADDR, GW_ADDR))
+        for sa in (out_sa, in_sa):
+            self.assertEqual(sa["cipher"], "aes256gcm16", sa["op"])
+            self.assertEqual(len(bytes.fromhex(sa["enc_key"])), 36, "AES-256-GCM key + 4-byte salt")
+            self.assertEqual(sa["integ_key"], "")
+            self.assertEqual(sa["peer"], "site1")
+            self.assertGreater(sa["reqid"], 0)
+            self.assertGreaterEqual(sa["spi"], 256)
+        self.assertNotEqual(out_sa["enc_key"], in_sa["enc_key"])
+        want = {("out", GW_NET, PEER_NET, GW_ADDR, PEER_ADDR),
+                ("in", PEER_NET, GW_NET, PEER_ADDR, GW_ADDR),
+                ("fwd", PEER_NET, GW_NET, PEER_ADDR, GW_ADDR)}
+        got = {(p["dir"], p["src"], p["dst"], p["tunnel"]["src"], p["tunnel"]["dst"])
+               for p in self.dataplane.ops_since(mark, "ipsec-add-policy") if p["tunnel"]}
+        self.assertTrue(want <= got, f"policies: {got}")
+        return out_sa, in_sa
+
+    # ------------------------------------------------------------ tests
+
+    def test_1_psk_tunnel_R128_h(self):
+        self.start_dataplane([gw_peer()])
+        self.start_peer(self.peer_conn(), self.PEER_PSK)
+        self.start_ike()
+        child = self.wait_established()
+        out_sa, in_sa = self.check_tunnel(child)
+        ops = [r["op"] for r in self.dataplane.ops()]
+        self.assertEqual(ops[:2], ["ipsec-flush", "ipsec-peers"], ops)
+        # the keys are the peer's: qorgan-ike initiated, so its outbound SA carries the
+        # initiator's key (the peer logs both at chd level 4)
+        keys = wait_until(lambda: (lambda k: k if len(k) == 2 else None)(
+            hexdump_keys((self.dir / "peer" / "charon.log").read_text(errors="replace"))), 5)
+        self.assertTrue(keys, "the peer logged no keys")
+        self.assertEqual(out_sa["enc_key"], keys["initiator"])
+        self.assertEqual(in_sa["enc_key"], keys["responder"])
+        # run dir: swanctl.conf 0600, the vici socket at its documented place
+        conf = self.dir / "ike" / "swanctl.conf"
+        self.assertEqual(conf.stat().st_mode & 0o777, 0o600)
+        self.assertTrue((self.dir / "ike" / "charon.vici").exists())
+        # qorgand's view: swanctl over the fixed vici socket of qorgan-ike
+        r = run([SWANCTL, "--list-sas", "--raw", "--uri", f"unix://{self.dir}/ike/charon.vici"])
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn("state=ESTABLISHED", r.out)
+        # SIGTERM: a clean stop deletes the SAs it installed
+        mark = self.dataplane.mark()
+        os.killpg(self.ike.pid, signal.SIGTERM)
+        self.assertEqual(self.ike.wait(timeout=20), 0, self.ike_log())
+        dels = {r["spi"] for r in self.dataplane.ops_since(mark, "ipsec-del-sa")}
+        self.assertEqual(dels, {out_sa["spi"], in_sa["spi"]}, self.ike_log())
+
+    def test_2_restart_after_sigkill_flushes_and_negotiates_again(self):
+        self.start_dataplane([gw_peer()])
+        self.start_peer(self.peer_conn(), self.PEER_PSK)
+        self.start_ike()
+        first = self.wait_established()
+        self.check_tunnel(first)
+        os.killpg(self.ike.pid, signal.SIGKILL)
+        self.ike.wait(timeout=10)
+        mark = self.dataplane.mark()
+        self.start_ike()
+        ops = wait_until(lambda: self.dataplane.ops_since(mark), 10, 0.2)
+        self.assertTrue(ops, "the restarted qorgan-ike sent nothing")
+        self.assertEqual(ops[0]["op"], "ipsec-flush", ops)
+        second = self.wait_established(exclude_spis={first["spi_in"]})
+        self.check_tunnel(second, mark)
+
+    def test_3_rekey_installs_new_sas_and_deletes_old_R139_7(self):
+        self.start_dataplane([gw_peer(lifetime_s=8)])
+        self.start_peer(self.peer_conn(), self.PEER_PSK)
+        self.start_ike()
+        first = self.wait_established()
+        old_out, old_in = self.check_tunnel(first)
+        mark = self.dataplane.mark()
+        second = self.wait_established(exclude_spis={first["spi_in"]})
+        new_out, new_in = self.wait_add_sa(second["spi_in"], mark), self.wait_add_sa(second["spi_out"], mark)
+        self.assertEqual((new_out["dir"], new_in["dir"]), ("out", "in"))
+        def old_deleted():
+            dels = {(r["spi"], r["dst"]) for r in self.dataplane.ops_since(mark, "ipsec-del-sa")}
+            return {(old_out["spi"], PEER_ADDR), (old_in["spi"], GW_ADDR)} <= dels
+        self.assertTrue(wait_until(old_deleted, 20), f"{self.dataplane.ops_since(mark)}\n{self.ike_log()}")
+        # the policies stay: a rekey re-adds them and never deletes them
+        self.assertEqual(self.dataplane.ops_since(mark, "ipsec-del-policy"), [])
+        self.assertTrue(any(p["dir"] == "out" for p in self.dataplane.policies.values()))
+
+    def test_5_new_revision_loads_again_and_unloads_removed_peers(self):
+        self.start_dataplane([gw_peer(start_action="none")])
+        self.start_ike()
+        vici = f"unix://{self.dir}/ike/charon.vici"
+
+        def conns():
+            r = run([SWANCTL, "--list-conns", "--raw", "--uri", vici])
+            return r.out if r.rc == 0 else None
+        self.assertTrue(wait_until(lambda: "site1" in (conns() or ""), 15), self.ike_log())
+        mark = self.dataplane.mark()
+        self.dataplane.peers = [gw_peer(name="site2", start_action="none")]
+        self.dataplane.revision = 2
+        self.assertTrue(wait_until(lambda: self.dataplane.ops_since(mark, "ipsec-peers"), 5),
+                        "a new revision was not read within 5 s")
+        out = wait_until(lambda: (lambda c: c if c and "site2" in c else None)(conns()), 15)
+        self.assertTrue(out, self.ike_log())
+        self.assertNotIn("site1", out, "the removed peer is still loaded")
+        # a peer that would inject swanctl syntax is refused: the loaded config stays
+        mark = self.dataplane.mark()
+        self.dataplane.peers = [gw_peer(name="site3", remote_id='x" } evil {')]
+        self.dataplane.revision = 3
+        self.assertTrue(wait_until(lambda: self.dataplane.ops_since(mark, "ipsec-peers"), 5))
+        self.assertTrue(wait_until(lambda: "refusing the peers" in self.ike_log(), 5), self.ike_log())
+        self.assertIn("site2", conns() or "")
+        self.assertNotIn("evil", (self.dir / "ike" / "swanctl.conf").read_text())
+
+    def test_4_certificates(self):
+        pki = self.dir / "pki"
+        pki.mkdir()
+
+        def openssl(*args):
+            must(run(["openssl", *args], timeout=30))
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / "ca.key"),
+                "-out", str(pki / "ca.pem"), "-days", "2", "-subj", "/O=Qorgan Lab/CN=Qorgan Lab CA")
+        for name, addr in (("gw", GW_ADDR), ("peer", PEER_ADDR)):
+            openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / f"{name}.key"),
+                    "-out", str(pki / f"{name}.csr"), "-subj", f"/O=Qorgan Lab/CN={name}.lab.example")
+            (pki / f"{name}.ext").write_text(f"subjectAltName=IP:{addr},DNS:{name}.lab.example\n")
+            openssl("x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.pem"),
+                    "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "2",
+                    "-extfile", str(pki / f"{name}.ext"), "-out", str(pki / f"{name}.pem"))
+        self.start_dataplane([gw_peer(auth="certificate", psk="", certificate=str(pki / "gw.pem"),
+                                      private_key=str(pki / "gw.key"), ca=str(pki / "ca.pem"),
+                                      local_id="gw.lab.example", remote_id="peer.lab.example")])
+        self.start_peer(self.peer_conn(
+            auth_local="auth = pubkey\n            certs = peer.pem\n            id = peer.lab.example",
+            auth_remote="auth = pubkey\n            cacerts = ca.pem\n            id = gw.lab.example"),
+            files=[(pki / "peer.pem", "x509/peer.pem"), (pki / "ca.pem", "x509ca/ca.pem"),
+                   (pki / "peer.key", "private/peer.key")])
+        self.start_ike()
+        child = self.wait_established()
+        self.check_tunnel(child)
+        self.assertEqual((self.dir / "ike" / "private" / "site1.key").stat().st_mode & 0o777, 0o600)
+
+
+if __name__ == "__main__":
+    unittest.main()
