@@ -107,6 +107,7 @@ struct PortRange {
 inline constexpr uint8_t proto_icmp = 1;
 inline constexpr uint8_t proto_tcp = 6;
 inline constexpr uint8_t proto_udp = 17;
+inline constexpr uint8_t proto_esp = 50;
 inline constexpr uint8_t proto_icmpv6 = 58;
 
 struct Rule {

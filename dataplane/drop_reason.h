@@ -95,7 +95,15 @@ namespace qorgan::dp {
     X(ipv6_ext_order, "ipv6_ext_order")                                                            \
     X(ipv6_frag_chain_incomplete, "ipv6_frag_chain_incomplete")                                    \
     /* category blocking (R134-1, R133-1) */                                                       \
-    X(category_blocked, "category_blocked")
+    X(category_blocked, "category_blocked")                                                        \
+    /* IPsec (docs/IPSEC.md, R128-h, R139-3) */                                                    \
+    X(ipsec_no_sa, "ipsec_no_sa")                                                                  \
+    X(ipsec_unknown_spi, "ipsec_unknown_spi")                                                      \
+    X(ipsec_wrong_peer, "ipsec_wrong_peer")                                                        \
+    X(ipsec_inbound, "ipsec_inbound")                                                              \
+    X(ipsec_outbound, "ipsec_outbound")                                                            \
+    X(ipsec_policy_mismatch, "ipsec_policy_mismatch")                                              \
+    X(ipsec_clear_text, "ipsec_clear_text")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

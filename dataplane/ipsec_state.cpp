@@ -61,6 +61,15 @@ bool IpsecTable::allowed_in(uint32_t reqid, uint8_t family, const uint8_t *src, 
     return false;
 }
 
+bool IpsecTable::covered_in(uint8_t family, const uint8_t *src, const uint8_t *dst,
+                            uint8_t proto) const {
+    for (const InPolicy &p : in)
+        if (proto_matches(p.proto, proto) && config::prefix_contains(p.src, family, src) &&
+            config::prefix_contains(p.dst, family, dst))
+            return true;
+    return false;
+}
+
 IpsecState::IpsecState(SaBackend &backend, uint32_t max_sas,
                        std::atomic<const IpsecTable *> &active, std::function<void()> quiesce)
     : _backend(backend), _max_sas(max_sas), _active(active), _quiesce(std::move(quiesce)) {
@@ -220,7 +229,7 @@ void IpsecState::publish(std::vector<int> retired) {
     t->generation = ++_generation;
     for (const auto &e : _sas) {
         if (e->spec.inbound)
-            t->in_sas.push_back({e->spec.spi, e->spec.dst, e->handle, e->spec.reqid});
+            t->in_sas.push_back({e->spec.spi, e->spec.src, e->spec.dst, e->handle, e->spec.reqid});
         const config::Address &remote = e->spec.inbound ? e->spec.src : e->spec.dst;
         if (std::find(t->peers.begin(), t->peers.end(), remote) == t->peers.end())
             t->peers.push_back(remote);

@@ -40,6 +40,7 @@ public:
 struct IpsecTable {
     struct InSa {
         uint32_t spi;
+        config::Address src; // the peer: ESP from anywhere else is not this SA's
         config::Address dst;
         int handle;
         uint32_t reqid;
@@ -72,6 +73,8 @@ struct IpsecTable {
     // Whether a decrypted packet is one an inbound policy of reqid lets in.
     bool allowed_in(uint32_t reqid, uint8_t family, const uint8_t *src, const uint8_t *dst,
                     uint8_t proto) const;
+    // Whether any inbound policy covers a packet: such traffic must arrive inside ESP.
+    bool covered_in(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t proto) const;
     bool empty() const { return in_sas.empty() && out.empty() && in.empty(); }
 };
 

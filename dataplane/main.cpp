@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "dataplane/conntrack.h"
 #include "dataplane/control_socket.h"
+#include "dataplane/esp_backend.h"
 #include "dataplane/mbuf_priv.h"
 #include "dataplane/ports.h"
 #include "dataplane/slowpath.h"
@@ -382,6 +383,28 @@ int main(int argc, char **argv) {
         slots[w].worker = std::make_unique<Worker>(std::move(env));
         slots[w].stop = &stop;
     }
+    // IPsec (docs/IPSEC.md): the ESP engine has a queue pair per worker and one for the main
+    // lcore; SAs and policies come from qorgan-ike through the control socket. Without a
+    // crypto device the dataplane runs without IPsec (the ipsec-* ops say so).
+    std::string esp_error;
+    std::unique_ptr<esp::Engine> engine =
+        esp::Engine::create(workers + 1, conf.ipsec.max_sas, esp_error);
+    std::unique_ptr<EspBackend> esp_backend;
+    std::atomic<const IpsecTable *> ipsec_active{nullptr};
+    std::unique_ptr<IpsecState> ipsec;
+    if (engine) {
+        esp_backend = std::make_unique<EspBackend>(*engine);
+        ipsec = std::make_unique<IpsecState>(*esp_backend, conf.ipsec.max_sas, ipsec_active, [rcu] {
+            uint64_t token = rte_rcu_qsbr_start(rcu);
+            rte_rcu_qsbr_check(rcu, token, true);
+        });
+        for (auto &slot : slots)
+            slot.worker->set_ipsec(&ipsec_active, engine.get());
+        std::printf("qorgan-dataplane: ESP on %s, at most %u SAs\n", engine->driver(),
+                    conf.ipsec.max_sas);
+    } else {
+        std::printf("qorgan-dataplane: no IPsec: %s\n", esp_error.c_str());
+    }
     SlowPath slow(spe);
     tel.pools = {pool, jumbo, indirect};
     telemetry_register(&tel);
@@ -398,6 +421,7 @@ int main(int argc, char **argv) {
         cenv.sessions.push_back(ss.get());
     cenv.workers = workers;
     cenv.socket_id = socket;
+    cenv.ipsec = ipsec.get();
     // Rule-log records that name the old epoch are written out before it is freed.
     cenv.before_free = [&slow](const Snapshot &old) { slow.poll(old, now_ms()); };
     auto first_text = read_config(opt);
@@ -477,6 +501,9 @@ int main(int argc, char **argv) {
     // table freed after rte_eal_cleanup() faulted in librte_ip_frag at every stop).
     slots.clear();
     flows.clear();
+    ipsec.reset(); // its SAs go back to the engine, which goes before the EAL
+    esp_backend.reset();
+    engine.reset();
     rte_eal_cleanup();
     return 0;
 }

@@ -23,6 +23,14 @@ struct MbufPriv {
     uint8_t nh_family;
     uint8_t nh_ip[16];   // next hop to resolve (network order; IPv4 in [0..3])
     uint8_t reassembled; // a datagram reassembled from fragments: fragmented again if too big
+    uint8_t ipsec;       // IpsecMark: what ESP did to the packet (docs/IPSEC.md)
+};
+
+// MbufPriv::ipsec.
+enum IpsecMark : uint8_t {
+    ipsec_none = 0,
+    ipsec_decrypted = 1, // arrived inside ESP: never decrypted again, policy-checked already
+    ipsec_sealed = 2,    // an ESP packet the gateway built: routed, never encrypted again
 };
 
 inline constexpr uint16_t mbuf_priv_size = (sizeof(MbufPriv) + 7) & ~7u;

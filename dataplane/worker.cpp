@@ -344,6 +344,7 @@ void Worker::process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **p
         MbufPriv *p = priv_of(m);
         p->meta = PacketMeta{};
         p->reassembled = 0;
+        p->ipsec = ipsec_none;
         const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
         if (auto reason = parse_frame(frame, rte_pktmbuf_data_len(m), p->meta)) {
             drop(m, *reason);
@@ -824,6 +825,21 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     }
     if (screen_early(s, in, m, now_ms))
         return;
+    if (p->ipsec == ipsec_none) {
+        if (const IpsecTable *t = ipsec_table()) {
+            // ESP for the gateway is decrypted first: what it carries is the packet.
+            bool esp = meta.proto == config::proto_esp ||
+                       (meta.proto == config::proto_udp && meta.dport == rte_cpu_to_be_16(4500));
+            if (esp && s.owns(meta, meta.dst) && esp_in(s, in, m, now_ms))
+                return;
+            // R139-3: what a tunnel carries never arrives in the clear.
+            if (t->covered_in(family_of(meta), reinterpret_cast<const uint8_t *>(meta.src),
+                              reinterpret_cast<const uint8_t *>(meta.dst), meta.proto)) {
+                drop(m, DropReason::ipsec_clear_text);
+                return;
+            }
+        }
+    }
 
     const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
     uint32_t len = rte_pktmbuf_data_len(m);
@@ -984,8 +1000,17 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     uint16_t hop = cm->l3 == L3Kind::ipv4
                        ? s.routes->lookup4(cm->dst[0])
                        : s.routes->lookup6(reinterpret_cast<const uint8_t *>(cm->dst));
+    // Traffic an IPsec policy covers leaves towards the policy's peer (docs/IPSEC.md),
+    // whatever the routing table says of its destination, and is not source-translated.
+    const IpsecTable::OutPolicy *tunnel = ipsec_policy(*cm);
+    if (tunnel) {
+        uint32_t peer4;
+        std::memcpy(&peer4, tunnel->tunnel_dst.bytes.data(), 4);
+        hop = tunnel->tunnel_dst.family == 6 ? s.routes->lookup6(tunnel->tunnel_dst.bytes.data())
+                                             : s.routes->lookup4(peer4);
+    }
     const NextHop &nh = s.routes->next_hop(hop);
-    if (nh.kind == NextHopKind::local) {
+    if (nh.kind == NextHopKind::local && !tunnel) {
         if (nat4 && !nat_kind && !later_fragment && ported && nat.pool_rule(in.port, meta.dst[0])) {
             // The interface address doubles as a pool address: a packet to a pool port that
             // matched no flow is no one's (the gateway itself listens on no such port).
@@ -1068,7 +1093,7 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     uint32_t nat_src = 0;
     uint16_t nat_sport = 0;
     const NatSourceRule *srule = nullptr;
-    if (nat4) {
+    if (nat4 && !tunnel) {
         if (const NatStaticEntry *st = nat.static_by_inside(nh.port, meta.src[0])) {
             nat_kind |= nat_snat;
             nat_src = st->outside;
@@ -1603,6 +1628,12 @@ void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint1
                      uint64_t now_ms) {
     MbufPriv *p = priv_of(m);
     PacketMeta &meta = p->meta;
+    if (p->ipsec != ipsec_sealed) {
+        if (const IpsecTable::OutPolicy *tunnel = ipsec_policy(meta)) {
+            esp_out(s, in, m, *tunnel, now_ms);
+            return;
+        }
+    }
     const NextHop &nh = s.routes->next_hop(hop);
     if (nh.kind == NextHopKind::none || nh.kind == NextHopKind::local) {
         drop(m, DropReason::no_route);
@@ -1613,7 +1644,8 @@ void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint1
         drop(m, DropReason::port_down);
         return;
     }
-    if (meta.ttl <= 1) {
+    const bool own = p->ipsec == ipsec_sealed; // built here: no hop has been made yet
+    if (meta.ttl <= 1 && !own) {
         send_time_exceeded(in, m, now_ms);
         return;
     }
@@ -1623,7 +1655,8 @@ void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint1
         return;
     }
     uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-    ip_decrement_ttl(frame, meta);
+    if (!own)
+        ip_decrement_ttl(frame, meta);
     // Trim Ethernet padding and any bytes beyond the IP packet.
     if (rte_pktmbuf_data_len(m) > meta.l3_end)
         rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_data_len(m) - meta.l3_end));

@@ -9,6 +9,7 @@
 #include "classifiers/inspector.h"
 #include "dataplane/conntrack.h"
 #include "dataplane/counters.h"
+#include "dataplane/ipsec_state.h"
 #include "dataplane/neighbors.h"
 #include "dataplane/reasm.h"
 #include "dataplane/scan_detect.h"
@@ -28,6 +29,10 @@ struct rte_ring;
 struct rte_rcu_qsbr;
 
 namespace qorgan::dp {
+
+namespace esp {
+class Engine;
+}
 
 inline constexpr unsigned burst_size = 32;
 inline constexpr unsigned max_ports = 32;
@@ -177,6 +182,10 @@ struct WorkerEnv {
     rte_ring *category_ring = nullptr;  // CategoryEvent elements (SP/SC); optional
     uint32_t inspected_flows = 16384;   // flows under nDPI inspection at once
     size_t dpi_arena_bytes = 32u << 20; // what nDPI may allocate on this worker
+    // IPsec (docs/IPSEC.md): the SAs and policies qorgan-ike installed, and the ESP engine
+    // whose queue pair `id` is this worker's. Both null: no IPsec.
+    std::atomic<const IpsecTable *> *ipsec = nullptr;
+    esp::Engine *esp = nullptr;
 };
 
 class Worker {
@@ -200,6 +209,11 @@ public:
     void serve_requests(uint64_t now_ms);
 
     const WorkerEnv &env() const { return _env; }
+    // Before run(): the IPsec table and the ESP engine (created after the workers).
+    void set_ipsec(std::atomic<const IpsecTable *> *table, esp::Engine *engine) {
+        _env.ipsec = table;
+        _env.esp = engine;
+    }
 
 private:
     void process_burst(const Snapshot &s, const IfaceState &in, rte_mbuf **pkts, unsigned n,
@@ -215,6 +229,15 @@ private:
                    const FlowHint *hint = nullptr);
     Flow *find_flow(const FlowKey &key, Dir &dir, const FlowHint *hint);
     void handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    // IPsec (docs/IPSEC.md). The table of the packets being processed, or null when empty.
+    const IpsecTable *ipsec_table() const;
+    // An ESP packet for the gateway: true when consumed (decrypted and handled, or dropped).
+    bool esp_in(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
+    // A packet an outbound policy covers: encrypted and sent to the peer, or dropped.
+    void esp_out(const Snapshot &s, const IfaceState &in, rte_mbuf *m,
+                 const IpsecTable::OutPolicy &policy, uint64_t now_ms);
+    // The outbound policy covering a packet (meta's addresses), or null.
+    const IpsecTable::OutPolicy *ipsec_policy(const PacketMeta &meta) const;
     void forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint16_t hop,
                  uint64_t now_ms);
     // Runs one interface's rule list; returns the matching rule's index + 1, or 0.
