@@ -17,7 +17,7 @@ struct OpName {
     const char *name;
 };
 
-constexpr std::array<OpName, 14> op_names{{
+constexpr std::array<OpName, 15> op_names{{
     {ControlOp::status, "status"},
     {ControlOp::apply, "apply"},
     {ControlOp::interfaces, "interfaces"},
@@ -32,6 +32,7 @@ constexpr std::array<OpName, 14> op_names{{
     {ControlOp::screen_blocked, "screen-blocked"},
     {ControlOp::clear_screen_blocked, "clear-screen-blocked"},
     {ControlOp::applications, "applications"},
+    {ControlOp::exception, "exception"},
 }};
 
 std::string expected_ops() {

@@ -29,6 +29,7 @@ enum class ControlOp : uint8_t {
     screen_blocked,
     clear_screen_blocked,
     applications, // category blocking: flows and bytes per category and application
+    exception,    // the exception path: IKE to and from the host kernel (docs/IPSEC.md)
 };
 
 const char *control_op_name(ControlOp op);

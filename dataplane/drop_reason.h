@@ -95,7 +95,14 @@ namespace qorgan::dp {
     X(ipv6_ext_order, "ipv6_ext_order")                                                            \
     X(ipv6_frag_chain_incomplete, "ipv6_frag_chain_incomplete")                                    \
     /* category blocking (R134-1, R133-1) */                                                       \
-    X(category_blocked, "category_blocked")
+    X(category_blocked, "category_blocked")                                                        \
+    /* the exception path (IKE to and from the host kernel, docs/IPSEC.md) */                      \
+    X(exception_no_tun, "exception_no_tun")                                                        \
+    X(exception_tun_full, "exception_tun_full")                                                    \
+    X(exception_tun_error, "exception_tun_error")                                                  \
+    X(exception_malformed, "exception_malformed")                                                  \
+    X(exception_foreign_source, "exception_foreign_source")                                        \
+    X(exception_no_route, "exception_no_route")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

@@ -97,7 +97,7 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
     EXPECT_EQ(parse_error("{\"op\":\"x\"}"),
               "unknown op 'x'; expected one of: status, apply, interfaces, rules, sessions, "
               "clear-sessions, routes, neighbors, drops, nat, screen, screen-blocked, "
-              "clear-screen-blocked, applications");
+              "clear-screen-blocked, applications, exception");
     EXPECT_EQ(parse_error("{\"op\":\"status\",\"filter\":{}}"),
               "unknown field 'filter' for op 'status'");
     EXPECT_EQ(parse_error("{\"op\":\"apply\",\"revision\":1}"),
