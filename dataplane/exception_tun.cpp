@@ -38,13 +38,13 @@ Result<std::unique_ptr<ExceptionTun>> ExceptionTun::open(const std::string &name
         close(fd);
         return nl.error();
     }
-    if (ifindex == 0 || !nl->link_up(ifindex, mtu, true)) {
-        // An older kernel may refuse addr_gen_mode: up without it.
-        auto up = nl->link_up(ifindex, mtu, false);
-        if (!up) {
-            close(fd);
-            return Error{{}, "exception TUN " + name + ": " + up.error().message};
-        }
+    // Without a link-local address of its own, the kernel sends nothing through the TUN
+    // unasked (router and MLD solicitations); a kernel that refuses is still served.
+    (void)nl->no_ipv6_autoconf(ifindex);
+    auto up = nl->link_up(ifindex, mtu);
+    if (!up) {
+        close(fd);
+        return Error{{}, "exception TUN " + name + ": " + up.error().message};
     }
     return std::unique_ptr<ExceptionTun>(
         new ExceptionTun(fd, ifr.ifr_name, std::move(nl.value()), ifindex));

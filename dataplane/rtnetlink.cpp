@@ -86,7 +86,7 @@ Result<Ok> transact(mnl_socket *nl, unsigned portid, Request &r, const std::stri
 }
 } // namespace
 
-Result<Ok> Rtnetlink::link_up(unsigned ifindex, uint16_t mtu, bool no_ipv6_ll) {
+Result<Ok> Rtnetlink::link_up(unsigned ifindex, uint16_t mtu) {
     Request r(RTM_NEWLINK, 0, ++_seq);
     auto *ifi = static_cast<ifinfomsg *>(mnl_nlmsg_put_extra_header(r.nlh, sizeof(ifinfomsg)));
     ifi->ifi_family = AF_UNSPEC;
@@ -94,14 +94,21 @@ Result<Ok> Rtnetlink::link_up(unsigned ifindex, uint16_t mtu, bool no_ipv6_ll) {
     ifi->ifi_flags = IFF_UP;
     ifi->ifi_change = IFF_UP;
     mnl_attr_put_u32(r.nlh, IFLA_MTU, mtu);
-    if (no_ipv6_ll) {
-        nlattr *spec = mnl_attr_nest_start(r.nlh, IFLA_AF_SPEC);
-        nlattr *inet6 = mnl_attr_nest_start(r.nlh, AF_INET6);
-        mnl_attr_put_u8(r.nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
-        mnl_attr_nest_end(r.nlh, inet6);
-        mnl_attr_nest_end(r.nlh, spec);
-    }
     return transact(_nl, _portid, r, "link " + std::to_string(ifindex) + " up");
+}
+
+Result<Ok> Rtnetlink::no_ipv6_autoconf(unsigned ifindex) {
+    Request r(RTM_NEWLINK, 0, ++_seq);
+    auto *ifi = static_cast<ifinfomsg *>(mnl_nlmsg_put_extra_header(r.nlh, sizeof(ifinfomsg)));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = static_cast<int>(ifindex);
+    // The kernel sets a link up before it reads IFLA_AF_SPEC: a separate request, first.
+    nlattr *spec = mnl_attr_nest_start(r.nlh, IFLA_AF_SPEC);
+    nlattr *inet6 = mnl_attr_nest_start(r.nlh, AF_INET6);
+    mnl_attr_put_u8(r.nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+    mnl_attr_nest_end(r.nlh, inet6);
+    mnl_attr_nest_end(r.nlh, spec);
+    return transact(_nl, _portid, r, "link " + std::to_string(ifindex) + " addr_gen_mode none");
 }
 
 Result<Ok> Rtnetlink::address(bool add, unsigned ifindex, const config::Prefix &addr) {

@@ -24,9 +24,10 @@ public:
     Rtnetlink &operator=(const Rtnetlink &) = delete;
     ~Rtnetlink();
 
-    // Sets the link up with this MTU; IPv6 makes no link-local address of its own on it
-    // (addr_gen_mode none) when `no_ipv6_ll`.
-    Result<Ok> link_up(unsigned ifindex, uint16_t mtu, bool no_ipv6_ll);
+    // Sets the link up with this MTU.
+    Result<Ok> link_up(unsigned ifindex, uint16_t mtu);
+    // IPv6 makes no address of its own on the link (addr_gen_mode none); before it is up.
+    Result<Ok> no_ipv6_autoconf(unsigned ifindex);
     // Adds (replaces) or deletes `addr` with prefix length addr.length on the link; IPv6
     // addresses are added without duplicate address detection.
     Result<Ok> address(bool add, unsigned ifindex, const config::Prefix &addr);
