@@ -1011,10 +1011,12 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     if (nh.kind == NextHopKind::local) {
         if (nat4 && !nat_kind && !later_fragment && ported && nat.pool_rule(in.port, meta.dst[0])) {
             // The interface address doubles as a pool address: a packet to a pool port that
-            // matched no flow is no one's (the gateway itself listens on no such port).
+            // matched no flow is no one's (the gateway itself listens on no such port but
+            // IKE's 4500, which goes on to the rules and the exception path).
             uint16_t port = rte_be_to_cpu_16(meta.dport);
             const NatSourceRule *r = nat.pool_rule(in.port, meta.dst[0]);
-            if (port >= r->pool.low && port <= r->pool.high) {
+            if (port >= r->pool.low && port <= r->pool.high &&
+                !(_env.exception_path && is_ike(meta, rte_pktmbuf_mtod(m, const uint8_t *)))) {
                 nat.counters(_env.id).no_mapping.add();
                 drop(m, DropReason::nat_no_mapping);
                 return;

@@ -183,6 +183,23 @@ TEST_F(ExceptionPath, Ike4500WithTheZeroMarkerGoesToTheTunAndEspInUdpDoesNot) {
     EXPECT_EQ(counters.exception_sent.get(), 1u);
 }
 
+TEST_F(ExceptionPath, Ike4500ToAnAddressThatIsAlsoANatPoolGoesToTheTun) {
+    // The interface address translates the inner LAN (its ports 1024-65535 are a pool): IKE
+    // still reaches the gateway; other traffic to a pool port belongs to no translation.
+    ASSERT_NO_FATAL_FAILURE(publish(
+        std::string(config_text) + "nat { source lan { interface inet0; from 198.18.1.0/24; } }",
+        "exception.conf", 2));
+    auto ike = build_frame(
+        udp_to_gateway(gw_mac(inet), "203.0.113.10", "203.0.113.1", 4500, {0, 0, 0, 0, 0xaa}));
+    auto esp = build_frame(
+        udp_to_gateway(gw_mac(inet), "203.0.113.10", "203.0.113.1", 4500, {0, 0, 0x10, 1}));
+    send_burst(inet, {ike, esp});
+    auto w = written();
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_EQ(w[0], ip_of(ike));
+    EXPECT_EQ(drops(DropReason::nat_no_mapping), 1u);
+}
+
 TEST_F(ExceptionPath, IkeOverIpv6GoesToTheTun) {
     auto frame = build_frame(
         udp_to_gateway(gw_mac(inet), "2001:db8:100::10", "2001:db8:100::1", 500, {1, 2, 3, 4}));
