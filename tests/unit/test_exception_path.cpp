@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -265,6 +266,27 @@ TEST_F(ExceptionPath, WithoutATunIkeIsDroppedCounted) {
     send(inet, build_frame(
                    udp_to_gateway(gw_mac(inet), "203.0.113.10", "203.0.113.1", 500, {1, 2, 3, 4})));
     EXPECT_EQ(drops(DropReason::exception_no_tun), 1u);
+}
+
+TEST_F(ExceptionPath, ATunThatFailsIsADropCounted) {
+    // A pipe's read end takes no writes; its write end gives no reads.
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    auto read_end = ExceptionTun::adopt(p[0], "exc-read-end");
+    auto write_end = ExceptionTun::adopt(p[1], "exc-write-end");
+    slow.reset();
+    fclose(log_file);
+    make_worker(worker->env(), read_end.get());
+    send(inet, build_frame(
+                   udp_to_gateway(gw_mac(inet), "203.0.113.10", "203.0.113.1", 500, {1, 2, 3, 4})));
+    EXPECT_EQ(drops(DropReason::exception_tun_error), 1u);
+    EXPECT_EQ(main_counters.exception_to_tun.get(), 0u);
+    slow.reset();
+    fclose(log_file);
+    make_worker(worker->env(), write_end.get());
+    settle();
+    EXPECT_EQ(drops(DropReason::exception_tun_error), 2u);
+    EXPECT_EQ(main_counters.exception_from_tun.get(), 0u);
 }
 
 TEST_F(ExceptionPath, AReplyFromTheGatewaysAddressIsRoutedAndFramed) {
