@@ -19,6 +19,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ether.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -335,7 +336,9 @@ int main(int argc, char **argv) {
     std::unique_ptr<ExceptionTun> tun;
     if (!opt.exception_tun.empty()) {
         auto sealed = seal_kernel_ports(conf);
-        uint16_t mtu = 65535;
+        // The smallest MTU of the ports, and no more than an mbuf of the pool holds after an
+        // Ethernet header: the kernel fragments what is bigger, the slow path reads it whole.
+        uint16_t mtu = RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN;
         for (const auto &ifc : conf.interfaces)
             if (!ifc.disabled)
                 mtu = std::min(mtu, ifc.mtu);

@@ -88,7 +88,8 @@ private:
     void drop(rte_mbuf *m, DropReason r);
 
     SlowPathEnv _env;
-    std::vector<Pending> _pending; // bounded: the admission limit of held resolutions
+    std::vector<Pending> _pending;  // bounded: the admission limit of held resolutions
+    rte_mbuf *_tun_spare = nullptr; // kept for the next read when the TUN had nothing
 };
 
 } // namespace qorgan::dp

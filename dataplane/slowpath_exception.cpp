@@ -45,7 +45,8 @@ unsigned SlowPath::poll_tun(const Snapshot &s, uint64_t now_ms) {
         return 0;
     unsigned n = 0;
     for (; n < tun_burst; n++) {
-        rte_mbuf *m = rte_pktmbuf_alloc(_env.pool);
+        rte_mbuf *m = _tun_spare ? _tun_spare : rte_pktmbuf_alloc(_env.pool);
+        _tun_spare = nullptr;
         if (!m) {
             _env.counters->drop(DropReason::mbuf_exhausted);
             break; // the kernel keeps the packet queued until the next poll
@@ -54,7 +55,7 @@ unsigned SlowPath::poll_tun(const Snapshot &s, uint64_t now_ms) {
         uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *) + eth_len;
         ssize_t len = _env.tun->read_packet(ip, rte_pktmbuf_tailroom(m) - eth_len);
         if (len <= 0) {
-            rte_pktmbuf_free(m);
+            _tun_spare = m; // most polls find nothing: no allocation for them
             if (len < 0)
                 _env.counters->drop(DropReason::exception_tun_error);
             break;
