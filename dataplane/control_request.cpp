@@ -17,7 +17,7 @@ struct OpName {
     const char *name;
 };
 
-constexpr std::array<OpName, 24> op_names{{
+constexpr std::array<OpName, 25> op_names{{
     {ControlOp::status, "status"},
     {ControlOp::apply, "apply"},
     {ControlOp::interfaces, "interfaces"},
@@ -42,6 +42,7 @@ constexpr std::array<OpName, 24> op_names{{
     {ControlOp::ipsec_del_policy, "ipsec-del-policy"},
     {ControlOp::ipsec_sas, "ipsec-sas"},
     {ControlOp::ipsec, "ipsec"},
+    {ControlOp::exception, "exception"},
 }};
 
 // The ipsec op that carries fields, if `op` is one.

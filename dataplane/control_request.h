@@ -41,6 +41,7 @@ enum class ControlOp : uint8_t {
     ipsec_del_policy,
     ipsec_sas,
     ipsec,
+    exception, // the exception path: IKE to and from the host kernel (docs/IPSEC.md)
 };
 
 const char *control_op_name(ControlOp op);

@@ -203,6 +203,8 @@ Json ControlService::handle(const Request &req) {
     case ControlOp::ipsec_sas:
     case ControlOp::ipsec:
         return ipsec_handle(req, _env.ipsec, snap().conf, _revision, steady_ms());
+    case ControlOp::exception:
+        return exception();
     }
     return error_reply("unhandled op");
 }
@@ -673,6 +675,32 @@ Json ControlService::drops() const {
         d[std::string(drop_reason_name(static_cast<DropReason>(r)))] = n;
     }
     return Json{{"ok", true}, {"drops", d}};
+}
+
+Json ControlService::exception() const {
+    uint64_t handed = 0, to_tun = 0, from_tun = 0, sent = 0;
+    for (const auto *c : _env.counters) {
+        handed += c->exception_sent.get();
+        to_tun += c->exception_to_tun.get();
+        from_tun += c->exception_from_tun.get();
+        sent += c->exception_out.get();
+    }
+    Json d = Json::object();
+    for (DropReason r : {DropReason::exception_no_tun, DropReason::exception_tun_full,
+                         DropReason::exception_tun_error, DropReason::exception_malformed,
+                         DropReason::exception_foreign_source, DropReason::exception_no_route}) {
+        uint64_t n = 0;
+        for (const auto *c : _env.counters)
+            n += c->drops[static_cast<unsigned>(r)].get();
+        d[std::string(drop_reason_name(r))] = n;
+    }
+    return Json{{"ok", true},
+                {"tun", _env.exception_tun.empty() ? Json(nullptr) : Json(_env.exception_tun)},
+                {"handed", handed},
+                {"to_tun", to_tun},
+                {"from_tun", from_tun},
+                {"sent", sent},
+                {"drops", d}};
 }
 
 // ---------------------------------------------------------------- ControlSocket

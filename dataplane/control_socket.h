@@ -47,6 +47,7 @@ struct ControlEnv {
     std::function<void(const Snapshot &old)> before_free;
     uint32_t session_timeout_ms = 2000; // how long a dump waits for every worker
     IpsecState *ipsec = nullptr;        // SAs and policies (null: no crypto device)
+    std::string exception_tun;          // the exception path's TUN; empty: none
 };
 
 struct Applied {
@@ -87,6 +88,7 @@ private:
     Json screen() const;
     Json screen_blocked(bool clear);
     Json applications() const;
+    Json exception() const;
     // The "nat" object of a translated session record.
     Json nat_record(const SessionRecord &r) const;
     // Turns a request filter into the workers' form; an unknown interface is an error.

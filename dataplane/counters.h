@@ -112,6 +112,13 @@ struct alignas(64) WorkerCounters {
     Counter flow_rechecks; // flows re-evaluated after a policy change
     Counter slowpath_sent; // frames handed to the main lcore
     Counter log_dropped;   // rule-log records lost because the log ring was full
+    // The exception path (docs/IPSEC.md): IKE for the gateway handed to the main lcore (a
+    // worker's); written to the TUN, read from it, and of those handed to a worker to send
+    // (the main lcore's).
+    Counter exception_sent;
+    Counter exception_to_tun;
+    Counter exception_from_tun;
+    Counter exception_out;
     ScreenCounters screen; // the attack-protection screen (docs/SCREEN.md)
     DpiCounters dpi;       // category blocking (docs/CATEGORIES.md)
 

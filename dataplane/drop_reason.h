@@ -103,7 +103,14 @@ namespace qorgan::dp {
     X(ipsec_inbound, "ipsec_inbound")                                                              \
     X(ipsec_outbound, "ipsec_outbound")                                                            \
     X(ipsec_policy_mismatch, "ipsec_policy_mismatch")                                              \
-    X(ipsec_clear_text, "ipsec_clear_text")
+    X(ipsec_clear_text, "ipsec_clear_text")                                                        \
+    /* the exception path (IKE to and from the host kernel, docs/IPSEC.md) */                      \
+    X(exception_no_tun, "exception_no_tun")                                                        \
+    X(exception_tun_full, "exception_tun_full")                                                    \
+    X(exception_tun_error, "exception_tun_error")                                                  \
+    X(exception_malformed, "exception_malformed")                                                  \
+    X(exception_foreign_source, "exception_foreign_source")                                        \
+    X(exception_no_route, "exception_no_route")
 
 enum class DropReason : uint16_t {
 #define X(id, name) id,

@@ -4,9 +4,11 @@
 // main lcore. The control socket (docs/CONTROL-PROTOCOL.md) applies configurations and
 // answers show commands; SIGHUP reloads the configuration file; SIGTERM/SIGINT stop.
 #include "config/config.h"
+#include "config/schema.h"
 #include "dataplane/conntrack.h"
 #include "dataplane/control_socket.h"
 #include "dataplane/esp_backend.h"
+#include "dataplane/exception_tun.h"
 #include "dataplane/mbuf_priv.h"
 #include "dataplane/ports.h"
 #include "dataplane/slowpath.h"
@@ -18,6 +20,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ether.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -65,6 +68,8 @@ struct Options {
     std::string control_socket = default_control_socket;
     bool no_huge = false;
     bool check = false;
+    std::string exception_tun = default_exception_tun; // empty: --no-exception-tun
+    std::vector<config::Prefix> exception_routes;
 };
 
 void usage(FILE *out) {
@@ -72,13 +77,20 @@ void usage(FILE *out) {
                  "usage: qorgan-dataplane [--config FILE] [--check] [--no-huge]\n"
                  "                        [--file-prefix NAME] [--ready-file PATH]\n"
                  "                        [--control-socket PATH]\n"
+                 "                        [--exception-tun NAME | --no-exception-tun]\n"
+                 "                        [--exception-route PREFIX]...\n"
                  "  --config FILE      configuration (default: the embedded lab config)\n"
                  "  --check            load and validate the configuration, then exit\n"
                  "  --no-huge          run without hugepages (also chosen when none are free)\n"
                  "  --file-prefix NAME EAL runtime name; telemetry: dpdk-telemetry.py -f NAME\n"
                  "  --ready-file PATH  written once the ports forward; removed at exit\n"
-                 "  --control-socket PATH  UNIX socket for qorgand (default %s)\n",
-                 default_control_socket);
+                 "  --control-socket PATH  UNIX socket for qorgand (default %s)\n"
+                 "  --exception-tun NAME   TUN to the host kernel for IKE to the gateway\n"
+                 "                         (default %s; docs/IPSEC.md)\n"
+                 "  --no-exception-tun     run without it (IKE to the gateway is dropped)\n"
+                 "  --exception-route PREFIX  the host kernel routes PREFIX through the TUN\n"
+                 "                         (repeatable; the peers its IKE daemon talks to)\n",
+                 default_control_socket, default_exception_tun);
 }
 
 bool parse_options(int argc, char **argv, Options &o) {
@@ -104,6 +116,26 @@ bool parse_options(int argc, char **argv, Options &o) {
         } else if (a == "--control-socket") {
             if (!value(o.control_socket))
                 return false;
+        } else if (a == "--exception-tun") {
+            if (!value(o.exception_tun))
+                return false;
+            if (o.exception_tun.empty()) {
+                std::fprintf(stderr, "qorgan-dataplane: --exception-tun needs a name\n");
+                return false;
+            }
+        } else if (a == "--no-exception-tun") {
+            o.exception_tun.clear();
+        } else if (a == "--exception-route") {
+            std::string text;
+            if (!value(text))
+                return false;
+            auto p = config::parse_prefix(text);
+            if (!p) {
+                std::fprintf(stderr, "qorgan-dataplane: --exception-route '%s': not a prefix\n",
+                             text.c_str());
+                return false;
+            }
+            o.exception_routes.push_back(*p);
         } else if (a == "--no-huge") {
             o.no_huge = true;
         } else if (a == "--check") {
@@ -301,6 +333,30 @@ int main(int argc, char **argv) {
     tel.neighbors = &neighbors;
     tel.counters.push_back(main_counters.get());
 
+    // The exception path (docs/IPSEC.md): a TUN to the host kernel for IKE to the gateway.
+    std::unique_ptr<ExceptionTun> tun;
+    if (!opt.exception_tun.empty()) {
+        auto sealed = seal_kernel_ports(conf);
+        // The smallest MTU of the ports, and no more than an mbuf of the pool holds after an
+        // Ethernet header: the kernel fragments what is bigger, the slow path reads it whole.
+        uint16_t mtu = RTE_MBUF_DEFAULT_DATAROOM - RTE_ETHER_HDR_LEN;
+        for (const auto &ifc : conf.interfaces)
+            if (!ifc.disabled)
+                mtu = std::min(mtu, ifc.mtu);
+        auto opened = sealed ? ExceptionTun::open(opt.exception_tun, std::max<uint16_t>(mtu, 1280))
+                             : Result<std::unique_ptr<ExceptionTun>>(sealed.error());
+        if (!opened) {
+            std::fprintf(stderr,
+                         "qorgan-dataplane: exception path: %s (--no-exception-tun runs "
+                         "without it)\n",
+                         opened.error().to_string().c_str());
+            ports.stop_all();
+            rte_eal_cleanup();
+            return 1;
+        }
+        tun = std::move(opened.value());
+        spe.tun = tun.get();
+    }
     // Screen: the SYN cookie key (one for all workers: a RST may reach another worker than
     // its SYN), buffers for reassembled datagrams (up to 16 KiB, 256 per worker) and the
     // indirect mbufs that fragment them again.
@@ -376,6 +432,7 @@ int main(int argc, char **argv) {
         spe.category_rings.push_back(env.category_ring);
         // Sized at start (docs/CATEGORIES.md): a changed inspected-flows takes a restart.
         env.inspected_flows = conf.security.categories.inspected_flows;
+        env.exception_path = tun != nullptr;
         if (w == 0)
             spe.to_worker = env.from_main;
         tel.counters.push_back(counters.back().get());
@@ -422,6 +479,7 @@ int main(int argc, char **argv) {
     cenv.workers = workers;
     cenv.socket_id = socket;
     cenv.ipsec = ipsec.get();
+    cenv.exception_tun = tun ? tun->name() : "";
     // Rule-log records that name the old epoch are written out before it is freed.
     cenv.before_free = [&slow](const Snapshot &old) { slow.poll(old, now_ms()); };
     auto first_text = read_config(opt);
@@ -438,6 +496,22 @@ int main(int argc, char **argv) {
         rte_eal_cleanup();
         return 1;
     }
+
+    // The TUN holds the running snapshot's addresses and routes: at start and after every
+    // apply or SIGHUP (the routes after the addresses, their preferred sources).
+    auto sync_tun = [&](const Snapshot &s) {
+        auto a = tun->sync_addresses(s);
+        auto r = tun->sync_routes(s, opt.exception_routes);
+        if (!a || !r)
+            std::printf("event exception-sync-failed epoch=%u error=\"%s\"\n", s.epoch,
+                        (!a ? a.error() : r.error()).to_string().c_str());
+        else
+            std::printf("event exception-sync epoch=%u tun=%s addresses=%zu routes=%zu\n", s.epoch,
+                        tun->name().c_str(), tun->addresses().size(), opt.exception_routes.size());
+        std::fflush(stdout);
+        return s.epoch;
+    };
+    uint32_t tun_epoch = tun ? sync_tun(*active.load()) : 0; // the epoch the TUN holds
 
     unsigned w = 0;
     unsigned lcore;
@@ -456,6 +530,8 @@ int main(int argc, char **argv) {
     while (!got_stop) {
         uint64_t now = now_ms();
         Snapshot *s = active.load(std::memory_order_acquire);
+        if (tun && s->epoch != tun_epoch)
+            tun_epoch = sync_tun(*s);
         unsigned handled = slow.poll(*s, now);
         if (now >= next_tick) {
             slow.tick(*s, now);
@@ -497,6 +573,7 @@ int main(int argc, char **argv) {
     }
     if (!opt.ready_file.empty())
         unlink(opt.ready_file.c_str());
+    tun.reset(); // the device goes with its fd
     // The workers' tables live in DPDK memory: they go before the EAL does (a reassembly
     // table freed after rte_eal_cleanup() faulted in librte_ip_frag at every stop).
     slots.clear();

@@ -10,10 +10,11 @@
 namespace qorgan::dp {
 
 enum class SlowKind : uint8_t {
-    arp,     // worker -> main: an ARP frame for one of our interfaces
-    nd,      // worker -> main: an IPv6 NS/NA for us
-    resolve, // worker -> main: a forwarded frame whose next hop has no MAC yet
-    transmit // main -> worker: send as is on out_port
+    arp,       // worker -> main: an ARP frame for one of our interfaces
+    nd,        // worker -> main: an IPv6 NS/NA for us
+    resolve,   // worker -> main: a forwarded frame whose next hop has no MAC yet
+    transmit,  // main -> worker: send as is on out_port
+    exception, // worker -> main: IKE for the gateway, to the host kernel through the TUN
 };
 
 struct MbufPriv {

@@ -65,6 +65,7 @@ Origin origin_of(const Snapshot &s, const Record &r) {
 SlowPath::SlowPath(SlowPathEnv env) : _env(std::move(env)), _pending(max_pending) {}
 
 SlowPath::~SlowPath() {
+    rte_pktmbuf_free(_tun_spare);
     for (auto &p : _pending)
         for (unsigned i = 0; i < p.n; i++)
             rte_pktmbuf_free(p.held[i]);
@@ -82,15 +83,20 @@ void SlowPath::drop(rte_mbuf *m, DropReason r) {
     rte_pktmbuf_free(m);
 }
 
-void SlowPath::send(uint16_t port, rte_mbuf *m) {
+bool SlowPath::enqueue_tx(uint16_t port, rte_mbuf *m) {
     MbufPriv *p = priv_of(m);
     p->kind = SlowKind::transmit;
     p->out_port = port;
     if (rte_ring_sp_enqueue(_env.to_worker, m) != 0) {
         drop(m, DropReason::slowpath_ring_full);
-        return;
+        return false;
     }
-    _env.counters->local_replies.add();
+    return true;
+}
+
+void SlowPath::send(uint16_t port, rte_mbuf *m) {
+    if (enqueue_tx(port, m))
+        _env.counters->local_replies.add();
 }
 
 namespace {
@@ -122,6 +128,7 @@ unsigned SlowPath::poll(const Snapshot &s, uint64_t now_ms) {
             handle(s, pkts[i], now_ms);
         total += n;
     }
+    total += poll_tun(s, now_ms);
     total += drain_records<RuleLog>(_env.log_rings, [&](const RuleLog &r) { print_log(s, r); });
     total += drain_records<ScreenEvent>(_env.event_rings,
                                         [&](const ScreenEvent &e) { print_event(s, e); });
@@ -203,6 +210,9 @@ void SlowPath::handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms) {
         return;
     case SlowKind::resolve:
         handle_resolve(s, m, now_ms);
+        return;
+    case SlowKind::exception:
+        to_tun(m);
         return;
     case SlowKind::transmit:
         break;

@@ -3,9 +3,12 @@
 // gateway's addresses, learns neighbours, resolves next hops for frames the workers could
 // not send yet (holding a few per neighbour), and prints rule-log records. Runs off the
 // hot path; it sends frames through a worker's transmit ring, never on a queue itself.
+// It also runs the exception path (docs/IPSEC.md): IKE for the gateway to the host kernel
+// through a TUN, and what the kernel sends from the gateway's addresses back out.
 #pragma once
 
 #include "dataplane/counters.h"
+#include "dataplane/exception_tun.h"
 #include "dataplane/neighbors.h"
 #include "dataplane/screen.h"
 #include "dataplane/snapshot.h"
@@ -31,6 +34,7 @@ struct SlowPathEnv {
     rte_mempool *pool = nullptr;
     WorkerCounters *counters = nullptr; // the main lcore's own counters
     FILE *log = nullptr;                // rule-log and event lines
+    ExceptionTun *tun = nullptr;        // the exception path to the host kernel (optional)
 };
 
 class SlowPath {
@@ -45,6 +49,9 @@ public:
 
     // Handles one frame (exposed for tests).
     void handle(const Snapshot &s, rte_mbuf *m, uint64_t now_ms);
+    // Sends on what the host kernel wrote to the exception TUN, a bounded number of packets
+    // per call; returns how many it read (poll() calls it).
+    unsigned poll_tun(const Snapshot &s, uint64_t now_ms);
 
     uint64_t held() const;
 
@@ -70,13 +77,19 @@ private:
     void learned(uint16_t port, uint8_t family, const uint8_t *ip);
     void solicit(const Snapshot &s, Pending &p);
     void send(uint16_t port, rte_mbuf *m);
+    // Hands m to a worker to send on port; false when the ring was full (m dropped, counted).
+    bool enqueue_tx(uint16_t port, rte_mbuf *m);
+    // The exception path (slowpath_exception.cpp).
+    void to_tun(rte_mbuf *m);
+    void from_tun(const Snapshot &s, rte_mbuf *m, uint64_t now_ms);
     // m now holds an answer of len bytes built over the request (0: none could be built).
     void reply_in_place(rte_mbuf *m, uint32_t len, uint16_t port);
     void print_log(const Snapshot &s, const struct RuleLog &r);
     void drop(rte_mbuf *m, DropReason r);
 
     SlowPathEnv _env;
-    std::vector<Pending> _pending; // bounded: the admission limit of held resolutions
+    std::vector<Pending> _pending;  // bounded: the admission limit of held resolutions
+    rte_mbuf *_tun_spare = nullptr; // kept for the next read when the TUN had nothing
 };
 
 } // namespace qorgan::dp

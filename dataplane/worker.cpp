@@ -54,6 +54,22 @@ bool is_echo_request(const PacketMeta &m) {
            (m.l3 == L3Kind::ipv6 && m.proto == config::proto_icmpv6 && m.icmp_type == 128);
 }
 
+// IKE for the host kernel's daemon (RFC 7296 2.23, RFC 3948 2.2): UDP to port 500, or to
+// 4500 with the four-byte zero non-ESP marker (a non-zero first word is ESP in UDP, and a
+// one-byte 0xff is a NAT keepalive). Whole datagrams only: fragments are reassembled first.
+bool is_ike(const PacketMeta &m, const uint8_t *frame) {
+    if (m.proto != config::proto_udp || (m.flags & meta_fragment))
+        return false;
+    uint16_t dport = rte_be_to_cpu_16(m.dport);
+    if (dport == 500)
+        return true;
+    uint32_t marker = m.l4_offset + 8u;
+    if (dport != 4500 || marker + 4 > m.l3_end)
+        return false;
+    static constexpr uint8_t non_esp[4] = {};
+    return std::memcmp(frame + marker, non_esp, 4) == 0;
+}
+
 } // namespace
 
 bool session_matches(const SessionFilter &f, const Flow &flow) {
@@ -229,12 +245,13 @@ unsigned Worker::drain_main() {
     return n;
 }
 
-void Worker::to_slowpath(rte_mbuf *m) {
+bool Worker::to_slowpath(rte_mbuf *m) {
     if (rte_ring_sp_enqueue(_env.to_main, m) != 0) {
         drop(m, DropReason::slowpath_ring_full);
-        return;
+        return false;
     }
     _env.counters->slowpath_sent.add();
+    return true;
 }
 
 bool Worker::icmp_token(uint64_t now_ms) {
@@ -537,6 +554,12 @@ void Worker::handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, 
     }
     if (act == config::Action::reject) {
         reject(in, m, now_ms);
+        return;
+    }
+    if (_env.exception_path && is_ike(meta, rte_pktmbuf_mtod(m, const uint8_t *))) {
+        priv_of(m)->kind = SlowKind::exception;
+        if (to_slowpath(m))
+            _env.counters->exception_sent.add();
         return;
     }
     if (is_echo_request(meta) && !(meta.flags & meta_fragment)) {
@@ -1013,10 +1036,12 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     if (nh.kind == NextHopKind::local && !tunnel) {
         if (nat4 && !nat_kind && !later_fragment && ported && nat.pool_rule(in.port, meta.dst[0])) {
             // The interface address doubles as a pool address: a packet to a pool port that
-            // matched no flow is no one's (the gateway itself listens on no such port).
+            // matched no flow is no one's (the gateway itself listens on no such port but
+            // IKE's 4500, which goes on to the rules and the exception path).
             uint16_t port = rte_be_to_cpu_16(meta.dport);
             const NatSourceRule *r = nat.pool_rule(in.port, meta.dst[0]);
-            if (port >= r->pool.low && port <= r->pool.high) {
+            if (port >= r->pool.low && port <= r->pool.high &&
+                !(_env.exception_path && is_ike(meta, rte_pktmbuf_mtod(m, const uint8_t *)))) {
                 nat.counters(_env.id).no_mapping.add();
                 drop(m, DropReason::nat_no_mapping);
                 return;

@@ -186,6 +186,9 @@ struct WorkerEnv {
     // whose queue pair `id` is this worker's. Both null: no IPsec.
     std::atomic<const IpsecTable *> *ipsec = nullptr;
     esp::Engine *esp = nullptr;
+    // The exception path (docs/IPSEC.md): the main lcore has a TUN to the host kernel, so IKE
+    // for the gateway goes there (else it stays local_unhandled).
+    bool exception_path = false;
 };
 
 class Worker {
@@ -256,7 +259,7 @@ private:
     bool enqueue_handoff(const Snapshot &s, rte_mbuf *m, unsigned owner);
     static void release_hook(void *ctx, const Flow &f);
     void route_and_forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms);
-    void to_slowpath(rte_mbuf *m);
+    bool to_slowpath(rte_mbuf *m); // false: dropped, the ring was full
     void tx(uint16_t port, rte_mbuf *m);
     void drop(rte_mbuf *m, DropReason r);
     bool icmp_token(uint64_t now_ms);

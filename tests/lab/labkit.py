@@ -232,9 +232,10 @@ def stop_process(proc, timeout=10):
 class Dataplane:
     """qorgan-dataplane in qg-gw: started in the background, ready when its ready file exists."""
 
-    def __init__(self, config=None, binary=DATAPLANE_BIN):
+    def __init__(self, config=None, binary=DATAPLANE_BIN, args=()):
         self.config = config
         self.binary = Path(binary)
+        self.args = list(args)  # more options (--exception-route ...)
         self.proc = None
 
     def command(self):
@@ -242,7 +243,7 @@ class Dataplane:
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         return cmd + ["--no-huge", "--file-prefix", FILE_PREFIX, "--ready-file", str(READY_FILE),
-                      "--control-socket", str(LAB_DIR / "dataplane.sock")]
+                      "--control-socket", str(LAB_DIR / "dataplane.sock")] + self.args
 
     def start(self, ready_timeout=30):
         if not self.binary.exists():
@@ -745,6 +746,17 @@ def without_rule(text, iface, direction, rule_id):
     return text[:line0] + text[(line1 + 1 if line1 >= 0 else r1):]
 
 
+def with_rules(text, iface, direction, rules):
+    """The config text with `rules` (rule blocks as text) added at the end of
+    policy/iface/direction."""
+    p0, p1 = _find_block(text, "policy")
+    i0, i1 = _find_block(text, iface, p0 + len("policy"), p1)
+    d0, d1 = _find_block(text, direction, i0 + len(iface), i1)
+    close = text.rfind("}", d0, d1)
+    line0 = text.rfind("\n", 0, close) + 1
+    return text[:line0] + rules.rstrip("\n") + "\n" + text[line0:]
+
+
 def log_offset():
     """The current size of the dataplane log: pass it to wait_for_log to see only new lines."""
     return len(Dataplane.log_text())
@@ -761,12 +773,12 @@ def wait_for_log(pattern, since=0, timeout=5.0):
         time.sleep(0.1)
 
 
-def start_own_dataplane(config_path):
-    """Stops the shared dataplane and starts one on config_path (for setUpClass); pair with
-    restore_shared_dataplane in tearDownClass."""
+def start_own_dataplane(config_path, args=()):
+    """Stops the shared dataplane and starts one on config_path with more options `args` (for
+    setUpClass); pair with restore_shared_dataplane in tearDownClass."""
     ensure_lab()
     stop_shared_dataplane()
-    return Dataplane(config=config_path).start()
+    return Dataplane(config=config_path, args=args).start()
 
 
 class OwnDataplaneTestCase(unittest.TestCase):
@@ -778,10 +790,15 @@ class OwnDataplaneTestCase(unittest.TestCase):
         raise NotImplementedError
 
     @classmethod
+    def own_args(cls):
+        """More dataplane options, for a class that needs them."""
+        return ()
+
+    @classmethod
     def setUpClass(cls):
         cls.dataplane = None
         try:
-            cls.dataplane = start_own_dataplane(cls.own_config())
+            cls.dataplane = start_own_dataplane(cls.own_config(), cls.own_args())
         except BaseException:
             restore_shared_dataplane(cls.dataplane)
             raise

@@ -141,4 +141,30 @@ inline std::vector<uint8_t> build_frame(const FrameSpec &f) {
     return b;
 }
 
+// Cuts the IPv4 datagram of a frame (20-byte header) into fragments whose payloads have the
+// given sizes (multiples of 8 but the last; the last takes the rest), IP identification id.
+inline std::vector<std::vector<uint8_t>> fragment(const std::vector<uint8_t> &frame,
+                                                  const std::vector<size_t> &sizes, uint16_t id) {
+    std::vector<std::vector<uint8_t>> out;
+    const uint8_t *ip = &frame[14];
+    size_t payload = static_cast<size_t>(ip[2] << 8 | ip[3]) - 20u;
+    size_t off = 0;
+    for (size_t i = 0; i < sizes.size(); i++) {
+        bool last = i + 1 == sizes.size();
+        size_t n = last ? payload - off : sizes[i];
+        std::vector<uint8_t> f(frame.begin(), frame.begin() + 34);
+        f.insert(f.end(), frame.begin() + 34 + static_cast<long>(off),
+                 frame.begin() + 34 + static_cast<long>(off + n));
+        uint8_t *h = &f[14];
+        put16(h + 2, static_cast<uint16_t>(20 + n));
+        put16(h + 4, id);
+        put16(h + 6, static_cast<uint16_t>((last ? 0 : 0x2000) | off / 8));
+        put16(h + 10, 0);
+        put16(h + 10, fold(sum16(h, 20)));
+        out.push_back(std::move(f));
+        off += n;
+    }
+    return out;
+}
+
 } // namespace qorgan::test

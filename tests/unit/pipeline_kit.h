@@ -132,8 +132,8 @@ protected:
         active.store(snap.get());
     }
 
-    // The worker on env, and the slow path serving it.
-    void make_worker(const dp::WorkerEnv &env) {
+    // The worker on env, and the slow path serving it (with the exception path's TUN, if any).
+    void make_worker(const dp::WorkerEnv &env, dp::ExceptionTun *tun = nullptr) {
         worker = std::make_unique<dp::Worker>(env);
         dp::SlowPathEnv se;
         se.neighbors = &neighbors;
@@ -143,6 +143,7 @@ protected:
         se.pool = _rp.pool;
         se.counters = &main_counters;
         se.log = log_file = tmpfile();
+        se.tun = tun;
         slow = std::make_unique<dp::SlowPath>(se);
     }
 

@@ -99,7 +99,7 @@ TEST(ControlRequest, MalformedRequestsNameWhatIsWrong) {
               "clear-sessions, routes, neighbors, drops, nat, screen, screen-blocked, "
               "clear-screen-blocked, applications, ipsec-peers, ipsec-flush, ipsec-add-sa, "
               "ipsec-update-sa, ipsec-del-sa, ipsec-query-sa, ipsec-add-policy, "
-              "ipsec-del-policy, ipsec-sas, ipsec");
+              "ipsec-del-policy, ipsec-sas, ipsec, exception");
     EXPECT_EQ(parse_error("{\"op\":\"status\",\"filter\":{}}"),
               "unknown field 'filter' for op 'status'");
     EXPECT_EQ(parse_error("{\"op\":\"apply\",\"revision\":1}"),

@@ -114,32 +114,6 @@ std::vector<uint8_t> with_ip_options(std::vector<uint8_t> f, const std::vector<u
     return f;
 }
 
-// Cuts the IPv4 datagram of a frame (20-byte header) into fragments whose payloads have the
-// given sizes (multiples of 8 but the last; the last takes the rest), IP identification id.
-std::vector<std::vector<uint8_t>> fragment(const std::vector<uint8_t> &frame,
-                                           const std::vector<size_t> &sizes, uint16_t id) {
-    std::vector<std::vector<uint8_t>> out;
-    const uint8_t *ip = &frame[14];
-    size_t payload = rd16(ip + 2) - 20u;
-    size_t off = 0;
-    for (size_t i = 0; i < sizes.size(); i++) {
-        bool last = i + 1 == sizes.size();
-        size_t n = last ? payload - off : sizes[i];
-        std::vector<uint8_t> f(frame.begin(), frame.begin() + 34);
-        f.insert(f.end(), frame.begin() + 34 + static_cast<long>(off),
-                 frame.begin() + 34 + static_cast<long>(off + n));
-        uint8_t *h = &f[14];
-        qorgan::test::put16(h + 2, static_cast<uint16_t>(20 + n));
-        qorgan::test::put16(h + 4, id);
-        qorgan::test::put16(h + 6, static_cast<uint16_t>((last ? 0 : 0x2000) | off / 8));
-        qorgan::test::put16(h + 10, 0);
-        qorgan::test::put16(h + 10, qorgan::test::fold(qorgan::test::sum16(h, 20)));
-        out.push_back(std::move(f));
-        off += n;
-    }
-    return out;
-}
-
 class ScreenPipeline : public qorgan::test::PipelineTest {
 protected:
     ScreenPipeline() : PipelineTest(suite) {}
