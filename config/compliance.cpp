@@ -679,10 +679,27 @@ std::string prefixes_of(const std::vector<Prefix> &ps) {
     return out;
 }
 
+// "; IKE established: branch1 (1 of 2 peers)", or why charon could not say.
+std::string live_ike(const Ipsec &ipsec, const ComplianceFacts &f) {
+    if (!f.ike_known)
+        return "";
+    if (!f.ike_error.empty())
+        return "; IKE: " + f.ike_error;
+    std::string up;
+    std::size_t n = 0;
+    for (const IpsecPeer &p : ipsec.peers)
+        if (std::find(f.ike_up.begin(), f.ike_up.end(), p.name) != f.ike_up.end()) {
+            up += (up.empty() ? "" : ", ") + p.name;
+            ++n;
+        }
+    return "; IKE established: " + (up.empty() ? std::string("none") : up) + " (" +
+           std::to_string(n) + " of " + counted(ipsec.peers.size(), "peer") + ")";
+}
+
 // R128-h: IPsec channels (IKEv2 + ESP) are configured. Partly met at best: the ciphers are
 // AES-256 (GCM, or CBC with HMAC-SHA-256); no certified national algorithm (MCIP) can be
 // chosen yet, and the auditor has to see that.
-ComplianceRow ipsec_row(const Ipsec &ipsec) {
+ComplianceRow ipsec_row(const Ipsec &ipsec, const ComplianceFacts &f) {
     const char *summary = "cryptographic protection of traffic (IPsec)";
     if (ipsec.peers.empty())
         return {"R128-h", "not met", summary,
@@ -702,7 +719,7 @@ ComplianceRow ipsec_row(const Ipsec &ipsec) {
                 "): IKEv2, ESP " + proposals + " (AES-256-GCM / AES-256-CBC + HMAC-SHA-256), " +
                 counted(psk, "pre-shared key") + ", " +
                 counted(ipsec.peers.size() - psk, "X.509 certificate") +
-                "; no certified national algorithm (MCIP) can be chosen yet"};
+                "; no certified national algorithm (MCIP) can be chosen yet" + live_ike(ipsec, f)};
 }
 
 // R139-3: what the gateway can vouch for is that traffic between the sites the peers
@@ -821,7 +838,7 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
     else
         rows.push_back({"R128-g", "not met", "filtering on each interface",
                         "dataplane not connected: the policy is not enforced (nothing forwards)"});
-    rows.push_back(ipsec_row(running.ipsec));
+    rows.push_back(ipsec_row(running.ipsec, f));
     const Categories &categories = running.security.categories;
     rows.push_back(category_block_row(categories, f.dataplane_connected));
     rows.push_back(unblocking_row(categories));

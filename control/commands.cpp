@@ -912,6 +912,17 @@ Reply Commands::show_compliance() {
                 f.ports_disabled++;
         }
     }
+    if (_services.ike) {
+        // Live evidence for R128-h: which peers have a tunnel now.
+        f.ike_known = true;
+        auto sas = _services.ike->list_sas();
+        if (!sas)
+            f.ike_error = sas.error().message;
+        else
+            for (const IkeSaInfo &ike : sas.value())
+                if (ike.state == "ESTABLISHED")
+                    f.ike_up.push_back(ike.name);
+    }
     f.running_config_intact = static_cast<bool>(_tx.store().verify_running());
     f.revisions = static_cast<unsigned>(_tx.store().list().size());
     fill_admin_facts(f);

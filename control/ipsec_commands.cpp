@@ -200,6 +200,8 @@ Reply Commands::show_ipsec(const std::vector<std::string> &w) {
     const std::string usage = "expected 'show ipsec sa [peer <name>]' or 'show ipsec statistics'";
     if (w.size() < 3 || w[2].empty())
         return fail(usage);
+    if (w[2] == "s")
+        return fail("'s' is ambiguous: sa, statistics");
     if (std::string("sa").rfind(w[2], 0) == 0)
         return show_ipsec_sa(w);
     if (std::string("statistics").rfind(w[2], 0) == 0) {

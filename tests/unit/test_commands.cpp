@@ -1128,6 +1128,8 @@ TEST_F(IpsecCommandsTest, ShowIpsecSaWithoutTheDataplaneOrWithAWrongPeer) {
     r = run(s, "show ipsec");
     ASSERT_FALSE(r.ok);
     EXPECT_EQ(r.error, "expected 'show ipsec sa [peer <name>]' or 'show ipsec statistics'");
+    r = run(s, "show ipsec s");
+    EXPECT_EQ(r.error, "'s' is ambiguous: sa, statistics");
     r = run(s, "show ipsec tunnels");
     ASSERT_FALSE(r.ok);
     EXPECT_EQ(r.error, "unknown show ipsec command 'tunnels'; expected 'show ipsec sa [peer "
@@ -1261,6 +1263,22 @@ TEST_F(IpsecCommandsTest, ClearIpsecSaErrors) {
     EXPECT_EQ(r.audit_action, "privilege-refused");
     EXPECT_EQ(r.error, "permission denied (R128-b): 'clear ipsec sa peer branch1' needs the "
                        "class clear; your level 1 (operator) grants view, traffic-view");
+}
+
+TEST_F(IpsecCommandsTest, ComplianceShowsWhichTunnelsAreUp_R128h) {
+    Session s = as_role("operator");
+    Reply r = run(s, "show compliance");
+    ASSERT_TRUE(r.ok) << r.error;
+    std::string line = r.output.substr(r.output.find("\nR128-h"));
+    line = line.substr(1, line.find('\n', 1) - 1);
+    EXPECT_NE(line.find("partly met"), std::string::npos) << line;
+    EXPECT_NE(line.find("2 IPsec peers (branch1, lab2): IKEv2"), std::string::npos) << line;
+    EXPECT_EQ(line.substr(line.size() - 41), "; IKE established: branch1 (1 of 2 peers)");
+    swanctl.replies["--list-sas"] = exited(2, "", not_running);
+    r = run(s, "show compliance");
+    EXPECT_NE(r.output.find("; IKE: qorgan-ike is not running: nothing answers on "
+                            "unix:///run/test/charon.vici\n"),
+              std::string::npos);
 }
 
 TEST_F(IpsecCommandsTest, CompletionOffersIpsecWordsAndPeerNames) {

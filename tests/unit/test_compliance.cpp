@@ -621,6 +621,21 @@ TEST(ComplianceReport, IpsecRowsFollowThePeers_R128h_R139_3_R139_7) {
               "commit)");
     EXPECT_EQ(row(rows, "R139-8")->status, "met");
 
+    // qorgand adds charon's live view (show compliance).
+    ComplianceFacts live = healthy();
+    live.ike_known = true;
+    live.ike_up = {"site3", "branch1", "site3"};
+    auto live_rows =
+        compliance_report(lab(tunnel_rules, open_egress, tunnel_routes, "", "", peers), live);
+    EXPECT_EQ(row(live_rows, "R128-h")->evidence.substr(row(rows, "R128-h")->evidence.size()),
+              "; IKE established: branch1, site3 (2 of 3 peers)");
+    live.ike_error = "qorgan-ike is not running: nothing answers on unix:///x";
+    live_rows =
+        compliance_report(lab(tunnel_rules, open_egress, tunnel_routes, "", "", peers), live);
+    EXPECT_EQ(row(live_rows, "R128-h")->evidence.substr(row(rows, "R128-h")->evidence.size()),
+              "; IKE: qorgan-ike is not running: nothing answers on unix:///x");
+    EXPECT_EQ(row(live_rows, "R128-h")->status, "partly met");
+
     // A rule past the tunnels: R139-3 is not met either, with the rule that opens the way.
     auto open_rows =
         compliance_report(lab({{"inner0", "rule 40 { destination 192.0.2.0/23; action accept; }"}},
