@@ -277,6 +277,23 @@ TEST(IkeControl, TerminateAndInitiate) {
     EXPECT_EQ(ike.initiate_child("branch1").failure, IkeControl::Failure::not_running);
 }
 
+TEST(IkeControl, RealSwanctlWithNothingOnTheSocketIsNotRunning) {
+    // The installed swanctl (scripts/setup) against a socket nobody listens on: its own
+    // words must be recognised, or show ipsec sa would call a stopped qorgan-ike a failure.
+    if (access("/usr/sbin/swanctl", X_OK) != 0)
+        GTEST_SKIP() << "no /usr/sbin/swanctl";
+    std::string vici =
+        ::testing::TempDir() + "qorgan-no-charon-" + std::to_string(getpid()) + ".vici";
+    IkeControl ike({"/usr/sbin/swanctl", vici, 10000});
+    IkeControl::Failure why = IkeControl::Failure::none;
+    auto sas = ike.list_sas(&why);
+    ASSERT_FALSE(sas.ok());
+    EXPECT_EQ(why, IkeControl::Failure::not_running);
+    EXPECT_EQ(sas.error().message, "qorgan-ike is not running: nothing answers on unix://" + vici);
+    EXPECT_EQ(ike.terminate_ike("branch1").failure, IkeControl::Failure::not_running);
+    EXPECT_EQ(ike.initiate_child("branch1").failure, IkeControl::Failure::not_running);
+}
+
 TEST(IkeControl, RealProgramThroughAScript) {
     // The default runner with a stand-in for swanctl: what it was given comes back.
     std::string dir = ::testing::TempDir() + "qorgan-swanctl-" + std::to_string(getpid());
