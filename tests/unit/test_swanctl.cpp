@@ -73,6 +73,44 @@ TEST(SwanctlSas, ParsesIkeAndChildSas) {
     EXPECT_FALSE(b.established);
 }
 
+// Captured from stock charons (tests/unit/swanctl_capture.sh): the initiator with a DN
+// identity, and the responder of the same tunnel.
+TEST(SwanctlSas, ParsesWhatRealCharonsPrinted) {
+    auto a = parse_list_sas(corpus("charon-initiator.txt"));
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ASSERT_EQ(a->size(), 1u);
+    const IkeSaInfo &i = (*a)[0];
+    EXPECT_EQ(i.name, "branch1");
+    EXPECT_EQ(i.state, "ESTABLISHED");
+    EXPECT_EQ(i.local_id, "C=KZ, O=Org, CN=gw1");
+    EXPECT_EQ(i.remote_host, "127.0.0.2");
+    EXPECT_EQ(i.remote_port, 4500);
+    EXPECT_TRUE(i.initiator);
+    EXPECT_EQ(i.established, 1);
+    EXPECT_EQ(i.rekey_time, 12762);
+    ASSERT_EQ(i.children.size(), 1u);
+    EXPECT_EQ(i.children[0].section, "branch1-1");
+    EXPECT_EQ(i.children[0].state, "INSTALLED");
+    EXPECT_EQ(i.children[0].spi_in, "bcb51dbe");
+    EXPECT_EQ(i.children[0].spi_out, "b8efe0af");
+    EXPECT_TRUE(i.children[0].encap);
+    EXPECT_EQ(i.children[0].life_time, 3959);
+    EXPECT_EQ(i.children[0].local_ts, std::vector<std::string>{"198.18.1.0/24"});
+    auto b = parse_list_sas(corpus("charon-responder.txt"));
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    ASSERT_EQ(b->size(), 1u);
+    EXPECT_EQ((*b)[0].name, "peer");
+    EXPECT_FALSE((*b)[0].initiator);
+    EXPECT_EQ((*b)[0].remote_id, "C=KZ, O=Org, CN=gw1");
+    ASSERT_EQ((*b)[0].children.size(), 1u);
+    EXPECT_EQ((*b)[0].children[0].spi_in, "b8efe0af") << "the initiator's outbound SPI";
+    // The one-line --raw form of the same SA is refused rather than misread: its
+    // "local-id=C=KZ, O=Org, CN=gw1" cannot be told from three elements.
+    auto raw = parse_list_sas(corpus("raw-oneline.txt"));
+    ASSERT_FALSE(raw.ok());
+    EXPECT_EQ(raw.error().message.substr(0, 22), "swanctl output line 1:");
+}
+
 TEST(SwanctlSas, NoSaAndOddValues) {
     auto none = parse_list_sas(corpus("empty.txt"));
     ASSERT_TRUE(none.ok()) << none.error().message;
