@@ -55,6 +55,24 @@ Bytes last_of(const Prefix &p) {
     return b;
 }
 
+// The address one after (+1) or before (-1) a, if any.
+std::optional<Bytes> step(uint8_t family, Bytes a, int by) {
+    for (int i = int(width(family) / 8) - 1; i >= 0; --i) {
+        uint8_t before = a[i];
+        a[i] = uint8_t(before + by);
+        if ((by > 0 && before != 0xff) || (by < 0 && before != 0x00))
+            return a;
+    }
+    return std::nullopt; // wrapped round
+}
+
+bool in_any(const std::vector<Prefix> &ps, uint8_t family, const Bytes &a) {
+    for (const Prefix &p : ps)
+        if (contains(p, family, a))
+            return true;
+    return false;
+}
+
 struct Witness {
     uint8_t family = 4;
     uint8_t proto = 0;
@@ -192,6 +210,9 @@ public:
         add_unused(_codes);
         _sports.insert({0, 65535});
         _dports.insert({0, 65535});
+        for (const IpsecPeer &peer : c.ipsec.peers)
+            for (const auto *subnets : {&peer.local_subnets, &peer.remote_subnets})
+                _tunnel_edges.insert(_tunnel_edges.end(), subnets->begin(), subnets->end());
     }
 
     std::vector<Violation> run() {
@@ -246,6 +267,39 @@ private:
         return false;
     }
 
+    // Traffic between a peer's local-subnets and remote-subnets (either way) is carried
+    // by its tunnel: the dataplane encrypts what an outbound policy covers or drops it
+    // (docs/IPSEC.md), so a rule admitting it opens no clear path between the loops.
+    bool tunnelled(uint8_t family, const Bytes &src, const Bytes &dst) const {
+        for (const IpsecPeer &peer : _conf.ipsec.peers) {
+            const auto &l = peer.local_subnets;
+            const auto &r = peer.remote_subnets;
+            if ((in_any(l, family, src) && in_any(r, family, dst)) ||
+                (in_any(r, family, src) && in_any(l, family, dst)))
+                return true;
+        }
+        return false;
+    }
+
+    // The witness addresses of a prefix: its first and last, and, where a peer's subnet
+    // lies inside it, that subnet's first and last and the addresses just outside it.
+    // Whether an address is in a tunnel's subnets changes only at those points, so a
+    // rule wider than the tunnels is still caught however the subnets sit.
+    std::vector<Bytes> points(const Prefix &x) const {
+        std::set<Bytes> out = {network_of(x).bytes, last_of(x)};
+        for (const Prefix &p : _tunnel_edges) {
+            if (p.family != x.family || p.length <= x.length ||
+                !contains(x, p.family, network_of(p).bytes))
+                continue;
+            out.insert(network_of(p).bytes);
+            out.insert(last_of(p));
+            for (auto a : {step(x.family, network_of(p).bytes, -1), step(x.family, last_of(p), 1)})
+                if (a && contains(x, x.family, *a))
+                    out.insert(*a);
+        }
+        return {out.begin(), out.end()};
+    }
+
     const InterfacePolicy *policy_of(const std::string &ifname) const {
         for (const InterfacePolicy &p : _conf.policies)
             if (p.interface == ifname)
@@ -291,9 +345,9 @@ private:
                 }
             for (const Prefix &s : srcs)
                 for (const Prefix &d : dsts)
-                    for (const Bytes &sa : {network_of(s).bytes, last_of(s)})
-                        for (const Bytes &da : {network_of(d).bytes, last_of(d)})
-                            if (!is_own(family, da))
+                    for (const Bytes &sa : points(s))
+                        for (const Bytes &da : points(d))
+                            if (!is_own(family, da) && !tunnelled(family, sa, da))
                                 try_addresses(p, from, r, family, s, d, sa, da);
         }
     }
@@ -357,6 +411,9 @@ private:
         v.path = "policy " + p.interface + " ingress rule " + std::to_string(r.id);
         v.message = v.path + " accepts " + format_prefix(s) + " -> " + format_prefix(d) + " (" +
                     exit + ", loop " + loop_name(to) + "): " + sentence;
+        if (!_conf.ipsec.peers.empty())
+            v.message += "; only traffic between an IPsec peer's local-subnet and "
+                         "remote-subnet may pass, through its tunnel";
         _found.push_back(std::move(v));
     }
 
@@ -367,6 +424,7 @@ private:
     std::set<uint8_t> _protos, _types, _codes;
     std::set<uint16_t> _sports, _dports;
     std::vector<std::pair<const Rule *, std::string>> _reported;
+    std::vector<Prefix> _tunnel_edges; // every peer's local and remote subnets
     std::vector<Violation> _found;
 };
 
@@ -613,6 +671,82 @@ ComplianceRow vpn_channel_row(const Categories &c) {
                 " pass despite the vpn block; IPsec channels wait for issue 8"};
 }
 
+// "198.18.1.0/24, 198.18.4.0/24".
+std::string prefixes_of(const std::vector<Prefix> &ps) {
+    std::string out;
+    for (const Prefix &p : ps)
+        out += (out.empty() ? "" : ", ") + format_prefix(p);
+    return out;
+}
+
+// "; IKE established: branch1 (1 of 2 peers)", or why charon could not say.
+std::string live_ike(const Ipsec &ipsec, const ComplianceFacts &f) {
+    if (!f.ike_known)
+        return "";
+    if (!f.ike_error.empty())
+        return "; IKE: " + f.ike_error;
+    std::string up;
+    std::size_t n = 0;
+    for (const IpsecPeer &p : ipsec.peers)
+        if (std::find(f.ike_up.begin(), f.ike_up.end(), p.name) != f.ike_up.end()) {
+            up += (up.empty() ? "" : ", ") + p.name;
+            ++n;
+        }
+    return "; IKE established: " + (up.empty() ? std::string("none") : up) + " (" +
+           std::to_string(n) + " of " + counted(ipsec.peers.size(), "peer") + ")";
+}
+
+// R128-h: IPsec channels (IKEv2 + ESP) are configured. Partly met at best: the ciphers are
+// AES-256 (GCM, or CBC with HMAC-SHA-256); no certified national algorithm (MCIP) can be
+// chosen yet, and the auditor has to see that.
+ComplianceRow ipsec_row(const Ipsec &ipsec, const ComplianceFacts &f) {
+    const char *summary = "cryptographic protection of traffic (IPsec)";
+    if (ipsec.peers.empty())
+        return {"R128-h", "not met", summary,
+                "no 'ipsec peer' configured: no traffic is protected cryptographically "
+                "(IKEv2/ESP channels are available, docs/IPSEC.md)"};
+    std::set<std::string> esp;
+    std::size_t psk = 0;
+    for (const IpsecPeer &p : ipsec.peers) {
+        esp.insert(p.esp_proposals.begin(), p.esp_proposals.end());
+        psk += p.auth == IpsecAuth::psk ? 1 : 0;
+    }
+    std::string proposals;
+    for (const std::string &e : esp)
+        proposals += (proposals.empty() ? "" : ", ") + e;
+    return {"R128-h", "partly met", summary,
+            counted(ipsec.peers.size(), "IPsec peer") + " (" + names_of(ipsec.peers) +
+                "): IKEv2, ESP " + proposals + " (AES-256-GCM / AES-256-CBC + HMAC-SHA-256), " +
+                counted(psk, "pre-shared key") + ", " +
+                counted(ipsec.peers.size() - psk, "X.509 certificate") +
+                "; no certified national algorithm (MCIP) can be chosen yet" + live_ike(ipsec, f)};
+}
+
+// R139-3: what the gateway can vouch for is that traffic between the sites the peers
+// name runs only through their tunnels: the commit check admits no other path out of the
+// inner loop (R139-7, R139-8), and the dataplane drops what a tunnel covers when no SA
+// carries it. Which traffic is confidential is the operator's choice of subnets.
+ComplianceRow confidential_row(const Config &c, const std::vector<Violation> &violations) {
+    const char *summary = "confidential traffic only inside IPsec channels";
+    if (c.ipsec.peers.empty())
+        return {"R139-3", "not met", summary,
+                "no 'ipsec peer' configured: traffic between sites has no protected channel"};
+    if (!violations.empty())
+        return {"R139-3", "not met", summary,
+                violations.front().message + ": traffic can leave the inner loop outside the "
+                                             "tunnels"};
+    std::string pairs;
+    for (const IpsecPeer &p : c.ipsec.peers)
+        pairs += (pairs.empty() ? "" : "; ") + prefixes_of(p.local_subnets) + " <-> " +
+                 prefixes_of(p.remote_subnets) + " (" + p.name + ")";
+    return {"R139-3", "met", summary,
+            "between sites only through IPsec: " + pairs +
+                "; no other path leaves the inner loop for the outer loop or the Internet "
+                "(R139-7, R139-8, checked at every commit); what a tunnel covers is dropped "
+                "when no SA carries it (ipsec_no_sa). Which traffic is confidential is the "
+                "operator's choice of local-subnet and remote-subnet"};
+}
+
 // R133-1: the dataplane blocks remote access into the outer loop from any other loop before
 // it looks at the exceptions.
 ComplianceRow remote_control_row(const Config &c) {
@@ -642,7 +776,7 @@ Status check_compliance(const Config &conf) {
 
 std::vector<ComplianceRow> compliance_report(const Config &running, const ComplianceFacts &f) {
     auto violations = check_loops(running);
-    auto loop_row = [&](const char *id, const char *summary, const char *clean) {
+    auto loop_row = [&](const char *id, const char *summary, const std::string &clean) {
         for (const Violation &v : violations)
             if (v.requirement == id)
                 return ComplianceRow{id, "not met", summary, v.message};
@@ -704,16 +838,14 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
     else
         rows.push_back({"R128-g", "not met", "filtering on each interface",
                         "dataplane not connected: the policy is not enforced (nothing forwards)"});
-    rows.push_back(
-        later("R128-h", "cryptographic protection of traffic (IPsec)", "waits for issue 8"));
+    rows.push_back(ipsec_row(running.ipsec, f));
     const Categories &categories = running.security.categories;
     rows.push_back(category_block_row(categories, f.dataplane_connected));
     rows.push_back(unblocking_row(categories));
     rows.push_back(allowances_row(categories));
     rows.push_back(vpn_channel_row(categories));
     rows.push_back(remote_control_row(running));
-    rows.push_back(
-        later("R139-3", "confidential traffic only inside IPsec channels", "waits for issue 8"));
+    rows.push_back(confidential_row(running, violations));
     std::string integrity =
         "met: configuration integrity (SHA-256 of " + std::to_string(f.revisions) +
         " revisions, running matches), zones and segments, per-interface firewall, "
@@ -726,9 +858,14 @@ std::vector<ComplianceRow> compliance_report(const Config &running, const Compli
         rows.push_back({"R139-4", "not met", "access control, segmentation, integrity",
                         "the running configuration does not match its recorded SHA-256: "
                         "tampered"});
+    const std::string channels =
+        running.ipsec.peers.empty()
+            ? std::string("; no IPsec channel configured")
+            : " other than the IPsec peers' subnet pairs, through their tunnels (" +
+                  names_of(running.ipsec.peers) + ")";
     rows.push_back(loop_row("R139-7", "inner and outer loops never interconnect",
-                            "no accepted path between the inner and outer loops (checked at "
-                            "every commit); IPsec channels wait for issue 8"));
+                            "no accepted path between the inner and outer loops" + channels +
+                                " (checked at every commit)"));
     rows.push_back(loop_row("R139-8", "inner loop never connected to the Internet",
                             "no accepted path between the inner loop and the Internet (checked "
                             "at every commit)"));

@@ -51,6 +51,10 @@ struct ComplianceFacts {
     std::string audit_storage;         // ok, warning, full
     bool forwarding_connected = false; // qorgan-logfwd's status
     std::string forwarding_detail;
+    // charon's IKE SAs (issue 8); ike_known false when not looked at.
+    bool ike_known = false;
+    std::string ike_error;           // set: charon could not be asked (qorgan-ike stopped)
+    std::vector<std::string> ike_up; // peers with an ESTABLISHED IKE SA
 };
 
 struct ComplianceRow {

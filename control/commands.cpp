@@ -7,6 +7,7 @@
 #include "config/set_form.h"
 #include "control/audit/store.h"
 #include "control/privilege.h"
+#include "control/table.h"
 
 #include <algorithm>
 #include <ctime>
@@ -22,7 +23,7 @@ struct CommandHelp {
 };
 
 const CommandHelp operational_commands[] = {
-    {"clear", "Clear sessions"},
+    {"clear", "Clear sessions, blocked sources, IPsec SAs"},
     {"configure", "Enter configuration mode"},
     {"exit", "Leave the shell"},
     {"help", "List the commands"},
@@ -37,6 +38,7 @@ const CommandHelp show_operational[] = {
     {"compliance", "Requirements of Decree 832 and their live status"},
     {"configuration", "The running configuration"},
     {"interfaces", "Ports: state, speed, packets, bytes, errors, drops (R128-f)"},
+    {"ipsec", "IPsec peers, their IKE and ESP SAs, ESP statistics (R128-h)"},
     {"log", "The audit log and its remote copy (R128-c, R90-1-7)"},
     {"nat", "NAT44 translations and port pool statistics"},
     {"ndp", "IPv6 neighbours"},
@@ -130,31 +132,6 @@ std::vector<config::Candidate> candidates_of(const CommandHelp (&list)[N],
         if (std::string(c.word).rfind(partial, 0) == 0)
             out.push_back({c.word, c.help});
     return out;
-}
-
-// Left-aligned columns, two spaces apart.
-std::string table(const std::vector<std::string> &head,
-                  const std::vector<std::vector<std::string>> &rows) {
-    std::vector<size_t> w(head.size());
-    for (size_t i = 0; i < head.size(); i++)
-        w[i] = head[i].size();
-    for (const auto &r : rows)
-        for (size_t i = 0; i < r.size() && i < w.size(); i++)
-            w[i] = std::max(w[i], r[i].size());
-    std::ostringstream o;
-    auto line = [&](const std::vector<std::string> &r) {
-        std::string s;
-        for (size_t i = 0; i < r.size(); i++) {
-            s += r[i];
-            if (i + 1 < r.size())
-                s += std::string(w[i] - r[i].size() + 2, ' ');
-        }
-        o << s << "\n";
-    };
-    line(head);
-    for (const auto &r : rows)
-        line(r);
-    return o.str();
 }
 
 std::string num(const Json &j, const char *key) {
@@ -442,9 +419,11 @@ Reply Commands::operational(Session &s, const std::vector<std::string> &w, int64
         if (w.size() == 4 && std::string("security").rfind(w[1], 0) == 0 &&
             std::string("screen").rfind(w[2], 0) == 0 && std::string("blocked").rfind(w[3], 0) == 0)
             return screen_blocked(true);
+        if (w.size() >= 2 && !w[1].empty() && std::string("ipsec").rfind(w[1], 0) == 0)
+            return clear_ipsec_sa(w);
         if (w.size() < 2 || std::string("sessions").rfind(w[1], 0) != 0)
-            return fail("expected 'clear sessions [address A] [port P] [interface I] [zone Z]' "
-                        "or 'clear security screen blocked'");
+            return fail("expected 'clear sessions [address A] [port P] [interface I] [zone Z]', "
+                        "'clear security screen blocked' or 'clear ipsec sa [peer NAME]'");
         return show_sessions(w, true);
     }
     if (c == "monitor")
@@ -462,7 +441,7 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
     }
     if (w.size() < 2)
         return fail("expected 'show' followed by one of: arp, compliance, configuration, "
-                    "interfaces, log, nat, ndp, route, security, sessions, system, users");
+                    "interfaces, ipsec, log, nat, ndp, route, security, sessions, system, users");
     auto what = pick(w[1], show_operational, "show command");
     if (!what)
         return fail(what.error().message);
@@ -490,6 +469,8 @@ Reply Commands::show(Session &s, const std::vector<std::string> &w, bool display
     }
     if (x == "sessions")
         return show_sessions(w, false);
+    if (x == "ipsec")
+        return show_ipsec(w);
     if (x == "nat")
         return show_nat(w);
     if (x == "route")
@@ -931,6 +912,17 @@ Reply Commands::show_compliance() {
                 f.ports_disabled++;
         }
     }
+    if (_services.ike) {
+        // Live evidence for R128-h: which peers have a tunnel now.
+        f.ike_known = true;
+        auto sas = _services.ike->list_sas();
+        if (!sas)
+            f.ike_error = sas.error().message;
+        else
+            for (const IkeSaInfo &ike : sas.value())
+                if (ike.state == "ESTABLISHED")
+                    f.ike_up.push_back(ike.name);
+    }
     f.running_config_intact = static_cast<bool>(_tx.store().verify_running());
     f.revisions = static_cast<unsigned>(_tx.store().list().size());
     fill_admin_facts(f);
@@ -1218,10 +1210,14 @@ std::vector<config::Candidate> Commands::complete(const Session &s, const std::s
         }
         if (c.value() == "clear" && words.size() == 1) {
             static const CommandHelp cl[] = {
+                {"ipsec", "ipsec sa [peer NAME]: terminate IKE SAs and start them again"},
                 {"security", "security screen blocked: let blocked sources in again"},
                 {"sessions", "Remove tracked connections"}};
             return candidates_of(cl, partial);
         }
+        if ((c.value() == "show" || c.value() == "clear") && words.size() >= 2 &&
+            words[1] == "ipsec")
+            return complete_ipsec(c.value() == "clear", words, partial);
         if (c.value() == "monitor" && words.size() == 1) {
             static const CommandHelp mon[] = {{"interface", "Live packet and bit rates"}};
             return candidates_of(mon, partial);

@@ -10,6 +10,7 @@
 #include "config/compliance.h"
 #include "config/model.h"
 #include "config/schema_tree.h"
+#include "control/ike_control.h"
 #include "control/transactions.h"
 
 #include <functional>
@@ -85,6 +86,7 @@ struct Services {
     auth::Authenticator *auth = nullptr;
     audit::Store *audit = nullptr;
     std::string forwarding_status_file; // qorgan-logfwd's status (show log forwarding)
+    const IkeControl *ike = nullptr;    // qorgan-ike's charon (show ipsec sa, clear ipsec sa)
 };
 
 // Splits a command line into words: whitespace separates, "double quotes" group (with \"
@@ -132,6 +134,17 @@ private:
     Reply show_configuration(const config::Node &tree, const std::vector<std::string> &path,
                              bool display_set);
     Reply show_compliance();
+    // IPsec (docs/IPSEC.md, R128-h): ipsec_commands.cpp.
+    Reply show_ipsec(const std::vector<std::string> &w);
+    Reply show_ipsec_sa(const std::vector<std::string> &w);
+    Reply show_ipsec_statistics();
+    Reply clear_ipsec_sa(const std::vector<std::string> &w);
+    // The peers `peer NAME` at w[from] selects (all when absent), or what was wrong.
+    Result<std::vector<config::IpsecPeer>> selected_peers(const std::vector<std::string> &w,
+                                                          size_t from) const;
+    Result<config::Config> running_config() const;
+    std::vector<config::Candidate> complete_ipsec(bool clear, const std::vector<std::string> &words,
+                                                  const std::string &partial) const;
     Reply show_commits();
     Reply show_integrity();
     Reply commit(Session &s, const std::vector<std::string> &w, int64_t now);

@@ -41,6 +41,7 @@ void usage(FILE *out) {
     std::fprintf(
         out, "usage: qorgand [--state-dir DIR] [--socket PATH] [--dataplane-socket PATH]\n"
              "               [--bootstrap FILE] [--console-tty GLOB,...] [--logfwd PATH]\n"
+             "               [--ike-vici PATH] [--swanctl PATH]\n"
              "       qorgand [--state-dir DIR] --add-user NAME (--role ROLE | --level N)\n"
              "               (the password is read from standard input; offline, at installation)\n"
              "       qorgand [--state-dir DIR] --new-recovery-code\n"
@@ -74,6 +75,10 @@ int main(int argc, char **argv) {
             value(o.console_ttys);
         else if (a == "--logfwd")
             value(o.logfwd_binary);
+        else if (a == "--ike-vici")
+            value(o.ike_vici);
+        else if (a == "--swanctl")
+            value(o.swanctl);
         else if (a == "--add-user")
             value(add_user);
         else if (a == "--role")

@@ -777,7 +777,11 @@ int run_service(const ServiceOptions &o, volatile std::sig_atomic_t &stopping) {
     auto &auth = *auth_r.value();
     DataplaneClient dataplane(o.dataplane_socket);
     Transactions tx(store, dataplane, o.bootstrap_text);
-    Services services{&auth, &audit, o.state_dir + "/logfwd.status.json"};
+    IkeOptions ike_options;
+    ike_options.vici = o.ike_vici;
+    ike_options.swanctl = o.swanctl;
+    IkeControl ike(ike_options);
+    Services services{&auth, &audit, o.state_dir + "/logfwd.status.json", &ike};
     Commands commands(
         tx, [&](const Json &req) { return dataplane.request(req); }, services);
     auth.set_policy(login_policy(commands.system()));

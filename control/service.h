@@ -21,6 +21,9 @@ struct ServiceOptions {
     // Terminals that count as the local console (break-glass, never source-locked).
     std::string console_ttys = "/dev/console,/dev/ttyS*,/dev/tty[0-9]*,/dev/hvc*";
     std::string logfwd_binary; // qorgan-logfwd
+    // qorgan-ike's charon, for show/clear ipsec sa (docs/IPSEC.md).
+    std::string ike_vici = "/run/qorgan/ike/charon.vici";
+    std::string swanctl = "/usr/sbin/swanctl";
 };
 
 int run_service(const ServiceOptions &o, volatile std::sig_atomic_t &stopping);

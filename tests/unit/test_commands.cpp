@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <unistd.h>
 
 using namespace qorgan;
@@ -81,8 +82,70 @@ public:
             return Json{{"ok", true}, {"cleared", 1}};
         if (op == "status")
             return Json{{"ok", true}, {"epoch", st.epoch}, {"sha256", st.sha256}};
+        if (op == "ipsec-sas" || op == "ipsec") {
+            if (!ipsec_error.empty())
+                return Error{{}, ipsec_error};
+            return op == "ipsec" ? ipsec_stats : ipsec_sas;
+        }
+        if (op == "drops")
+            return drops;
         return Error{{}, "unknown op '" + op + "'"};
     }
+
+    // ESP SAs as qorgan-ike installed them (docs/IPSEC.md): branch1's pair, and one of a
+    // peer no longer configured.
+    static Json esp_sa(uint32_t spi, const char *hex, const char *dir, const char *peer,
+                       uint64_t bytes, uint64_t packets, uint64_t idle_ms) {
+        bool in = std::string(dir) == "in";
+        return Json{{"spi", spi},
+                    {"spi_hex", hex},
+                    {"dir", dir},
+                    {"src", in ? "203.0.113.10" : "203.0.113.1"},
+                    {"dst", in ? "203.0.113.1" : "203.0.113.10"},
+                    {"reqid", 1},
+                    {"peer", peer},
+                    {"cipher", "aes256gcm16"},
+                    {"esn", false},
+                    {"encap", nullptr},
+                    {"bytes", bytes},
+                    {"packets", packets},
+                    {"replay_drops", in ? 1 : 0},
+                    {"auth_failures", in ? 2 : 0},
+                    {"hard_limit_drops", 0},
+                    {"other_drops", 0},
+                    {"age_s", 300},
+                    {"idle_ms", idle_ms}};
+    }
+    Json ipsec_sas = Json{{"ok", true},
+                          {"sas",
+                           {esp_sa(0xc0ffee01, "0xc0ffee01", "in", "branch1", 4200, 42, 1500),
+                            esp_sa(0xc0ffee02, "0xc0ffee02", "out", "branch1", 6300, 42, 200),
+                            esp_sa(0x0badf00d, "0x0badf00d", "in", "gone", 0, 0, 300000)}},
+                          {"policies", 3}};
+    Json ipsec_stats = Json{{"ok", true},
+                            {"sas_in", 2},
+                            {"sas_out", 1},
+                            {"policies", 3},
+                            {"max_sas", 1024},
+                            {"counters",
+                             {{"sas_added", 5},
+                              {"sas_removed", 2},
+                              {"policies_added", 3},
+                              {"policies_removed", 0},
+                              {"refused_full", 0},
+                              {"refused_backend", 1},
+                              {"flushes", 1},
+                              {"packets", 84},
+                              {"bytes", 10500},
+                              {"replay_drops", 1},
+                              {"auth_failures", 2},
+                              {"hard_limit_drops", 0},
+                              {"other_drops", 0}}}};
+    Json drops = Json{
+        {"ok", true},
+        {"drops",
+         {{"default_deny", 7}, {"ipsec_no_sa", 3}, {"ipsec_policy_mismatch", 0}, {"no_route", 1}}}};
+    std::string ipsec_error; // set: ipsec-sas and ipsec fail with it
 
     // One flow from a dataplane that does not classify (no application fields).
     Json sessions = Json{{"ok", true},
@@ -757,6 +820,9 @@ TEST_F(CommandsTest, RoleMatrixEveryClassAgainstEveryRole_R128b) {
         {"show nat statistics", C::view},
         {"show security application-statistics", C::view}, // counts, not flows (R134-1)
         {"clear sessions", C::clear},
+        {"show ipsec sa", C::view},         // peers and tunnels, like interfaces (R128-h)
+        {"show ipsec statistics", C::view}, // counts
+        {"clear ipsec sa", C::clear},
         {"configure", C::network}, // any configuring class enters; checked per role below
         {"show log audit", C::audit_view},
         {"request audit verify", C::audit_view},
@@ -867,4 +933,370 @@ TEST_F(CommandsTest, NoCommandErasesOrDisablesTheAuditLog_R38_6) {
             run(s, "exit discard");
         }
     }
+}
+
+// ---------------------------------------------------------------- IPsec (R128-h)
+
+namespace {
+
+// charon's view through a stand-in for swanctl: the calls made, and the replies given.
+struct FakeSwanctl {
+    std::vector<std::vector<std::string>> calls;
+    std::map<std::string, ProgramResult> replies; // by the swanctl command ("--list-sas", ...)
+
+    IkeControl::Runner runner() {
+        return [this](const std::vector<std::string> &argv, const std::vector<std::string> &, int) {
+            calls.push_back(argv);
+            auto it = replies.find(argv.size() > 1 ? argv[1] : "");
+            return it != replies.end() ? it->second : ProgramResult{};
+        };
+    }
+    // The calls without the program and the socket: "--terminate --ike branch1 ...".
+    std::vector<std::string> made() const {
+        std::vector<std::string> out;
+        for (const auto &c : calls) {
+            std::string line;
+            for (size_t i = 1; i + 2 < c.size(); i++)
+                line += (line.empty() ? "" : " ") + c[i];
+            out.push_back(line);
+        }
+        return out;
+    }
+};
+
+ProgramResult exited(int code, const std::string &out, const std::string &err = "") {
+    ProgramResult r;
+    r.exit_code = code;
+    r.out = out;
+    r.err = err;
+    return r;
+}
+
+const char *charon_sas = R"(list-sa event {
+  branch1 {
+    uniqueid = 3
+    version = 2
+    state = ESTABLISHED
+    local-host = 203.0.113.1
+    local-port = 500
+    local-id = 203.0.113.1
+    remote-host = 203.0.113.10
+    remote-port = 500
+    remote-id = 203.0.113.10
+    initiator = yes
+    encr-alg = AES_CBC
+    encr-keysize = 256
+    integ-alg = HMAC_SHA2_256_128
+    prf-alg = PRF_HMAC_SHA2_256
+    dh-group = MODP_3072
+    established = 300
+    rekey-time = 12660
+    child-sas {
+      branch1-5 {
+        name = branch1
+        uniqueid = 5
+        reqid = 1
+        state = INSTALLED
+        mode = TUNNEL
+        protocol = ESP
+        spi-in = c0ffee01
+        spi-out = c0ffee02
+        encr-alg = AES_GCM_16
+        encr-keysize = 256
+        rekey-time = 2940
+        install-time = 300
+        local-ts = [
+          198.18.1.0/24
+        ]
+        remote-ts = [
+          192.0.2.0/24
+        ]
+      }
+    }
+  }
+}
+list-sas reply {
+}
+)";
+
+const char *not_running = "connecting to 'unix:///run/test/charon.vici' failed: No such file or "
+                          "directory\nError: connecting to 'unix:///run/test/charon.vici' URI "
+                          "failed: No such file or directory\n";
+
+class IpsecCommandsTest : public CommandsTest {
+protected:
+    void SetUp() override {
+        CommandsTest::SetUp();
+        // Two peers: branch1 starts at once, lab2 waits for traffic (trap).
+        Session s = as_role("network-admin");
+        for (const char *line : {"configure", "set ipsec peer branch1 address 203.0.113.10",
+                                 "set ipsec peer branch1 pre-shared-key \"0123456789abcdefghij\"",
+                                 "set ipsec peer branch1 local-subnet 198.18.1.0/24",
+                                 "set ipsec peer branch1 remote-subnet 192.0.2.0/24",
+                                 "set ipsec peer lab2 address 203.0.113.20",
+                                 "set ipsec peer lab2 pre-shared-key \"0123456789abcdefghij\"",
+                                 "set ipsec peer lab2 local-subnet 198.18.2.0/24",
+                                 "set ipsec peer lab2 remote-subnet 192.0.3.0/24",
+                                 "set ipsec peer lab2 start-action trap", "commit", "exit"}) {
+            Reply r = run(s, line);
+            ASSERT_TRUE(r.ok) << line << ": " << r.error;
+        }
+        ike = std::make_unique<IkeControl>(
+            IkeOptions{"/usr/sbin/swanctl", "/run/test/charon.vici", 10000}, swanctl.runner());
+        cmds = std::make_unique<Commands>(
+            *tx, [this](const Json &r) { return dp.query(r); },
+            Services{nullptr, nullptr, "", ike.get()});
+        swanctl.replies["--list-sas"] = exited(0, charon_sas);
+    }
+
+    FakeSwanctl swanctl;
+    std::unique_ptr<IkeControl> ike;
+};
+
+const std::string branch1_block =
+    "Peer branch1: 203.0.113.10, pre-shared key, start-action start, 198.18.1.0/24 <-> "
+    "192.0.2.0/24\n";
+const std::string branch1_sas =
+    "  SPI         Dir  Cipher       Bytes  Packets  Replay drops  ICV failures  Age s  Idle s\n"
+    "  0xc0ffee01  in   aes256gcm16  4200   42       1             2             300    1\n"
+    "  0xc0ffee02  out  aes256gcm16  6300   42       0             0             300    0\n";
+const std::string lab2_block = "Peer lab2: 203.0.113.20, pre-shared key, start-action trap, "
+                               "198.18.2.0/24 <-> 192.0.3.0/24\n";
+
+} // namespace
+
+TEST_F(IpsecCommandsTest, ShowIpsecSaJoinsCharonAndTheDataplane) {
+    Session s = as_role("operator");
+    Reply r = run(s, "show ipsec sa");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output,
+              branch1_block +
+                  "  IKE SA #3: ESTABLISHED, established 300 s ago, rekey in 12660 s\n"
+                  "    local  203.0.113.1:500 id 203.0.113.1\n"
+                  "    remote 203.0.113.10:500 id 203.0.113.10\n"
+                  "    AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_3072, we initiated\n"
+                  "  CHILD SA branch1 #5: INSTALLED, reqid 1, ESP in 0xc0ffee01 out 0xc0ffee02, "
+                  "AES_GCM_16-256, installed 300 s ago, rekey in 2940 s\n"
+                  "    198.18.1.0/24 === 192.0.2.0/24\n" +
+                  branch1_sas + lab2_block +
+                  "  IKE SA: none\n"
+                  "  no SA in the dataplane\n"
+                  "SAs of no configured peer:\n"
+                  "  SPI         Dir  Cipher       Bytes  Packets  Replay drops  ICV failures  "
+                  "Age s  Idle s\n"
+                  "  0x0badf00d  in   aes256gcm16  0      0        1             2             "
+                  "300    300\n");
+    EXPECT_EQ(swanctl.made(), std::vector<std::string>{"--list-sas --pretty"});
+
+    // One peer; abbreviated words work as elsewhere.
+    r = run(s, "sh ipsec sa peer lab2");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, lab2_block + "  IKE SA: none\n  no SA in the dataplane\n");
+}
+
+TEST_F(IpsecCommandsTest, ShowIpsecSaSaysWhenQorganIkeIsNotRunning) {
+    swanctl.replies["--list-sas"] = exited(2, "", not_running);
+    Session s = as_role("operator");
+    Reply r = run(s, "show ipsec sa peer branch1");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output,
+              "IKE: qorgan-ike is not running: nothing answers on unix:///run/test/charon.vici\n"
+              "the dataplane's SAs below are those it holds now\n\n" +
+                  branch1_block + "  IKE SA: unknown (see above)\n" + branch1_sas);
+    // Garbage from swanctl is shown as such, and the dataplane's SAs still are.
+    swanctl.replies["--list-sas"] = exited(0, "list-sa event {\n  branch1 {\n");
+    r = run(s, "show ipsec sa peer branch1");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output.substr(0, r.output.find('\n')),
+              "IKE: swanctl output line 2: section 'branch1' is not closed");
+    EXPECT_NE(r.output.find(branch1_sas), std::string::npos) << r.output;
+}
+
+TEST_F(IpsecCommandsTest, ShowIpsecSaWithoutTheDataplaneOrWithAWrongPeer) {
+    dp.ipsec_error = "dataplane: cannot connect to /run/qorgan/dataplane.sock";
+    Session s = as_role("operator");
+    Reply r = run(s, "show ipsec sa peer lab2");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, "dataplane: dataplane: cannot connect to /run/qorgan/dataplane.sock\n\n" +
+                            lab2_block + "  IKE SA: none\n  dataplane SAs: unknown (see above)\n");
+    r = run(s, "show ipsec sa peer branch9");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "no IPsec peer 'branch9'; configured peers: branch1, lab2");
+    r = run(s, "show ipsec sa branch1");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "expected nothing or 'peer <name>' after 'show ipsec sa'");
+    r = run(s, "show ipsec");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "expected 'show ipsec sa [peer <name>]' or 'show ipsec statistics'");
+    r = run(s, "show ipsec s");
+    EXPECT_EQ(r.error, "'s' is ambiguous: sa, statistics");
+    r = run(s, "show ipsec tunnels");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "unknown show ipsec command 'tunnels'; expected 'show ipsec sa [peer "
+                       "<name>]' or 'show ipsec statistics'");
+}
+
+TEST_F(CommandsTest, ShowIpsecSaWithoutPeers) {
+    Session s = as_role("operator");
+    Reply r = run(s, "show ipsec sa");
+    ASSERT_TRUE(r.ok) << r.error;
+    // No IKE control in this Commands (as in tests and the fuzzer): charon is not asked.
+    EXPECT_EQ(r.output.substr(0, r.output.find("\n\n")),
+              "IKE: not asked: no IKE control in this process\n"
+              "the dataplane's SAs below are those it holds now");
+    EXPECT_NE(r.output.find("no IPsec peer configured (ipsec { peer <name> { ... } })\n"),
+              std::string::npos);
+    EXPECT_NE(r.output.find("SAs of no configured peer:\n"), std::string::npos);
+    r = run(s, "show ipsec sa peer x");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "no IPsec peer 'x': no peer is configured (ipsec { peer <name> { ... } })");
+}
+
+TEST_F(CommandsTest, ShowIpsecStatisticsShowsCountersAndIpsecDrops) {
+    Session s = as_role("operator");
+    Reply r = run(s, "show ipsec statistics");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, "SAs: 2 inbound, 1 outbound, at most 1024; 3 policies\n"
+                        "\n"
+                        "Counter                              Total\n"
+                        "SAs added                            5\n"
+                        "SAs removed                          2\n"
+                        "policies added                       3\n"
+                        "policies removed                     0\n"
+                        "SAs or policies refused: table full  0\n"
+                        "SAs refused by the ESP engine        1\n"
+                        "flushes (qorgan-ike restarts)        1\n"
+                        "ESP packets                          84\n"
+                        "ESP bytes                            10500\n"
+                        "replay drops                         1\n"
+                        "ICV failures                         2\n"
+                        "drops at the hard lifetime           0\n"
+                        "other drops                          0\n"
+                        "ESP packets to other drops: summed over the SAs held now.\n"
+                        "\n"
+                        "Drop reason            Packets\n"
+                        "ipsec_no_sa            3\n"
+                        "ipsec_policy_mismatch  0\n");
+    // A dataplane without ipsec_* reasons, and one whose drops op fails.
+    dp.drops = Json{{"ok", true}, {"drops", {{"default_deny", 7}}}};
+    r = run(s, "show ipsec stat");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output.substr(r.output.rfind("held now.\n") + 10),
+              "\nthe dataplane counts no ipsec_* drop reason\n");
+    // IPsec unavailable in the dataplane is the command's error.
+    dp.ipsec_error = "IPsec is not available: the dataplane runs without a crypto device";
+    r = run(s, "show ipsec statistics");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error,
+              "dataplane: IPsec is not available: the dataplane runs without a crypto device");
+    r = run(s, "show ipsec statistics now");
+    EXPECT_EQ(r.error, "'show ipsec statistics' takes no arguments");
+}
+
+TEST_F(IpsecCommandsTest, ClearIpsecSaTerminatesAndStartsAgain) {
+    swanctl.replies["--terminate"] = exited(0, "terminate completed successfully\n");
+    swanctl.replies["--initiate"] = exited(0, "initiate completed successfully\n");
+    Session s = as_role("network-admin");
+    Reply r = run(s, "clear ipsec sa");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output,
+              "peer branch1: IKE SA terminated; initiated again\n"
+              "peer lab2: IKE SA terminated; start-action trap: it comes up again with traffic "
+              "or from the peer\n");
+    EXPECT_EQ(swanctl.made(),
+              (std::vector<std::string>{"--terminate --ike branch1 --force --timeout 5",
+                                        "--initiate --child branch1 --timeout 5",
+                                        "--terminate --ike lab2 --force --timeout 5"}));
+    // Audited as a command (R128-c), with what was done for each peer.
+    EXPECT_EQ(r.audit_action, "command");
+    EXPECT_EQ(r.audit_line, "");
+    EXPECT_EQ(r.audit_detail, "peer branch1: IKE SA terminated; initiated again\n"
+                              "peer lab2: IKE SA terminated; start-action trap: it comes up "
+                              "again with traffic or from the peer");
+
+    // One peer; charon had none up, and the new one is still negotiating.
+    swanctl.calls.clear();
+    swanctl.replies["--terminate"] =
+        exited(1, "", "terminate failed: no matching SAs to terminate found\n");
+    swanctl.replies["--initiate"] =
+        exited(1, "", "initiate failed: CHILD_SA 'branch1' not established after 5000ms\n");
+    r = run(s, "clear ipsec sa peer branch1");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.output, "peer branch1: no IKE SA to terminate; initiated again (not established "
+                        "within 5 s; charon goes on trying)\n");
+    EXPECT_EQ(swanctl.made().size(), 2u);
+}
+
+TEST_F(IpsecCommandsTest, ClearIpsecSaErrors) {
+    Session s = as_role("network-admin");
+    Reply r = run(s, "clear ipsec sa peer branch9");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "no IPsec peer 'branch9'; configured peers: branch1, lab2");
+    EXPECT_TRUE(swanctl.calls.empty());
+    r = run(s, "clear ipsec");
+    EXPECT_EQ(r.error, "expected 'clear ipsec sa [peer <name>]'");
+
+    swanctl.replies["--terminate"] = exited(2, "", not_running);
+    r = run(s, "clear ipsec sa");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "qorgan-ike is not running: nothing answers on "
+                       "unix:///run/test/charon.vici; nothing was cleared");
+    EXPECT_EQ(swanctl.calls.size(), 1u) << "stops at the first peer";
+
+    // A failure for one peer does not stop the others; both are in the reply and the record.
+    swanctl.calls.clear();
+    swanctl.replies["--terminate"] = exited(0, "terminate completed successfully\n");
+    swanctl.replies["--initiate"] =
+        exited(1, "", "initiate failed: establishing CHILD_SA 'branch1' failed\n");
+    r = run(s, "clear ipsec sa");
+    ASSERT_FALSE(r.ok);
+    EXPECT_EQ(r.error, "peer branch1: IKE SA terminated; initiating it again failed: swanctl "
+                       "--initiate: initiate failed: establishing CHILD_SA 'branch1' failed");
+    EXPECT_EQ(r.output, "peer lab2: IKE SA terminated; start-action trap: it comes up again "
+                        "with traffic or from the peer\n");
+    EXPECT_EQ(r.audit_detail, r.error + "\n" + r.output.substr(0, r.output.size() - 1));
+
+    // The operator may look but not clear (R128-b).
+    Session op = as_role("operator");
+    r = run(op, "clear ipsec sa peer branch1");
+    EXPECT_TRUE(r.refused);
+    EXPECT_EQ(r.audit_action, "privilege-refused");
+    EXPECT_EQ(r.error, "permission denied (R128-b): 'clear ipsec sa peer branch1' needs the "
+                       "class clear; your level 1 (operator) grants view, traffic-view");
+}
+
+TEST_F(IpsecCommandsTest, ComplianceShowsWhichTunnelsAreUp_R128h) {
+    Session s = as_role("operator");
+    Reply r = run(s, "show compliance");
+    ASSERT_TRUE(r.ok) << r.error;
+    std::string line = r.output.substr(r.output.find("\nR128-h"));
+    line = line.substr(1, line.find('\n', 1) - 1);
+    EXPECT_NE(line.find("partly met"), std::string::npos) << line;
+    EXPECT_NE(line.find("2 IPsec peers (branch1, lab2): IKEv2"), std::string::npos) << line;
+    EXPECT_EQ(line.substr(line.size() - 41), "; IKE established: branch1 (1 of 2 peers)");
+    swanctl.replies["--list-sas"] = exited(2, "", not_running);
+    r = run(s, "show compliance");
+    EXPECT_NE(r.output.find("; IKE: qorgan-ike is not running: nothing answers on "
+                            "unix:///run/test/charon.vici\n"),
+              std::string::npos);
+}
+
+TEST_F(IpsecCommandsTest, CompletionOffersIpsecWordsAndPeerNames) {
+    Session s = as_role("network-admin");
+    auto words = [&](const std::string &line) {
+        std::vector<std::string> out;
+        for (const auto &c : cmds->complete(s, line))
+            out.push_back(c.word);
+        return out;
+    };
+    EXPECT_EQ(words("show ip"), std::vector<std::string>{"ipsec"});
+    EXPECT_EQ(words("show ipsec "), (std::vector<std::string>{"sa", "statistics"}));
+    EXPECT_EQ(words("show ipsec sa "), std::vector<std::string>{"peer"});
+    EXPECT_EQ(words("show ipsec sa peer "), (std::vector<std::string>{"branch1", "lab2"}));
+    EXPECT_EQ(words("clear ipsec sa peer b"), std::vector<std::string>{"branch1"});
+    EXPECT_EQ(words("clear ipsec "), std::vector<std::string>{"sa"});
+    EXPECT_EQ(words("clear i"), std::vector<std::string>{"ipsec"});
+    auto help = cmds->complete(s, "show ipsec sa peer l");
+    ASSERT_EQ(help.size(), 1u);
+    EXPECT_EQ(help[0].help, "IPsec peer 203.0.113.20");
 }

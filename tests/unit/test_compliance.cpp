@@ -20,7 +20,8 @@ const Lists open_egress = {{"inner0", "rule 1000 { action accept; }"},
 
 // The lab's interfaces and zones with the given rule lists, routes, NAT rules and screens.
 Config lab(const Lists &ingress, const Lists &egress = open_egress, const std::string &routes = "",
-           const std::string &nat = "", const std::string &security = "") {
+           const std::string &nat = "", const std::string &security = "",
+           const std::string &ipsec = "") {
     std::string policy;
     for (const char *i : {"inner0", "outer0", "dmz0", "inet0"}) {
         policy += std::string(i) + " { ";
@@ -41,7 +42,8 @@ zones { inner { loop inner; } outer { loop outer; } dmz { loop shielded; }
         internet { loop internet; } }
 policy { )" + policy + R"( }
 routes { )" + routes + " }\nnat { " +
-                       nat + " }\nsecurity { " + security + " }\n";
+                       nat + " }\nsecurity { " + security + " }\n" +
+                       (ipsec.empty() ? "" : "ipsec { " + ipsec + " }\n");
     auto c = load_text(text, "lab");
     EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().to_string());
     return c.ok() ? *c : Config{};
@@ -173,6 +175,104 @@ TEST(Compliance, TrafficToTheGatewayItselfAndDisabledPortsDoNotCount) {
         if (i.name != "inner0" && i.name != "dmz0")
             i.disabled = true;
     EXPECT_TRUE(check_loops(d).empty());
+}
+
+// Tunnels from the inner LAN: to branch1's 192.0.2.0/24 and to branch2's two subnets
+// 100.64.0.0/24 and 100.64.3.0/24, both through the Internet; and to a site in the outer
+// loop, 10.20.0.0/16 behind 198.18.2.50 on outer0.
+const std::string peers =
+    "peer branch1 { address 203.0.113.10; pre-shared-key \"0123456789abcdefghij\"; "
+    "local-subnet 198.18.1.0/24; remote-subnet 192.0.2.0/24; } "
+    "peer branch2 { address 203.0.113.20; pre-shared-key \"0123456789abcdefghij\"; "
+    "local-subnet 198.18.1.0/25; remote-subnet 100.64.0.0/24; remote-subnet 100.64.3.0/24; } "
+    "peer site3 { address 198.18.2.50; pre-shared-key \"0123456789abcdefghij\"; "
+    "esp-proposal aes256-sha256; local-subnet 198.18.1.0/24; remote-subnet 10.20.0.0/16; }";
+const std::string tunnel_routes =
+    "route 0.0.0.0/0 { via 203.0.113.254; } route 10.20.0.0/16 { via 198.18.2.254; }";
+
+std::vector<Violation> with_tunnels(const Lists &ingress, const std::string &ipsec = peers) {
+    return check_loops(lab(ingress, open_egress, tunnel_routes, "", "", ipsec));
+}
+
+TEST(Compliance, R139_7_R139_8_RulesAdmittingExactlyAPeersSubnetPairsPass) {
+    const Lists rules = {
+        // branch1 both ways: out from the inner LAN, and in (decrypted ESP runs the ingress
+        // rules of the interface it arrived on).
+        {"inner0", "rule 10 { source 198.18.1.0/24; destination 192.0.2.0/24; action accept; } "
+                   "rule 11 { protocol tcp; source 198.18.1.0/25; destination 100.64.3.0/24; "
+                   "destination-port 443; action accept; } "
+                   "rule 12 { source 198.18.1.0/24; destination 10.20.0.0/16; action accept; }"},
+        {"inet0", "rule 10 { source 192.0.2.0/24; destination 198.18.1.0/24; action accept; }"},
+        {"outer0", "rule 12 { source 10.20.0.0/16; destination 198.18.1.0/24; action accept; }"}};
+    EXPECT_TRUE(with_tunnels(rules).empty());
+    // Without the peers the same rules break both paragraphs.
+    std::set<std::string> ids;
+    for (const Violation &v : check_loops(lab(rules, open_egress, tunnel_routes)))
+        ids.insert(v.requirement + " " + v.path);
+    EXPECT_EQ(ids, (std::set<std::string>{"R139-8 policy inner0 ingress rule 10",
+                                          "R139-8 policy inner0 ingress rule 11",
+                                          "R139-7 policy inner0 ingress rule 12",
+                                          "R139-8 policy inet0 ingress rule 10",
+                                          "R139-7 policy outer0 ingress rule 12"}));
+}
+
+// "accepted", or the first violation's paragraph and text.
+std::string verdict(const std::vector<Violation> &v) {
+    return v.empty() ? std::string("accepted") : v[0].requirement + ": " + v[0].message;
+}
+
+TEST(Compliance, R139_7_R139_8_ARuleAdmittingMoreThanThePairsIsStillRefused) {
+    // A wider destination than the tunnel's.
+    EXPECT_EQ(verdict(with_tunnels({{"inner0", "rule 20 { source 198.18.1.0/24; destination "
+                                               "192.0.2.0/23; action accept; }"}})),
+              "R139-8: policy inner0 ingress rule 20 accepts 198.18.1.0/24 -> 192.0.2.0/23 "
+              "(inet0, loop internet): R139-8 forbids any path from the inner loop to the "
+              "Internet; only traffic between an IPsec peer's local-subnet and remote-subnet "
+              "may pass, through its tunnel");
+    // A wider source: 198.18.1.128/25 is no local-subnet of branch2.
+    EXPECT_EQ(verdict(with_tunnels({{"inner0", "rule 21 { source 198.18.1.0/24; destination "
+                                               "100.64.0.0/24; action accept; }"}}))
+                  .substr(0, 45),
+              "R139-8: policy inner0 ingress rule 21 accepts");
+    // Any destination; the tunnel's destination from any source of the Internet.
+    EXPECT_NE(verdict(with_tunnels({{"inner0", "rule 22 { source 198.18.1.0/24; action accept; "
+                                               "}"}})),
+              "accepted");
+    EXPECT_NE(verdict(with_tunnels({{"inet0", "rule 23 { destination 198.18.1.0/24; action "
+                                              "accept; }"}})),
+              "accepted");
+    // One peer's remote subnet with another address family or the outer loop's own LAN:
+    // the outer LAN 198.18.2.0/24 is no subnet of site3.
+    EXPECT_EQ(verdict(with_tunnels({{"inner0", "rule 24 { source 198.18.1.0/24; destination "
+                                               "198.18.2.0/24; action accept; }"}}))
+                  .substr(0, 7),
+              "R139-7:");
+}
+
+TEST(Compliance, R139_8_TheGapBetweenTwoTunnelSubnetsInsideOneRuleIsFound) {
+    // 100.64.0.0/22 begins in branch2's 100.64.0.0/24 and ends in its 100.64.3.0/24: its
+    // first and last addresses are tunnelled, 100.64.1.0-100.64.2.255 are not. The
+    // witnesses beside each tunnel subnet find them.
+    auto v = with_tunnels({{"inner0", "rule 30 { source 198.18.1.0/25; destination "
+                                      "100.64.0.0/22; action accept; }"}});
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].requirement, "R139-8");
+    EXPECT_EQ(v[0].path, "policy inner0 ingress rule 30");
+    // The same range as exactly the two subnets passes.
+    EXPECT_TRUE(with_tunnels({{"inner0", "rule 31 { source 198.18.1.0/25; destination "
+                                         "100.64.0.0/24; destination 100.64.3.0/24; action "
+                                         "accept; }"}})
+                    .empty());
+    // Any source from inner0 is its LAN, 198.18.1.0/24: branch1's local subnet. A second
+    // inner network routed behind inner0 is not.
+    const Lists any_source = {{"inner0", "rule 32 { destination 192.0.2.0/24; action accept; }"}};
+    EXPECT_TRUE(with_tunnels(any_source).empty());
+    auto behind = check_loops(lab(any_source, open_egress,
+                                  tunnel_routes + " route 10.99.0.0/16 { via 198.18.1.254; }", "",
+                                  "", peers));
+    ASSERT_EQ(behind.size(), 1u);
+    EXPECT_EQ(behind[0].message.substr(0, 76),
+              "policy inner0 ingress rule 32 accepts 10.99.0.0/16 -> 192.0.2.0/24 (inet0, l");
 }
 
 ComplianceFacts healthy() {
@@ -493,6 +593,74 @@ TEST(ComplianceReport, DisconnectedTamperedAndViolatingAreNotMet) {
     EXPECT_EQ(row(rows, "R139-8")->evidence,
               "policy inner0 ingress rule 21 accepts 198.18.1.0/24 -> 203.0.113.0/24 (inet0, "
               "loop internet): R139-8 forbids any path from the inner loop to the Internet");
+}
+
+TEST(ComplianceReport, IpsecRowsFollowThePeers_R128h_R139_3_R139_7) {
+    const Lists tunnel_rules = {
+        {"inner0", "rule 10 { source 198.18.1.0/24; destination 192.0.2.0/24; action accept; }"},
+        {"inet0", "rule 10 { source 192.0.2.0/24; destination 198.18.1.0/24; action accept; }"}};
+    auto rows =
+        compliance_report(lab(tunnel_rules, open_egress, tunnel_routes, "", "", peers), healthy());
+    EXPECT_EQ(row(rows, "R128-h")->status, "partly met");
+    EXPECT_EQ(row(rows, "R128-h")->evidence,
+              "3 IPsec peers (branch1, branch2, site3): IKEv2, ESP aes256-sha256, aes256gcm16 "
+              "(AES-256-GCM / AES-256-CBC + HMAC-SHA-256), 3 pre-shared keys, 0 X.509 "
+              "certificates; no certified national algorithm (MCIP) can be chosen yet");
+    EXPECT_EQ(row(rows, "R139-3")->status, "met");
+    EXPECT_EQ(row(rows, "R139-3")->evidence,
+              "between sites only through IPsec: 198.18.1.0/24 <-> 192.0.2.0/24 (branch1); "
+              "198.18.1.0/25 <-> 100.64.0.0/24, 100.64.3.0/24 (branch2); 198.18.1.0/24 <-> "
+              "10.20.0.0/16 (site3); no other path leaves the inner loop for the outer loop or "
+              "the Internet (R139-7, R139-8, checked at every commit); what a tunnel covers is "
+              "dropped when no SA carries it (ipsec_no_sa). Which traffic is confidential is "
+              "the operator's choice of local-subnet and remote-subnet");
+    EXPECT_EQ(row(rows, "R139-7")->status, "met");
+    EXPECT_EQ(row(rows, "R139-7")->evidence,
+              "no accepted path between the inner and outer loops other than the IPsec peers' "
+              "subnet pairs, through their tunnels (branch1, branch2, site3) (checked at every "
+              "commit)");
+    EXPECT_EQ(row(rows, "R139-8")->status, "met");
+
+    // qorgand adds charon's live view (show compliance).
+    ComplianceFacts live = healthy();
+    live.ike_known = true;
+    live.ike_up = {"site3", "branch1", "site3"};
+    auto live_rows =
+        compliance_report(lab(tunnel_rules, open_egress, tunnel_routes, "", "", peers), live);
+    EXPECT_EQ(row(live_rows, "R128-h")->evidence.substr(row(rows, "R128-h")->evidence.size()),
+              "; IKE established: branch1, site3 (2 of 3 peers)");
+    live.ike_error = "qorgan-ike is not running: nothing answers on unix:///x";
+    live_rows =
+        compliance_report(lab(tunnel_rules, open_egress, tunnel_routes, "", "", peers), live);
+    EXPECT_EQ(row(live_rows, "R128-h")->evidence.substr(row(rows, "R128-h")->evidence.size()),
+              "; IKE: qorgan-ike is not running: nothing answers on unix:///x");
+    EXPECT_EQ(row(live_rows, "R128-h")->status, "partly met");
+
+    // A rule past the tunnels: R139-3 is not met either, with the rule that opens the way.
+    auto open_rows =
+        compliance_report(lab({{"inner0", "rule 40 { destination 192.0.2.0/23; action accept; }"}},
+                              open_egress, tunnel_routes, "", "", peers),
+                          healthy());
+    EXPECT_EQ(row(open_rows, "R139-8")->status, "not met");
+    EXPECT_EQ(row(open_rows, "R139-3")->status, "not met");
+    EXPECT_EQ(row(open_rows, "R139-3")->evidence.substr(0, 79),
+              "policy inner0 ingress rule 40 accepts 198.18.1.0/24 -> 192.0.2.0/23 (inet0, loo");
+    EXPECT_NE(row(open_rows, "R139-3")
+                  ->evidence.find(": traffic can leave the inner loop outside the tunnels"),
+              std::string::npos);
+
+    // No peer: nothing is protected.
+    auto bare = compliance_report(lab({}), healthy());
+    EXPECT_EQ(row(bare, "R128-h")->status, "not met");
+    EXPECT_EQ(row(bare, "R128-h")->evidence,
+              "no 'ipsec peer' configured: no traffic is protected cryptographically "
+              "(IKEv2/ESP channels are available, docs/IPSEC.md)");
+    EXPECT_EQ(row(bare, "R139-3")->status, "not met");
+    EXPECT_EQ(row(bare, "R139-3")->evidence,
+              "no 'ipsec peer' configured: traffic between sites has no protected channel");
+    EXPECT_EQ(row(bare, "R139-7")->evidence,
+              "no accepted path between the inner and outer loops; no IPsec channel configured "
+              "(checked at every commit)");
 }
 
 TEST(ComplianceReport, R139_13_NeedsDisabledPortsDown) {
