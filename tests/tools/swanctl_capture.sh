@@ -3,8 +3,7 @@
 # Qorgan lab): two stock charons (kernel-libipsec) in a private network namespace over lo,
 # each with its own /run (the fixed pid file), a PSK tunnel with a DN identity initiated,
 # then swanctl --list-sas --pretty and --raw on both sides, terminate twice. Run it as
-# `unshare -n tests/unit/swanctl_capture.sh` (with UNIT=build/tests/unit/unit-swanctl it
-# also runs IkeControl against the initiator); the output lands in $D (below), nothing else
+# `unshare -n tests/tools/swanctl_capture.sh`; the output lands in $D (below), nothing else
 # changes. kernel-libipsec because this machine's kernel has no XFRM (kernel-netlink's SAs
 # fail with ENOSYS); the two charons differ in ports (a 500/5500, b 1500/4500).
 D=${D:-/tmp/qorgan-swanctl-capture}
@@ -93,11 +92,4 @@ sw b --list-sas --pretty > $D/b-pretty.txt 2>/dev/null
 sw a --terminate --ike branch1 --force --timeout 5 > $D/a/terminate.txt 2>&1; echo "terminate rc=$?" >> $D/a/terminate.txt
 sw a --terminate --ike branch1 --force --timeout 5 > $D/a/terminate2.txt 2>&1; echo "terminate2 rc=$?" >> $D/a/terminate2.txt
 sw a --list-sas --pretty > $D/a-after.txt 2>/dev/null
-# With UNIT=build/tests/unit/unit-swanctl: IkeControl against this charon (list, terminate,
-# terminate again, initiate, an unknown child).
-if [ -n "$UNIT" ]; then
-  sw a --initiate --child branch1 --timeout 10 > /dev/null 2>&1
-  QORGAN_TEST_VICI=$D/a/charon.vici "$UNIT" --gtest_filter=IkeControl.AgainstALiveCharon
-  echo "unit rc=$?"
-fi
 kill $pids; wait
