@@ -31,6 +31,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -500,14 +501,20 @@ int main(int argc, char **argv) {
     // The TUN holds the running snapshot's addresses and routes: at start and after every
     // apply or SIGHUP (the routes after the addresses, their preferred sources).
     auto sync_tun = [&](const Snapshot &s) {
+        // The configured IPsec peers are reached through the TUN too: charon's IKE to them
+        // leaves by the dataplane (docs/IPSEC.md).
+        std::vector<config::Prefix> routes = opt.exception_routes;
+        for (const config::IpsecPeer &p : s.conf.ipsec.peers)
+            if (std::find(routes.begin(), routes.end(), p.address) == routes.end())
+                routes.push_back(p.address);
         auto a = tun->sync_addresses(s);
-        auto r = tun->sync_routes(s, opt.exception_routes);
+        auto r = tun->sync_routes(s, routes);
         if (!a || !r)
             std::printf("event exception-sync-failed epoch=%u error=\"%s\"\n", s.epoch,
                         (!a ? a.error() : r.error()).to_string().c_str());
         else
             std::printf("event exception-sync epoch=%u tun=%s addresses=%zu routes=%zu\n", s.epoch,
-                        tun->name().c_str(), tun->addresses().size(), opt.exception_routes.size());
+                        tun->name().c_str(), tun->addresses().size(), routes.size());
         std::fflush(stdout);
         return s.epoch;
     };

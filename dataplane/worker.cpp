@@ -70,6 +70,16 @@ bool is_ike(const PacketMeta &m, const uint8_t *frame) {
     return std::memcmp(frame + marker, non_esp, 4) == 0;
 }
 
+// Whether a packet comes from a configured IPsec peer's address.
+bool from_ipsec_peer(const config::Config &conf, const PacketMeta &meta) {
+    const uint8_t family = meta.l3 == L3Kind::ipv6 ? 6 : 4;
+    for (const config::IpsecPeer &p : conf.ipsec.peers)
+        if (p.address.family == family &&
+            std::memcmp(p.address.bytes.data(), meta.src, family == 6 ? 16 : 4) == 0)
+            return true;
+    return false;
+}
+
 } // namespace
 
 bool session_matches(const SessionFilter &f, const Flow &flow) {
@@ -539,6 +549,15 @@ void Worker::send_time_exceeded(const IfaceState &in, rte_mbuf *m, uint64_t now_
 
 void Worker::handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
     const PacketMeta &meta = priv_of(m)->meta;
+    const bool ike = _env.exception_path && is_ike(meta, rte_pktmbuf_mtod(m, const uint8_t *));
+    // IKE from a configured IPsec peer is admitted by the peer's configuration itself
+    // (docs/IPSEC.md): the administrator who names a peer expects its tunnel to come up.
+    if (ike && from_ipsec_peer(s.conf, meta)) {
+        priv_of(m)->kind = SlowKind::exception;
+        if (to_slowpath(m))
+            _env.counters->exception_sent.add();
+        return;
+    }
     // Traffic to the gateway itself passes the ingress rules of its interface too
     // (R139-4: management and diagnostic access closed unless allowed).
     uint32_t match = classify(in, Direction::ingress, meta);
@@ -556,7 +575,7 @@ void Worker::handle_local(const Snapshot &s, const IfaceState &in, rte_mbuf *m, 
         reject(in, m, now_ms);
         return;
     }
-    if (_env.exception_path && is_ike(meta, rte_pktmbuf_mtod(m, const uint8_t *))) {
+    if (ike) {
         priv_of(m)->kind = SlowKind::exception;
         if (to_slowpath(m))
             _env.counters->exception_sent.add();

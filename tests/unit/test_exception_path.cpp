@@ -228,6 +228,25 @@ TEST_F(ExceptionPath, IkeNoRuleAcceptsIsDroppedAsBefore_R139_4) {
     EXPECT_EQ(counters.exception_sent.get(), 0u);
 }
 
+TEST_F(ExceptionPath, IkeFromAConfiguredPeerNeedsNoRuleAndFromAnyoneElseStillDoes) {
+    // The peer 198.51.100.7 is outside every rule's sources: its configuration admits it.
+    ASSERT_NO_FATAL_FAILURE(publish(std::string(config_text) +
+                                        "ipsec { peer far { address 198.51.100.7; "
+                                        "pre-shared-key \"0123456789abcdefghij\"; local-subnet "
+                                        "198.18.1.0/24; remote-subnet 192.0.2.0/24; } }\n",
+                                    "exception.conf", 2));
+    auto from = [&](const char *src) {
+        return build_frame(udp_to_gateway(gw_mac(inet), src, "203.0.113.1", 500, {1, 2, 3, 4}));
+    };
+    send(inet, from("198.51.100.7"));
+    auto w = written();
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_EQ(w[0], ip_of(from("198.51.100.7")));
+    send(inet, from("198.51.100.8"));
+    EXPECT_TRUE(written().empty());
+    EXPECT_EQ(drops(DropReason::default_deny), 1u);
+}
+
 TEST_F(ExceptionPath, FragmentedIkeIsReassembledFirst) {
     auto whole = build_frame(udp_to_gateway(gw_mac(inet), "203.0.113.10", "203.0.113.1", 500,
                                             {0x21, 0x20, 0x22, 0x08}, 1400));
