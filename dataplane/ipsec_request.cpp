@@ -188,7 +188,8 @@ Status parse_add_sa(const Json &msg, SaSpec &sa) {
     if (c == "aes256gcm16") {
         sa.cipher = EspCipher::aes256_gcm16;
         sa.enc_key_len = 36;
-        if (field(msg, "integ_key"))
+        const Json *integ = field(msg, "integ_key"); // qorgan-ike sends "" for GCM
+        if (integ && !(integ->is_string() && integ->get_ref<const std::string &>().empty()))
             return bad("aes256gcm16 takes no \"integ_key\": its ICV is part of GCM");
     } else if (c == "aes256-sha256") {
         sa.cipher = EspCipher::aes256_cbc_sha256;

@@ -122,6 +122,14 @@ TEST(IpsecRequest, AnAddSaCarriesItsKeysAndSettings) {
     EXPECT_EQ(sa.replay_window, 64u);
     EXPECT_FALSE(sa.encap);
     EXPECT_EQ(sa.peer, "site1");
+    // qorgan-ike sends an empty integrity key with GCM; a real one is refused.
+    std::string json = add_sa(0xc0ffee01, "in", "203.0.113.10", "203.0.113.1", 5);
+    json.insert(json.size() - 1, R"(,"integ_key":"")");
+    EXPECT_EQ(req(json).ipsec.sa.integ_key_len, 0);
+    std::string with_key = json;
+    with_key.replace(with_key.find(R"("integ_key":"")"), 14, R"("integ_key":"00")");
+    EXPECT_EQ(req_error(with_key), "ipsec-add-sa: aes256gcm16 takes no \"integ_key\": its ICV "
+                                   "is part of GCM");
 
     Request cbc = req(R"({"op":"ipsec-add-sa","spi":4096,"dir":"out","src":"2001:db8::1",)"
                       R"("dst":"2001:db8::2","reqid":1,"cipher":"aes256-sha256","enc_key":")" +

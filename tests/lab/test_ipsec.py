@@ -1,0 +1,391 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# IPsec end to end (docs/IPSEC.md; R128-h, R139-3, R139-7): the dataplane in qg-gw with an
+# ipsec peer, qorgan-ike beside it (IKE through the exception TUN, SAs into the dataplane's ESP),
+# and a stock strongSwan charon in qg-inet1 (kernel-libipsec: this kernel has no ESP) guarding a
+# remote site 192.0.2.0/24 (namespace qg-site1). Hosts behind each side talk; on the wire
+# between the gateways there is only ESP and IKE.
+#   tests/lab/run test_ipsec    (as root)
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from labkit import (BUILD_DIR, INET1, INNER1, LAB_DIR, PYTHON, Capture, OwnDataplaneTestCase,
+                    control, lab_address, ns, run, write_config)
+
+IKE_BIN = Path(os.environ.get("QORGAN_IKE", str(BUILD_DIR / "ike" / "qorgan-ike")))
+CHARON = "/usr/lib/ipsec/charon"
+SWANCTL = "/usr/sbin/swanctl"
+PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
+PEER_PLUGINS = ["random", "nonce", "openssl", "aes", "sha1", "sha2", "hmac", "gcm", "kdf", "x509",
+                "pem", "pkcs1", "pkcs8", "pubkey", "revocation", "constraints", "socket-default",
+                "kernel-libipsec", "kernel-netlink", "vici"]
+SITE_NS = "qg-site1"
+SITE_HOST = lab_address("192.0.2.10")
+SITE_GW = lab_address("192.0.2.1")
+GW_ADDR, PEER_ADDR = lab_address("203.0.113.1"), lab_address("203.0.113.10")
+GW_NET, PEER_NET = "198.18.1.0/24", "192.0.2.0/24"
+CLEAR_NET = "198.51.100.0/24"  # covered by a policy without an SA in test_3
+PSK = "qorgan-lab-ipsec-secret-1"
+ESTABLISH_S = 45
+
+CONFIG = f"""interfaces {{
+    inner0 {{ device "net_af_packet0,iface=dp-inner"; address 198.18.1.1/24; zone inner; }}
+    inet0 {{ device "net_af_packet3,iface=dp-inet"; address 203.0.113.1/24; zone internet; }}
+}}
+zones {{ inner {{ loop inner; }} internet {{ loop internet; }} }}
+policy {{
+    inner0 {{
+        ingress {{
+            rule 10 {{ description "R139-7: into the tunnel only"; source {GW_NET}; destination {PEER_NET}; action accept; }}
+            rule 20 {{ source {GW_NET}; destination {CLEAR_NET}; action accept; }}
+        }}
+        egress {{ rule 10 {{ source {PEER_NET}; destination {GW_NET}; action accept; }} }}
+    }}
+    inet0 {{
+        ingress {{ rule 10 {{ description "from the tunnel only"; source {PEER_NET}; destination {GW_NET}; action accept; }} }}
+        egress {{
+            rule 10 {{ source {GW_NET}; destination {PEER_NET}; action accept; }}
+            rule 20 {{ source {GW_NET}; destination {CLEAR_NET}; action accept; }}
+        }}
+    }}
+}}
+routes {{ route {CLEAR_NET} {{ via 203.0.113.10; }} }}
+ipsec {{
+    peer site1 {{
+        address {PEER_ADDR};
+        pre-shared-key "{PSK}";
+        local-subnet {GW_NET};
+        remote-subnet {PEER_NET};
+    }}
+}}
+"""
+
+
+def must(r):
+    if r.rc != 0:
+        raise AssertionError(str(r))
+    return r
+
+
+def wait_until(predicate, timeout, step=0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def dp_sas():
+    r = control({"op": "ipsec-sas"})
+    if not r.get("ok"):
+        raise AssertionError(f"ipsec-sas: {r}")
+    return r["sas"]
+
+
+def drops():
+    return control({"op": "drops"})["drops"]
+
+
+class IpsecLab(OwnDataplaneTestCase):
+    """One tunnel for the class: qorgan-ike initiates it (start-action start)."""
+
+    procs = []
+
+    @classmethod
+    def own_config(cls):
+        return write_config("test-ipsec.conf", CONFIG)
+
+    @classmethod
+    def setUpClass(cls):
+        for path in (IKE_BIN, CHARON, SWANCTL):
+            if not Path(path).exists():
+                raise AssertionError(f"{path} is missing: build qorgan-ike, run scripts/setup")
+        super().setUpClass()
+        cls.dir = Path(tempfile.mkdtemp(prefix="qorgan-ipsec-lab-"))
+        os.chmod(cls.dir, 0o700)
+        cls.procs = []
+        try:
+            cls._site_up()
+            cls._start_peer()
+            cls._start_ike()
+            cls._wait_established()
+        except BaseException:
+            cls._cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cleanup()
+
+    @classmethod
+    def _cleanup(cls):
+        for p in reversed(cls.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=5)
+        cls.procs = []
+        if Path("/run/netns", SITE_NS).exists():
+            run(["ip", "netns", "del", SITE_NS])
+        ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+        if not os.environ.get("QORGAN_IPSEC_KEEP"):
+            shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
+
+    # ------------------------------------------------------------ the other side
+
+    @classmethod
+    def _site_up(cls):
+        """qg-site1 (192.0.2.10) behind qg-inet1 (192.0.2.1), which forwards."""
+        if Path("/run/netns", SITE_NS).exists():
+            run(["ip", "netns", "del", SITE_NS])
+        must(run(["ip", "netns", "add", SITE_NS]))
+        must(run(["ip", "-n", SITE_NS, "link", "set", "lo", "up"]))
+        must(run(["ip", "link", "add", "site-gw", "netns", INET1.ns, "type", "veth", "peer",
+                  "name", "eth0", "netns", SITE_NS]))
+        must(run(["ip", "-n", INET1.ns, "addr", "add", f"{SITE_GW}/24", "dev", "site-gw"]))
+        must(run(["ip", "-n", INET1.ns, "link", "set", "site-gw", "up"]))
+        must(run(["ip", "-n", SITE_NS, "addr", "add", f"{SITE_HOST}/24", "dev", "eth0"]))
+        must(run(["ip", "-n", SITE_NS, "link", "set", "eth0", "up"]))
+        must(run(["ip", "-n", SITE_NS, "route", "add", "default", "via", SITE_GW]))
+        for n, dev in ((SITE_NS, "eth0"), (INET1.ns, "site-gw")):
+            run(["ip", "netns", "exec", n, "ethtool", "-K", dev, "tx", "off"])
+        must(ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"))
+
+    @classmethod
+    def spawn(cls, cmd, log_name, env=None):
+        log = open(cls.dir / log_name, "ab")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=env, start_new_session=True)
+        log.close()
+        cls.procs.append(p)
+        return p
+
+    @classmethod
+    def _start_peer(cls):
+        """A stock charon in qg-inet1 with kernel-libipsec; its pid file and vici socket stay in
+        this class's folder (a private /run)."""
+        peer = cls.dir / "peer"
+        peer.mkdir(parents=True, exist_ok=True)
+        load = " ".join(p for p in PEER_PLUGINS if (PLUGIN_DIR / f"libstrongswan-{p}.so").exists())
+        (peer / "strongswan.conf").write_text(f"""charon {{
+    load = {load}
+    plugins {{
+        vici {{
+            socket = unix://{peer}/charon.vici
+        }}
+    }}
+    filelog {{
+        peer {{
+            path = {peer}/charon.log
+            default = 1
+            ike = 2
+            flush_line = yes
+        }}
+    }}
+}}
+""")
+        (peer / "swanctl.conf").write_text(f"""connections {{
+    gw {{
+        version = 2
+        local_addrs = {PEER_ADDR}
+        remote_addrs = {GW_ADDR}
+        proposals = aes256-sha256-modp3072
+        local {{
+            auth = psk
+            id = {PEER_ADDR}
+        }}
+        remote {{
+            auth = psk
+            id = {GW_ADDR}
+        }}
+        children {{
+            gw {{
+                local_ts = {PEER_NET}
+                remote_ts = {GW_NET}
+                esp_proposals = aes256gcm16
+                start_action = none
+            }}
+        }}
+    }}
+}}
+secrets {{
+    ike-gw {{
+        id-1 = {PEER_ADDR}
+        id-2 = {GW_ADDR}
+        secret = "{PSK}"
+    }}
+}}
+""")
+        env = dict(os.environ, STRONGSWAN_CONF=str(peer / "strongswan.conf"))
+        cls.spawn(["ip", "netns", "exec", INET1.ns, "unshare", "-m", "--propagation", "private",
+                   "sh", "-c", f"mount -t tmpfs -o mode=0755 qg-run /run && exec {CHARON}"],
+                  "peer-charon.out", env=env)
+        if not wait_until(lambda: (peer / "charon.vici").exists(), 15):
+            raise AssertionError("the peer's charon did not open its vici socket:\n" + cls.peer_log())
+        ok = wait_until(lambda: cls.peer_swanctl("--load-all", "--noprompt", "--file",
+                                                 str(peer / "swanctl.conf")).rc == 0, 10, 1)
+        if not ok:
+            raise AssertionError("swanctl --load-all on the peer failed:\n" + cls.peer_log())
+
+    @classmethod
+    def _start_ike(cls):
+        cls.ike = cls.spawn(["ip", "netns", "exec", "qg-gw", str(IKE_BIN),
+                             "--control-socket", str(LAB_DIR / "dataplane.sock"),
+                             "--run-dir", str(cls.dir / "ike"),
+                             "--log", str(cls.dir / "qorgan-ike.log")], "qorgan-ike.out")
+
+    @classmethod
+    def peer_swanctl(cls, *args, timeout=15):
+        return run([SWANCTL, *args, "--uri", f"unix://{cls.dir}/peer/charon.vici"], timeout=timeout)
+
+    @classmethod
+    def peer_log(cls):
+        text = ""
+        for p in (cls.dir / "peer" / "charon.log", cls.dir / "peer-charon.out",
+                  cls.dir / "qorgan-ike.log", cls.dir / "qorgan-ike.out"):
+            if p.exists():
+                text += f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+        return text
+
+    @classmethod
+    def _established(cls):
+        r = cls.peer_swanctl("--list-sas", "--raw")
+        return r.rc == 0 and "state=ESTABLISHED" in r.out and "state=INSTALLED" in r.out
+
+    @classmethod
+    def _wait_established(cls):
+        if not wait_until(cls._established, ESTABLISH_S, 1):
+            raise AssertionError(f"no tunnel within {ESTABLISH_S} s\n{cls.peer_log()}")
+        # Both of the dataplane's SAs are in before traffic is sent.
+        if not wait_until(lambda: {s["dir"] for s in dp_sas()} >= {"in", "out"}, 10, 0.2):
+            raise AssertionError(f"the dataplane has no SA pair: {dp_sas()}\n{cls.peer_log()}")
+
+    # ------------------------------------------------------------ helpers
+
+    def ping(self, src_ns, dst, count=3):
+        return ns(src_ns, "ping", "-c", str(count), "-i", "0.2", "-W", "2", dst, timeout=20)
+
+    def sa_total(self, direction, field):
+        return sum(s[field] for s in dp_sas() if s["dir"] == direction)
+
+    # ------------------------------------------------------------ tests
+
+    def test_1_hosts_behind_each_side_talk_and_only_esp_and_ike_cross_R128_h_R139_3(self):
+        before_out = self.sa_total("out", "packets")
+        with Capture(INET1.ns, ifname="eth0") as cap:
+            r = self.ping(INNER1.ns, SITE_HOST)
+            r2 = self.ping(SITE_NS, INNER1.v4)
+        self.assertEqual(r.rc, 0, f"inner1 -> site host through the tunnel:\n{r}\n{self.peer_log()}")
+        self.assertEqual(r2.rc, 0, f"site host -> inner1 through the tunnel:\n{r2}")
+        # kernel-libipsec always encapsulates ESP in UDP 4500 (NAT-T), which the dataplane
+        # answers in kind: tcpdump names both ESP forms "ESP(spi=...)" and IKE "isakmp".
+        lines = cap.lines("ip")
+        esp = [line for line in lines if "ESP(spi=" in line]
+        ike = [line for line in lines if "isakmp" in line and "ESP(spi=" not in line]
+        self.assertGreaterEqual(len(esp), 12, "6 echoes and 6 replies, each sealed")
+        self.assertEqual(len(lines), len(esp) + len(ike),
+                         "nothing but ESP and IKE between the gateways:\n" + "\n".join(lines[:20]))
+        self.assertEqual(cap.count("icmp"), 0)
+        self.assertGreaterEqual(self.sa_total("out", "packets") - before_out, 6)
+        cap.cleanup()
+
+    def test_2_replayed_and_forged_esp_are_dropped_and_counted(self):
+        # ESP in UDP 4500 from the peer (a non-zero first word: not IKE).
+        bpf = f"src host {PEER_ADDR} and udp port 4500 and udp[8:4] != 0"
+        with Capture(INET1.ns, bpf=bpf, ifname="eth0") as cap:
+            r = self.ping(SITE_NS, INNER1.v4, count=2)
+        self.assertEqual(r.rc, 0, str(r))
+        replay0 = self.sa_total("in", "replay_drops")
+        auth0 = self.sa_total("in", "auth_failures")
+        # The peer's last ESP frame sent again as it was, then with a new sequence number but
+        # the old ICV (a forgery: the sequence number is authenticated).
+        src = f"""
+from scapy.all import rdpcap, sendp, raw
+frames = [raw(p) for p in rdpcap({str(cap.path)!r})]
+last = frames[-1]
+sendp(last, iface="eth0", verbose=False)
+f = bytearray(last)
+esp = 14 + (f[14] & 0x0f) * 4 + 8  # after the UDP header
+seq = int.from_bytes(f[esp + 4:esp + 8], "big") + 1000
+f[esp + 4:esp + 8] = seq.to_bytes(4, "big")
+sendp(bytes(f), iface="eth0", verbose=False)
+print("{{}}")
+"""
+        r = ns(INET1.ns, PYTHON, "-c", src, timeout=30)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertTrue(wait_until(lambda: self.sa_total("in", "replay_drops") > replay0, 5, 0.2),
+                        f"no replay drop counted: {dp_sas()}")
+        self.assertTrue(wait_until(lambda: self.sa_total("in", "auth_failures") > auth0, 5, 0.2),
+                        f"no ICV failure counted: {dp_sas()}")
+        cap.cleanup()
+
+    def test_3_a_policy_without_an_sa_discards_its_traffic_R139_3(self):
+        policy = {"op": "ipsec-add-policy", "dir": "out", "src": GW_NET, "dst": CLEAR_NET,
+                  "proto": 0, "reqid": 999, "tunnel": {"src": GW_ADDR, "dst": PEER_ADDR}}
+        self.assertTrue(control(policy)["ok"])
+        try:
+            before = drops().get("ipsec_no_sa", 0)
+            with Capture(INET1.ns, bpf="icmp", ifname="eth0") as cap:
+                r = self.ping(INNER1.ns, "198.51.100.5", count=2)
+            self.assertNotEqual(r.rc, 0)
+            self.assertEqual(cap.count(), 0, "nothing a tunnel should carry leaves in the clear")
+            self.assertGreaterEqual(drops().get("ipsec_no_sa", 0) - before, 2)
+            cap.cleanup()
+        finally:
+            control({"op": "ipsec-del-policy", "dir": "out", "src": GW_NET, "dst": CLEAR_NET,
+                     "proto": 0})
+        # Without the policy the same ping leaves in the clear (the route sends it to qg-inet1).
+        with Capture(INET1.ns, bpf="icmp and dst host 198.51.100.5", ifname="eth0") as cap:
+            self.ping(INNER1.ns, "198.51.100.5", count=1)
+        self.assertGreaterEqual(cap.count(), 1)
+        cap.cleanup()
+
+    def test_4_rekeying_during_an_iperf3_stream_loses_nothing(self):
+        server = subprocess.Popen(["ip", "netns", "exec", SITE_NS, "iperf3", "-s", "-1", "-p", "5301"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+        try:
+            time.sleep(0.5)
+            spis_before = {s["spi"] for s in dp_sas()}
+            client = subprocess.Popen(
+                ["ip", "netns", "exec", INNER1.ns, "iperf3", "-c", SITE_HOST, "-p", "5301", "-u",
+                 "-b", "20M", "-l", "1200", "-t", "16", "-J"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            rekeys = 0
+            for _ in range(3):  # the peer rekeys the CHILD_SA three times, once the IKE SA
+                time.sleep(3.5)
+                if self.peer_swanctl("--rekey", "--child", "gw").rc == 0:
+                    rekeys += 1
+            self.peer_swanctl("--rekey", "--ike", "gw")
+            out, err = client.communicate(timeout=40)
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=5)
+        self.assertEqual(client.returncode, 0, err)
+        end = json.loads(out)["end"]["sum"]
+        self.assertGreater(end["packets"], 10000)
+        self.assertEqual(end["lost_packets"], 0, f"lost during the rekeys: {end}")
+        self.assertEqual(rekeys, 3)
+        new = {s["spi"] for s in dp_sas()} - spis_before
+        self.assertGreaterEqual(len(new), 2, "the dataplane carries SAs of a rekey")
+
+
+if __name__ == "__main__":
+    unittest.main()
