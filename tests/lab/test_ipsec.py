@@ -203,6 +203,7 @@ class IpsecLab(OwnDataplaneTestCase):
         (peer / "swanctl.conf").write_text(f"""connections {{
     gw {{
         version = 2
+        unique = replace
         local_addrs = {PEER_ADDR}
         remote_addrs = {GW_ADDR}
         proposals = aes256-sha256-modp3072
@@ -385,6 +386,28 @@ print("{{}}")
         self.assertEqual(rekeys, 3)
         new = {s["spi"] for s in dp_sas()} - spis_before
         self.assertGreaterEqual(len(new), 2, "the dataplane carries SAs of a rekey")
+
+    def test_5_a_crash_of_qorgan_ike_stops_nothing_and_its_restart_negotiates_again(self):
+        ike = type(self).ike
+        os.kill(ike.pid, signal.SIGKILL)  # ip netns exec execs in place: this is qorgan-ike
+        ike.wait(timeout=10)
+        old = {s["spi"] for s in dp_sas()}
+        # Forwarding goes on: the clear path, and the tunnel on the SAs the dataplane holds.
+        with Capture(INET1.ns, bpf="icmp and dst host 198.51.100.5", ifname="eth0") as cap:
+            self.ping(INNER1.ns, "198.51.100.5", count=1)
+        self.assertGreaterEqual(cap.count(), 1, "non-IPsec traffic forwarded without qorgan-ike")
+        cap.cleanup()
+        r = self.ping(INNER1.ns, SITE_HOST, count=2)
+        self.assertEqual(r.rc, 0, f"the tunnel's SAs outlive qorgan-ike:\n{r}")
+        # Back: it flushes what its predecessor installed and negotiates a new tunnel.
+        type(self)._start_ike()
+        fresh = lambda: (lambda sas: {s["dir"] for s in sas if s["spi"] not in old} >= {"in", "out"}
+                         and not {s["spi"] for s in sas} & old)(dp_sas())
+        self.assertTrue(wait_until(fresh, ESTABLISH_S, 1),
+                        f"no new SA pair after the restart: {dp_sas()}\n{self.peer_log()}")
+        r = wait_until(lambda: (lambda r: r if r.rc == 0 else None)(
+            self.ping(INNER1.ns, SITE_HOST, count=2)), 20, 1)
+        self.assertTrue(r, f"no traffic through the new tunnel\n{self.peer_log()}")
 
 
 if __name__ == "__main__":
