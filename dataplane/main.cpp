@@ -588,6 +588,7 @@ int main(int argc, char **argv) {
     ipsec.reset(); // its SAs go back to the engine, which goes before the EAL
     esp_backend.reset();
     engine.reset();
+    slow.release(); // its mbufs too (freed after rte_eal_cleanup(), one faulted at every stop)
     rte_eal_cleanup();
     return 0;
 }

@@ -65,10 +65,17 @@ Origin origin_of(const Snapshot &s, const Record &r) {
 SlowPath::SlowPath(SlowPathEnv env) : _env(std::move(env)), _pending(max_pending) {}
 
 SlowPath::~SlowPath() {
+    release();
+}
+
+void SlowPath::release() {
     rte_pktmbuf_free(_tun_spare);
-    for (auto &p : _pending)
+    _tun_spare = nullptr;
+    for (auto &p : _pending) {
         for (unsigned i = 0; i < p.n; i++)
             rte_pktmbuf_free(p.held[i]);
+        p.n = 0;
+    }
 }
 
 uint64_t SlowPath::held() const {

@@ -54,6 +54,8 @@ public:
     unsigned poll_tun(const Snapshot &s, uint64_t now_ms);
 
     uint64_t held() const;
+    // Frees every mbuf it holds (held frames, the TUN's spare): before the EAL goes.
+    void release();
 
     // Writes one screen event as a "screen-event" line (exposed for tests).
     void print_event(const Snapshot &s, const ScreenEvent &e);

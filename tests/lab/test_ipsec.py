@@ -17,8 +17,9 @@ import time
 import unittest
 from pathlib import Path
 
-from labkit import (BUILD_DIR, INET1, INNER1, LAB_DIR, PYTHON, Capture, OwnDataplaneTestCase,
-                    control, lab_address, ns, run, write_config)
+from labkit import (BUILD_DIR, DATAPLANE_BIN, INET1, INNER1, LAB_DIR, PYTHON, Capture,
+                    ControlClient, OwnDataplaneTestCase, control, lab_address, ns, run,
+                    write_config)
 
 IKE_BIN = Path(os.environ.get("QORGAN_IKE", str(BUILD_DIR / "ike" / "qorgan-ike")))
 CHARON = "/usr/lib/ipsec/charon"
@@ -408,6 +409,202 @@ print("{{}}")
         r = wait_until(lambda: (lambda r: r if r.rc == 0 else None)(
             self.ping(INNER1.ns, SITE_HOST, count=2)), 20, 1)
         self.assertTrue(r, f"no traffic through the new tunnel\n{self.peer_log()}")
+
+
+# ---------------------------------------------------------------- two Qorgan gateways
+
+GW2_NS, SITE2_NS = "qg-gw2", "qg-site2"
+GW2_WAN, GW2_WAN_NEXT = lab_address("198.51.100.2"), lab_address("198.51.100.1")
+SITE2_NET, SITE2_HOST = "198.18.20.0/24", lab_address("198.18.20.10")
+GW2_SOCKET = LAB_DIR / "gw2-dataplane.sock"
+PSK2 = "qorgan-lab-two-gateways-secret"
+
+
+def tunnel_rules(local, remote, lan, wan):
+    return f"""policy {{
+    {lan} {{
+        ingress {{ rule 10 {{ source {local}; destination {remote}; action accept; }} }}
+        egress {{ rule 10 {{ source {remote}; destination {local}; action accept; }} }}
+    }}
+    {wan} {{
+        ingress {{ rule 10 {{ source {remote}; destination {local}; action accept; }} }}
+        egress {{ rule 10 {{ source {local}; destination {remote}; action accept; }} }}
+    }}
+}}
+"""
+
+
+# gw1 (the lab's qg-gw) and gw2 (qg-gw2, reached through qg-inet1, which routes between
+# 203.0.113.0/24 and 198.51.100.0/24); each dataplane sleeps when idle so that the two share
+# the machine's cores.
+GW1_CONFIG = f"""interfaces {{
+    inner0 {{ device "net_af_packet0,iface=dp-inner"; address 198.18.1.1/24; zone inner; }}
+    inet0 {{ device "net_af_packet3,iface=dp-inet"; address 203.0.113.1/24; zone internet; }}
+}}
+zones {{ inner {{ loop inner; }} internet {{ loop internet; }} }}
+dataplane {{ idle-sleep 100; }}
+{tunnel_rules(GW_NET, SITE2_NET, "inner0", "inet0")}
+routes {{ route 198.51.100.0/24 {{ via 203.0.113.10; }} }}
+ipsec {{
+    peer gw2 {{
+        address {GW2_WAN};
+        pre-shared-key "{PSK2}";
+        local-subnet {GW_NET};
+        remote-subnet {SITE2_NET};
+    }}
+}}
+"""
+
+GW2_CONFIG = f"""interfaces {{
+    lan0 {{ device "net_af_packet0,iface=dp2-lan"; address 198.18.20.1/24; zone inner; }}
+    wan0 {{ device "net_af_packet1,iface=dp2-wan"; address {GW2_WAN}/24; zone internet; }}
+}}
+zones {{ inner {{ loop inner; }} internet {{ loop internet; }} }}
+dataplane {{ idle-sleep 100; }}
+{tunnel_rules(SITE2_NET, GW_NET, "lan0", "wan0")}
+routes {{ route 203.0.113.0/24 {{ via {GW2_WAN_NEXT}; }} }}
+ipsec {{
+    peer gw1 {{
+        address {GW_ADDR};
+        pre-shared-key "{PSK2}";
+        local-subnet {SITE2_NET};
+        remote-subnet {GW_NET};
+        start-action none;
+    }}
+}}
+"""
+
+
+class TwoQorganGateways(OwnDataplaneTestCase):
+    """The lab's gateway and a second Qorgan (its own dataplane and qorgan-ike) form a tunnel."""
+
+    @classmethod
+    def own_config(cls):
+        return write_config("test-ipsec-gw1.conf", GW1_CONFIG)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = Path(tempfile.mkdtemp(prefix="qorgan-ipsec-2gw-"))
+        os.chmod(cls.dir, 0o700)
+        cls.procs = []
+        try:
+            cls._net_up()
+            cls._start_gw2()
+            cls.spawn(["ip", "netns", "exec", "qg-gw", str(IKE_BIN), "--control-socket",
+                       str(LAB_DIR / "dataplane.sock"), "--run-dir", str(cls.dir / "ike1"),
+                       "--log", str(cls.dir / "ike1.log")], "ike1.out")
+            cls.spawn(["ip", "netns", "exec", GW2_NS, str(IKE_BIN), "--control-socket",
+                       str(GW2_SOCKET), "--run-dir", str(cls.dir / "ike2"),
+                       "--log", str(cls.dir / "ike2.log")], "ike2.out")
+            both = lambda: all({s["dir"] for s in sas} >= {"in", "out"}
+                               for sas in (dp_sas(), cls.gw2_sas()))
+            if not wait_until(both, ESTABLISH_S, 1):
+                raise AssertionError(f"no tunnel between the gateways: {dp_sas()} {cls.gw2_sas()}\n"
+                                     + cls.logs())
+        except BaseException:
+            cls._cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cleanup()
+
+    @classmethod
+    def _cleanup(cls):
+        for p in reversed(cls.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=5)
+        cls.procs = []
+        for name in (GW2_NS, SITE2_NS):
+            if Path("/run/netns", name).exists():
+                run(["ip", "netns", "del", name])
+        ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+        if not os.environ.get("QORGAN_IPSEC_KEEP"):
+            shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
+
+    @classmethod
+    def spawn(cls, cmd, log_name, env=None):
+        return IpsecLab.spawn.__func__(cls, cmd, log_name, env)
+
+    @classmethod
+    def _net_up(cls):
+        for name in (GW2_NS, SITE2_NS):
+            if Path("/run/netns", name).exists():
+                run(["ip", "netns", "del", name])
+            must(run(["ip", "netns", "add", name]))
+            must(run(["ip", "-n", name, "link", "set", "lo", "up"]))
+        must(run(["ip", "link", "add", "dp2-wan", "netns", GW2_NS, "type", "veth", "peer",
+                  "name", "gw2-wan", "netns", INET1.ns]))
+        must(run(["ip", "link", "add", "dp2-lan", "netns", GW2_NS, "type", "veth", "peer",
+                  "name", "eth0", "netns", SITE2_NS]))
+        for dev in ("dp2-wan", "dp2-lan"):  # the dataplane's side: no addresses, no IPv6
+            must(run(["ip", "netns", "exec", GW2_NS, "sysctl", "-qw",
+                      f"net.ipv6.conf.{dev}.disable_ipv6=1"]))
+            run(["ip", "netns", "exec", GW2_NS, "ethtool", "-K", dev, "gro", "off", "tso", "off",
+                 "gso", "off", "tx", "off"])
+            must(run(["ip", "-n", GW2_NS, "link", "set", dev, "up"]))
+        for n, dev, addr in ((INET1.ns, "gw2-wan", f"{GW2_WAN_NEXT}/24"),
+                             (SITE2_NS, "eth0", f"{SITE2_HOST}/24")):
+            run(["ip", "netns", "exec", n, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off"])
+            must(run(["ip", "-n", n, "addr", "add", addr, "dev", dev]))
+            must(run(["ip", "-n", n, "link", "set", dev, "up"]))
+        must(run(["ip", "-n", SITE2_NS, "route", "add", "default", "via", "198.18.20.1"]))
+        must(ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"))
+
+    @classmethod
+    def _start_gw2(cls):
+        conf = cls.dir / "gw2.conf"
+        conf.write_text(GW2_CONFIG)
+        ready = cls.dir / "gw2.ready"
+        cls.gw2 = cls.spawn(["ip", "netns", "exec", GW2_NS, str(DATAPLANE_BIN), "--config", str(conf),
+                             "--no-huge", "--file-prefix", "qorgan-lab-gw2", "--ready-file",
+                             str(ready), "--control-socket", str(GW2_SOCKET)], "gw2-dataplane.out")
+        if not wait_until(lambda: ready.exists() or cls.gw2.poll() is not None, 30, 0.2) \
+                or not ready.exists():
+            raise AssertionError("gw2's dataplane did not start:\n" + cls.logs())
+
+    @classmethod
+    def gw2_sas(cls):
+        c = ControlClient(GW2_SOCKET)
+        try:
+            r = c.call({"op": "ipsec-sas"})
+        finally:
+            c.close()
+        return r.get("sas", [])
+
+    @classmethod
+    def logs(cls):
+        text = ""
+        for name in ("gw2-dataplane.out", "ike1.log", "ike2.log", "ike1.out", "ike2.out"):
+            p = cls.dir / name
+            if p.exists():
+                text += f"--- {name}\n" + p.read_text(errors="replace")[-2500:]
+        return text
+
+    def test_1_hosts_behind_two_qorgan_gateways_talk_through_esp_only(self):
+        with Capture(INET1.ns, ifname="eth0") as cap:
+            r = ns(INNER1.ns, "ping", "-c", "3", "-i", "0.2", "-W", "2", SITE2_HOST, timeout=20)
+            r2 = ns(SITE2_NS, "ping", "-c", "3", "-i", "0.2", "-W", "2", INNER1.v4, timeout=20)
+        self.assertEqual(r.rc, 0, f"{r}\n{self.logs()}")
+        self.assertEqual(r2.rc, 0, str(r2))
+        lines = cap.lines("ip")
+        esp = cap.count("esp")  # no NAT between them: plain ESP (protocol 50)
+        ike = cap.count("udp port 500 or udp port 4500")
+        self.assertGreaterEqual(esp, 12)
+        self.assertEqual(len(lines), esp + ike, "\n".join(lines[:20]))
+        self.assertEqual(cap.count("icmp"), 0)
+        self.assertGreaterEqual(sum(s["packets"] for s in self.gw2_sas() if s["dir"] == "in"), 6)
+        cap.cleanup()
 
 
 if __name__ == "__main__":
