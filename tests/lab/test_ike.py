@@ -584,6 +584,54 @@ class IkeLab(unittest.TestCase):
         self.assertEqual(r.rc, 0, f"{r.out}\n{self.ike_log()}")
         self.check_tunnel(self.wait_established(), mark)
 
+    def test_7_bad_local_certificate_files_are_refused_R128_h(self):
+        pki = self.dir / "pki"
+        pki.mkdir()
+        write_pki(pki)
+        (pki / "junk.pem").write_text("not a certificate\n")
+        self.start_dataplane([self.cert_gateway()])
+        self.start_ike()
+        vici = f"unix://{self.dir}/ike/charon.vici"
+
+        def conns():
+            r = run([SWANCTL, "--list-conns", "--raw", "--uri", vici])
+            return r.out if r.rc == 0 else ""
+        self.assertTrue(wait_until(lambda: "site1" in conns(), 15), self.ike_log())
+        copied = (self.dir / "ike" / "x509" / "site1.pem").read_bytes()
+        self.assertEqual(copied, (pki / "gw.pem").read_bytes())
+        revision = 1
+        for changes, why in (
+                (dict(certificate=str(pki / "junk.pem")),
+                 f"certificate {pki}/junk.pem: not a PEM certificate"),
+                (dict(ca=str(pki / "junk.pem")), f"ca {pki}/junk.pem: not a PEM certificate"),
+                (dict(private_key=str(pki / "junk.pem")),
+                 f"private_key {pki}/junk.pem: not a PEM private key"),
+                (dict(private_key=str(pki / "missing.key")),
+                 f"private_key {pki}/missing.key: cannot read: No such file or directory"),
+                (dict(private_key=str(pki / "good.key")),
+                 f"private_key {pki}/good.key: not the key of the certificate {pki}/gw.pem"),
+                (dict(ca=str(pki / "other-ca.pem")),
+                 f"certificate {pki}/gw.pem: does not chain to the configured ca {pki}/other-ca.pem"),
+                (dict(certificate=str(pki / "nul.pem"), private_key=str(pki / "nul.key")),
+                 f"certificate {pki}/nul.pem: a NUL byte in its subject CN")):
+            revision += 1
+            self.dataplane.peers = [self.cert_gateway(**changes)]
+            self.dataplane.revision = revision
+            line = (f"refusing the peers of revision {revision}, keeping what runs: "
+                    f"ipsec peer 'site1': {why}")
+            self.assertTrue(wait_until(lambda: line in self.ike_log(), 10),
+                            f"no {line!r} in\n{self.ike_log()}")
+            # what runs stays: the connection and the files checked before
+            self.assertIn("site1", conns())
+            self.assertEqual((self.dir / "ike" / "x509" / "site1.pem").read_bytes(), copied)
+        # good files again: a new revision loads
+        revision += 1
+        self.dataplane.peers = [self.cert_gateway(remote_id="CN=site9.example")]
+        self.dataplane.revision = revision
+        self.assertTrue(wait_until(lambda: f"of revision {revision}" in self.ike_log() and
+                                   "loaded 1 peer(s) of revision " + str(revision) in self.ike_log(), 15),
+                        self.ike_log())
+
 
 if __name__ == "__main__":
     unittest.main()
