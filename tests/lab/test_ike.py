@@ -632,6 +632,31 @@ class IkeLab(unittest.TestCase):
                                    "loaded 1 peer(s) of revision " + str(revision) in self.ike_log(), 15),
                         self.ike_log())
 
+    def test_8_gateway_initiating_refuses_a_nul_named_responder_R128_h(self):
+        """qorgan-ike initiates (start_action start) to a peer that answers as CN=site1.example
+        with the certificate "CN=site1.example\\0.evil.example" of the right CA."""
+        pki = self.dir / "pki"
+        pki.mkdir()
+        write_pki(pki)
+        self.start_dataplane([self.cert_gateway(start_action="start")])
+        self.start_peer(self.peer_conn(
+            auth_local="auth = pubkey\n            certs = nul.pem\n            id = \"CN=site1.example\"",
+            auth_remote="auth = pubkey\n            cacerts = ca.pem\n            id = gw.lab.example",
+            conn_extra="send_cert = always"),
+            files=[(pki / "nul.pem", "x509/nul.pem"), (pki / "ca.pem", "x509ca/ca.pem"),
+                   (pki / "nul.key", "private/nul.key")])
+        self.start_ike()
+        reason = "no trusted ECDSA public key found for 'CN=site1.example'"
+        self.assertTrue(wait_until(lambda: reason in self.ike_log(), ESTABLISH_S),
+                        f"no {reason!r} in\n{self.ike_log()}\npeer:\n{self.peer_log()}")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            self.assertFalse(any(sa["state"] == "ESTABLISHED" for sa in self.peer_sas()),
+                             self.ike_log())
+            time.sleep(1)
+        self.assertEqual(self.dataplane.ops_since(0, "ipsec-add-sa"), [])
+        self.assertIn('received end entity cert "CN=site1.example?.evil.example"', self.ike_log())
+
 
 if __name__ == "__main__":
     unittest.main()
