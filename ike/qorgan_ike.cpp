@@ -4,6 +4,7 @@
 // dataplane's ipsec-* control ops; the peers come from the dataplane's `ipsec-peers` and are
 // loaded into charon with swanctl over charon's own vici socket.
 #include "control/dataplane_client.h"
+#include "ike/cert_files.h"
 #include "ike/charon_shim.h"
 #include "ike/ipsec_ops.h"
 #include "ike/swanctl_render.h"
@@ -170,8 +171,26 @@ public:
                      ", keeping what runs: " + peers.error().message);
             return false;
         }
+        // A certificate peer's files are read and checked here (readable, PEM, the key the
+        // certificate's, the certificate chained to its CA, no NUL in a name); one bad file
+        // refuses the revision like a bad field, and what was checked is what gets written.
+        std::map<std::string, CertificateFiles> files; // by peer name
+        for (const auto &p : *peers) {
+            if (p.auth != "certificate")
+                continue;
+            auto f = load_certificate_files(p);
+            if (!f) {
+                _loaded_revision = reply->value("revision", int64_t{-1});
+                log_line("refusing the peers of revision " + std::to_string(*_loaded_revision) +
+                         ", keeping what runs: " + f.error().message);
+                for (auto &q : *peers)
+                    explicit_bzero(q.psk.data(), q.psk.size());
+                return false;
+            }
+            files.emplace(p.name, std::move(*f));
+        }
         auto conf = render_swanctl(*peers);
-        if (!write_files(conf)) {
+        if (!write_files(conf, files)) {
             explicit_bzero(conf.text.data(), conf.text.size());
             return false;
         }
@@ -236,7 +255,8 @@ private:
         return it == _peer_by_address.end() ? std::string() : it->second;
     }
 
-    bool write_files(const SwanctlConfig &conf) {
+    bool write_files(const SwanctlConfig &conf,
+                     const std::map<std::string, CertificateFiles> &contents) {
         std::error_code ec;
         // every folder swanctl --load-all reads, so it finds them (empty) rather than complain
         for (const char *dir : {"x509", "x509ca", "x509ocsp", "x509aa", "x509ac", "x509crl",
@@ -252,9 +272,23 @@ private:
         }
         for (const auto &f : conf.files) {
             fs::path to = fs::path(_o.run_dir) / f.to;
-            fs::copy_file(f.from, to, fs::copy_options::overwrite_existing, ec);
-            if (ec) {
-                log_line("cannot copy " + f.from + ": " + ec.message());
+            // the bytes load_certificate_files checked, not the path read again
+            auto peer = contents.find(fs::path(f.to).stem().string());
+            if (peer == contents.end()) {
+                log_line("no checked contents for " + f.from);
+                return false;
+            }
+            const std::string &data = f.to.starts_with("x509ca/") ? peer->second.ca
+                                      : f.secret                  ? peer->second.private_key
+                                                                  : peer->second.certificate;
+            int fd = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                          f.secret ? 0600 : 0644);
+            bool ok =
+                fd >= 0 && write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+            ok = (fd < 0 || close(fd) == 0) && ok;
+            if (!ok) {
+                log_line("cannot write " + to.string() + " (from " + f.from +
+                         "): " + std::strerror(errno));
                 return false;
             }
             chmod(to.c_str(), f.secret ? 0600 : 0644);

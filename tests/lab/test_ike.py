@@ -95,6 +95,54 @@ def hexdump_keys(log_text):
     return keys
 
 
+def write_pki(folder):
+    """Test-time keys and certificates (python3-cryptography, ECDSA P-256), never committed:
+    ca (the gateway's configured CA), other-ca (a CA the gateway does not know); gw (signed by
+    ca, SAN DNS gw.lab.example); peer certificates without SANs, so their DN is their only
+    identity: good "CN=site1.example", nul "CN=site1.example\\0.evil.example" (a NUL byte inside
+    the CN), other "CN=site2.example", all three by ca, and wrongca "CN=site1.example" by
+    other-ca. Writes NAME.pem and NAME.key; returns {NAME: subject DER} of the certificates."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subjects = {}
+
+    def make(name, cn, issuer=None, ca=False, san=None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Qorgan Lab"),
+                             x509.NameAttribute(NameOID.COMMON_NAME, cn)] if ca else
+                            [x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        issuer_name, issuer_key = (issuer[0].subject, issuer[1]) if issuer else (subject, key)
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(hours=1))
+             .not_valid_after(now + datetime.timedelta(days=2))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        cert = b.sign(issuer_key, hashes.SHA256())
+        (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (folder / f"{name}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        os.chmod(folder / f"{name}.key", 0o600)
+        subjects[name] = subject.public_bytes()
+        return cert, key
+
+    ca = make("ca", "Qorgan Lab CA", ca=True)
+    other_ca = make("other-ca", "Other CA", ca=True)
+    make("gw", "gw.lab.example", ca, san="gw.lab.example")
+    make("good", "site1.example", ca)
+    make("nul", "site1.example\x00.evil.example", ca)
+    make("other", "site2.example", ca)
+    make("wrongca", "site1.example", other_ca)
+    return subjects
+
+
 class IkeLab(unittest.TestCase):
     """Namespaces once per class; each test starts its own fake dataplane, peer and qorgan-ike."""
 
@@ -219,8 +267,11 @@ class IkeLab(unittest.TestCase):
                     "sh", "-c", script], "peer-charon.out", env=env)
         ok = wait_until(lambda: (peer / "charon.vici").exists(), 15)
         self.assertTrue(ok, "the peer's charon did not open its vici socket:\n" + self.peer_log())
-        r = wait_until(lambda: (lambda r: r if r.rc == 0 else None)(self.peer_swanctl("--load-all", "--noprompt", "--file", str(peer / "swanctl.conf"))), 10, 1)
-        self.assertTrue(r, "swanctl --load-all on the peer failed")
+        tries = []
+        r = wait_until(lambda: (lambda r: tries.append(r) or (r if r.rc == 0 else None))(
+            self.peer_swanctl("--load-all", "--noprompt", "--file", str(peer / "swanctl.conf"))), 10, 1)
+        self.assertTrue(r, "swanctl --load-all on the peer failed: " +
+                        (tries[-1].out[-1000:] + tries[-1].err[-1000:] if tries else ""))
 
     def peer_swanctl(self, *args, timeout=15):
         return run([SWANCTL, *args, "--uri", f"unix://{self.dir}/peer/charon.vici"], timeout=timeout)
@@ -268,12 +319,14 @@ class IkeLab(unittest.TestCase):
         return r
 
     def peer_conn(self, auth_local="auth = psk\n            id = 203.0.113.10",
-                  auth_remote="auth = psk\n            id = 203.0.113.1", child_extra=""):
-        return f"""    gw {{
+                  auth_remote="auth = psk\n            id = 203.0.113.1", child_extra="",
+                  name="gw", conn_extra=""):
+        return f"""    {name} {{
         version = 2
         local_addrs = {PEER_ADDR}
         remote_addrs = {GW_ADDR}
         proposals = aes256-sha256-modp3072
+        {conn_extra}
         local {{
             {auth_local}
         }}
@@ -281,7 +334,7 @@ class IkeLab(unittest.TestCase):
             {auth_remote}
         }}
         children {{
-            gw {{
+            {name} {{
                 local_ts = {PEER_NET}
                 remote_ts = {GW_NET}
                 esp_proposals = aes256gcm16
@@ -444,6 +497,165 @@ class IkeLab(unittest.TestCase):
         child = self.wait_established()
         self.check_tunnel(child)
         self.assertEqual((self.dir / "ike" / "private" / "site1.key").stat().st_mode & 0o777, 0o600)
+
+    def cert_gateway(self, **changes):
+        """The gateway's certificate peer of write_pki's files: it answers (start_action
+        none), trusts ca, wants the peer to be "CN=site1.example"."""
+        pki = self.dir / "pki"
+        return gw_peer(**dict(dict(auth="certificate", psk="", certificate=str(pki / "gw.pem"),
+                                   private_key=str(pki / "gw.key"), ca=str(pki / "ca.pem"),
+                                   local_id="gw.lab.example", remote_id="CN=site1.example",
+                                   start_action="none"), **changes))
+
+    def assert_refused(self, conn, reason, wait_s=8):
+        """The peer initiates `conn`: no ESTABLISHED IKE SA with an INSTALLED CHILD_SA on the
+        peer within wait_s seconds, no ipsec-add-sa at the dataplane, and qorgan-ike's log
+        (charon's lines in it) gains a line matching `reason`; returns that line."""
+        log = self.dir / "qorgan-ike.log"
+        offset = log.stat().st_size
+        mark = self.dataplane.mark()
+        r = self.peer_swanctl("--initiate", "--child", conn, "--timeout", "15", timeout=25)
+        self.assertNotEqual(r.rc, 0, f"{conn}: the peer's initiate succeeded\n{r.out}")
+
+        def installed():
+            return any(sa["state"] == "ESTABLISHED" and
+                       any(c["state"] == "INSTALLED" for c in sa["children"])
+                       for sa in self.peer_sas())
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            self.assertFalse(installed(), f"{conn}: a tunnel came up\n{self.ike_log()}")
+            time.sleep(1)
+        self.assertEqual(self.dataplane.ops_since(mark, "ipsec-add-sa"), [], conn)
+
+        def refusal():
+            with open(log, "rb") as f:
+                f.seek(offset)
+                m = re.search(reason, f.read().decode(errors="replace"))
+            return m.group(0) if m else None
+        line = wait_until(refusal, 5)
+        self.assertTrue(line, f"{conn}: no {reason!r} in qorgan-ike's log:\n{self.ike_log()}")
+        # nothing half-made stays on the peer for the next case
+        self.peer_swanctl("--terminate", "--ike", conn, "--force", "--timeout", "5")
+        return line
+
+    def test_6_certificate_refusals_R128_h(self):
+        pki = self.dir / "pki"
+        pki.mkdir()
+        subjects = write_pki(pki)
+        self.start_dataplane([self.cert_gateway()])
+        remote = "auth = pubkey\n            cacerts = ca.pem\n            id = gw.lab.example"
+        conns = ""
+        for conn, cert, ident in (
+                ("good", "good", "CN=site1.example"),
+                # a CN with a NUL byte, by the right CA: claiming the configured identity, and
+                # presenting its own subject byte for byte (asn1dn:#hex)
+                ("nul_claim", "nul", "CN=site1.example"),
+                ("nul_own", "nul", "asn1dn:#" + subjects["nul"].hex()),
+                # the right CA, another name: claiming the configured identity, and its own
+                ("other_claim", "other", "CN=site1.example"),
+                ("other_own", "other", "CN=site2.example"),
+                # the configured name, signed by a CA the gateway does not trust
+                ("wrongca", "wrongca", "CN=site1.example")):
+            conns += self.peer_conn(
+                auth_local=f"auth = pubkey\n            certs = {cert}.pem\n"
+                           f"            id = \"{ident}\"",
+                auth_remote=remote, name=conn, conn_extra="send_cert = always")
+        files = [(pki / "ca.pem", "x509ca/ca.pem"), (pki / "other-ca.pem", "x509ca/other-ca.pem")]
+        for cert in ("good", "nul", "other", "wrongca"):
+            files += [(pki / f"{cert}.pem", f"x509/{cert}.pem"),
+                      (pki / f"{cert}.key", f"private/{cert}.key")]
+        self.start_peer(conns, files=files)
+        self.start_ike()
+        vici = f"unix://{self.dir}/ike/charon.vici"
+        self.assertTrue(wait_until(lambda: "site1" in run([SWANCTL, "--list-conns", "--raw", "--uri", vici]).out, 15),
+                        self.ike_log())
+        no_key = r"no trusted \w+ public key found for 'CN=site1\.example'"
+        found = {}
+        found["nul_claim"] = self.assert_refused("nul_claim", no_key)
+        found["nul_own"] = self.assert_refused("nul_own", r"no matching peer config found")
+        found["other_claim"] = self.assert_refused("other_claim", no_key)
+        found["other_own"] = self.assert_refused("other_own", r"no matching peer config found")
+        found["wrongca"] = self.assert_refused(
+            "wrongca", r"no issuer certificate found for \"CN=site1\.example\"")
+        print("\nrefusals in qorgan-ike's log: " + "; ".join(f"{k}: {v}" for k, v in found.items()))
+        # the control: the right certificate of the right CA, the same harness, comes up
+        mark = self.dataplane.mark()
+        r = self.peer_swanctl("--initiate", "--child", "good", "--timeout", "20", timeout=30)
+        self.assertEqual(r.rc, 0, f"{r.out}\n{self.ike_log()}")
+        self.check_tunnel(self.wait_established(), mark)
+
+    def test_7_bad_local_certificate_files_are_refused_R128_h(self):
+        pki = self.dir / "pki"
+        pki.mkdir()
+        write_pki(pki)
+        (pki / "junk.pem").write_text("not a certificate\n")
+        self.start_dataplane([self.cert_gateway()])
+        self.start_ike()
+        vici = f"unix://{self.dir}/ike/charon.vici"
+
+        def conns():
+            r = run([SWANCTL, "--list-conns", "--raw", "--uri", vici])
+            return r.out if r.rc == 0 else ""
+        self.assertTrue(wait_until(lambda: "site1" in conns(), 15), self.ike_log())
+        copied = (self.dir / "ike" / "x509" / "site1.pem").read_bytes()
+        self.assertEqual(copied, (pki / "gw.pem").read_bytes())
+        revision = 1
+        for changes, why in (
+                (dict(certificate=str(pki / "junk.pem")),
+                 f"certificate {pki}/junk.pem: not a PEM certificate"),
+                (dict(ca=str(pki / "junk.pem")), f"ca {pki}/junk.pem: not a PEM certificate"),
+                (dict(private_key=str(pki / "junk.pem")),
+                 f"private_key {pki}/junk.pem: not a PEM private key"),
+                (dict(private_key=str(pki / "missing.key")),
+                 f"private_key {pki}/missing.key: cannot read: No such file or directory"),
+                (dict(private_key=str(pki / "good.key")),
+                 f"private_key {pki}/good.key: not the key of the certificate {pki}/gw.pem"),
+                (dict(ca=str(pki / "other-ca.pem")),
+                 f"certificate {pki}/gw.pem: does not chain to the configured ca {pki}/other-ca.pem"),
+                (dict(certificate=str(pki / "nul.pem"), private_key=str(pki / "nul.key")),
+                 f"certificate {pki}/nul.pem: a NUL byte in its subject CN")):
+            revision += 1
+            self.dataplane.peers = [self.cert_gateway(**changes)]
+            self.dataplane.revision = revision
+            line = (f"refusing the peers of revision {revision}, keeping what runs: "
+                    f"ipsec peer 'site1': {why}")
+            self.assertTrue(wait_until(lambda: line in self.ike_log(), 10),
+                            f"no {line!r} in\n{self.ike_log()}")
+            # what runs stays: the connection and the files checked before
+            self.assertIn("site1", conns())
+            self.assertEqual((self.dir / "ike" / "x509" / "site1.pem").read_bytes(), copied)
+        # good files again: a new revision loads
+        revision += 1
+        self.dataplane.peers = [self.cert_gateway(remote_id="CN=site9.example")]
+        self.dataplane.revision = revision
+        self.assertTrue(wait_until(lambda: f"of revision {revision}" in self.ike_log() and
+                                   "loaded 1 peer(s) of revision " + str(revision) in self.ike_log(), 15),
+                        self.ike_log())
+
+    def test_8_gateway_initiating_refuses_a_nul_named_responder_R128_h(self):
+        """qorgan-ike initiates (start_action start) to a peer that answers as CN=site1.example
+        with the certificate "CN=site1.example\\0.evil.example" of the right CA."""
+        pki = self.dir / "pki"
+        pki.mkdir()
+        write_pki(pki)
+        self.start_dataplane([self.cert_gateway(start_action="start")])
+        self.start_peer(self.peer_conn(
+            auth_local="auth = pubkey\n            certs = nul.pem\n            id = \"CN=site1.example\"",
+            auth_remote="auth = pubkey\n            cacerts = ca.pem\n            id = gw.lab.example",
+            conn_extra="send_cert = always"),
+            files=[(pki / "nul.pem", "x509/nul.pem"), (pki / "ca.pem", "x509ca/ca.pem"),
+                   (pki / "nul.key", "private/nul.key")])
+        self.start_ike()
+        reason = "no trusted ECDSA public key found for 'CN=site1.example'"
+        self.assertTrue(wait_until(lambda: reason in self.ike_log(), ESTABLISH_S),
+                        f"no {reason!r} in\n{self.ike_log()}\npeer:\n{self.peer_log()}")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            self.assertFalse(any(sa["state"] == "ESTABLISHED" for sa in self.peer_sas()),
+                             self.ike_log())
+            time.sleep(1)
+        self.assertEqual(self.dataplane.ops_since(0, "ipsec-add-sa"), [])
+        self.assertIn('received end entity cert "CN=site1.example?.evil.example"', self.ike_log())
 
 
 if __name__ == "__main__":
