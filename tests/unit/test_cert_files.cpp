@@ -156,7 +156,7 @@ TEST_F(CertFiles, AnIntermediateCaIsATrustAnchor) {
     EXPECT_EQ(refusal(p), "");
 }
 
-TEST_F(CertFiles, AMissingOrUnreadableFileNamesThePeerTheFieldAndThePath) {
+TEST_F(CertFiles, AMissingFileOrAFolderNamesThePeerTheFieldAndThePath) {
     Peer p = peer(gw, ca, gw);
     p.ca = dir.path() + "/no-such-ca.pem";
     EXPECT_EQ(refusal(p),
@@ -164,12 +164,6 @@ TEST_F(CertFiles, AMissingOrUnreadableFileNamesThePeerTheFieldAndThePath) {
     p = peer(gw, ca, gw);
     p.private_key = dir.path(); // a folder
     EXPECT_EQ(refusal(p), "ipsec peer 'site1': private_key " + dir.path() + ": not a regular file");
-    if (geteuid() != 0) { // root reads a 0000 file anyway
-        p = peer(gw, ca, gw);
-        chmod(p.certificate.c_str(), 0);
-        EXPECT_NE(refusal(p).find("certificate " + p.certificate + ": cannot read"),
-                  std::string::npos);
-    }
 }
 
 TEST_F(CertFiles, TextThatIsNotPemIsRefusedPerFile) {
