@@ -868,18 +868,21 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     if (screen_early(s, in, m, now_ms))
         return;
     if (p->ipsec == ipsec_none) {
-        if (const IpsecTable *t = ipsec_table()) {
+        const IpsecTable *t = ipsec_table();
+        if (t) {
             // ESP for the gateway is decrypted first: what it carries is the packet.
             bool esp = meta.proto == config::proto_esp ||
                        (meta.proto == config::proto_udp && meta.dport == rte_cpu_to_be_16(4500));
             if (esp && s.owns(meta, meta.dst) && esp_in(s, in, m, now_ms))
                 return;
-            // R139-3: what a tunnel carries never arrives in the clear.
-            if (t->covered_in(family_of(meta), reinterpret_cast<const uint8_t *>(meta.src),
-                              reinterpret_cast<const uint8_t *>(meta.dst), meta.proto)) {
-                drop(m, DropReason::ipsec_clear_text);
-                return;
-            }
+        }
+        // R139-3: what a tunnel carries never arrives in the clear (by the installed inbound
+        // policies, and by the configured peers before qorgan-ike has installed any).
+        if ((t && t->covered_in(family_of(meta), reinterpret_cast<const uint8_t *>(meta.src),
+                                reinterpret_cast<const uint8_t *>(meta.dst), meta.proto)) ||
+            configured_tunnel(s, meta, false)) {
+            drop(m, DropReason::ipsec_clear_text);
+            return;
         }
     }
 
@@ -1045,6 +1048,11 @@ void Worker::handle_ip(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uin
     // Traffic an IPsec policy covers leaves towards the policy's peer (docs/IPSEC.md),
     // whatever the routing table says of its destination, and is not source-translated.
     const IpsecTable::OutPolicy *tunnel = ipsec_policy(*cm);
+    if (!tunnel && configured_tunnel(s, *cm, true)) {
+        // A configured tunnel whose policy qorgan-ike has not installed (yet): discarded.
+        drop(m, DropReason::ipsec_no_sa);
+        return;
+    }
     if (tunnel) {
         uint32_t peer4;
         std::memcpy(&peer4, tunnel->tunnel_dst.bytes.data(), 4);
@@ -1675,6 +1683,10 @@ void Worker::forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint1
     if (p->ipsec != ipsec_sealed) {
         if (const IpsecTable::OutPolicy *tunnel = ipsec_policy(meta)) {
             esp_out(s, in, m, *tunnel, now_ms);
+            return;
+        }
+        if (configured_tunnel(s, meta, true)) { // R139-3, as in handle_ip
+            drop(m, DropReason::ipsec_no_sa);
             return;
         }
     }

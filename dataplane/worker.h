@@ -241,6 +241,10 @@ private:
                  const IpsecTable::OutPolicy &policy, uint64_t now_ms);
     // The outbound policy covering a packet (meta's addresses), or null.
     const IpsecTable::OutPolicy *ipsec_policy(const PacketMeta &meta) const;
+    // Whether a configured peer's subnets cover a packet going out (local -> remote) or
+    // coming in (remote -> local): such traffic never passes in the clear, also before
+    // qorgan-ike has installed a policy for it (R139-3).
+    static bool configured_tunnel(const Snapshot &s, const PacketMeta &meta, bool outbound);
     void forward(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint16_t hop,
                  uint64_t now_ms);
     // Runs one interface's rule list; returns the matching rule's index + 1, or 0.

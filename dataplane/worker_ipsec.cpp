@@ -43,6 +43,25 @@ const IpsecTable::OutPolicy *Worker::ipsec_policy(const PacketMeta &meta) const 
     return t->match_out(family_of_meta(meta), bytes_of(meta.src), bytes_of(meta.dst), meta.proto);
 }
 
+bool Worker::configured_tunnel(const Snapshot &s, const PacketMeta &meta, bool outbound) {
+    if (s.conf.ipsec.peers.empty() || (meta.l3 != L3Kind::ipv4 && meta.l3 != L3Kind::ipv6))
+        return false;
+    const uint8_t family = family_of_meta(meta);
+    auto any = [&](const std::vector<config::Prefix> &nets, const uint32_t *addr) {
+        for (const config::Prefix &p : nets)
+            if (config::prefix_contains(p, family, bytes_of(addr)))
+                return true;
+        return false;
+    };
+    for (const config::IpsecPeer &p : s.conf.ipsec.peers) {
+        const auto &from = outbound ? p.local_subnets : p.remote_subnets;
+        const auto &to = outbound ? p.remote_subnets : p.local_subnets;
+        if (any(from, meta.src) && any(to, meta.dst))
+            return true;
+    }
+    return false;
+}
+
 bool Worker::esp_in(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64_t now_ms) {
     const IpsecTable *t = ipsec_table();
     MbufPriv *p = priv_of(m);

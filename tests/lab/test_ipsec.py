@@ -37,7 +37,11 @@ CLEAR_NET = "198.51.100.0/24"  # covered by a policy without an SA in test_3
 PSK = "qorgan-lab-ipsec-secret-1"
 ESTABLISH_S = 45
 
-CONFIG = f"""interfaces {{
+PSK_AUTH = f'pre-shared-key "{PSK}";'
+
+
+def gateway_config(auth=PSK_AUTH):
+    return f"""interfaces {{
     inner0 {{ device "net_af_packet0,iface=dp-inner"; address 198.18.1.1/24; zone inner; }}
     inet0 {{ device "net_af_packet3,iface=dp-inet"; address 203.0.113.1/24; zone internet; }}
 }}
@@ -62,7 +66,7 @@ routes {{ route {CLEAR_NET} {{ via 203.0.113.10; }} }}
 ipsec {{
     peer site1 {{
         address {PEER_ADDR};
-        pre-shared-key "{PSK}";
+        {auth}
         local-subnet {GW_NET};
         remote-subnet {PEER_NET};
     }}
@@ -96,14 +100,26 @@ def drops():
     return control({"op": "drops"})["drops"]
 
 
-class IpsecLab(OwnDataplaneTestCase):
-    """One tunnel for the class: qorgan-ike initiates it (start-action start)."""
+class IpsecTunnel(OwnDataplaneTestCase):
+    """One tunnel for the class: qorgan-ike initiates it (start-action start). Subclasses
+    choose the authentication: gateway_auth() (config statements) and peer_auth() (the stock
+    peer's local and remote sections, and the credential files it loads)."""
 
     procs = []
 
     @classmethod
+    def gateway_auth(cls):
+        return PSK_AUTH
+
+    @classmethod
+    def peer_auth(cls):
+        local = f"auth = psk\n            id = {PEER_ADDR}"
+        remote = f"auth = psk\n            id = {GW_ADDR}"
+        return local, remote, []
+
+    @classmethod
     def own_config(cls):
-        return write_config("test-ipsec.conf", CONFIG)
+        return write_config(f"test-ipsec-{cls.__name__}.conf", gateway_config(cls.gateway_auth()))
 
     @classmethod
     def setUpClass(cls):
@@ -182,7 +198,11 @@ class IpsecLab(OwnDataplaneTestCase):
         """A stock charon in qg-inet1 with kernel-libipsec; its pid file and vici socket stay in
         this class's folder (a private /run)."""
         peer = cls.dir / "peer"
-        peer.mkdir(parents=True, exist_ok=True)
+        for sub in ("x509", "x509ca", "private"):
+            (peer / sub).mkdir(parents=True, exist_ok=True)
+        auth_local, auth_remote, files = cls.peer_auth()
+        for src, rel in files:
+            shutil.copy(src, peer / rel)
         load = " ".join(p for p in PEER_PLUGINS if (PLUGIN_DIR / f"libstrongswan-{p}.so").exists())
         (peer / "strongswan.conf").write_text(f"""charon {{
     load = {load}
@@ -209,12 +229,10 @@ class IpsecLab(OwnDataplaneTestCase):
         remote_addrs = {GW_ADDR}
         proposals = aes256-sha256-modp3072
         local {{
-            auth = psk
-            id = {PEER_ADDR}
+            {auth_local}
         }}
         remote {{
-            auth = psk
-            id = {GW_ADDR}
+            {auth_remote}
         }}
         children {{
             gw {{
@@ -286,7 +304,9 @@ secrets {{
     def sa_total(self, direction, field):
         return sum(s[field] for s in dp_sas() if s["dir"] == direction)
 
-    # ------------------------------------------------------------ tests
+
+class IpsecLab(IpsecTunnel):
+    """A PSK tunnel to the stock peer."""
 
     def test_1_hosts_behind_each_side_talk_and_only_esp_and_ike_cross_R128_h_R139_3(self):
         before_out = self.sa_total("out", "packets")
@@ -409,6 +429,65 @@ print("{{}}")
         r = wait_until(lambda: (lambda r: r if r.rc == 0 else None)(
             self.ping(INNER1.ns, SITE_HOST, count=2)), 20, 1)
         self.assertTrue(r, f"no traffic through the new tunnel\n{self.peer_log()}")
+
+
+PKI = LAB_DIR / "ipsec-pki"
+
+
+def make_pki():
+    """A CA and two certificates (the gateway, the peer) made with openssl for this run."""
+    shutil.rmtree(PKI, ignore_errors=True)
+    PKI.mkdir(parents=True)
+    os.chmod(PKI, 0o700)
+
+    def openssl(*args):
+        must(run(["openssl", *args], timeout=30))
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(PKI / "ca.key"),
+            "-out", str(PKI / "ca.pem"), "-days", "2", "-subj", "/O=Qorgan Lab/CN=Qorgan Lab CA")
+    for name in ("gw1", "site1"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(PKI / f"{name}.key"),
+                "-out", str(PKI / f"{name}.csr"), "-subj", f"/O=Qorgan Lab/CN={name}.lab.example")
+        (PKI / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}.lab.example\n")
+        openssl("x509", "-req", "-in", str(PKI / f"{name}.csr"), "-CA", str(PKI / "ca.pem"),
+                "-CAkey", str(PKI / "ca.key"), "-CAcreateserial", "-days", "2",
+                "-extfile", str(PKI / f"{name}.ext"), "-out", str(PKI / f"{name}.pem"))
+
+
+class IpsecCertificateLab(IpsecTunnel):
+    """The same tunnel with X.509 certificates from one CA on both sides."""
+
+    @classmethod
+    def gateway_auth(cls):
+        make_pki()
+        return (f'certificate "{PKI}/gw1.pem"; private-key "{PKI}/gw1.key"; ca "{PKI}/ca.pem"; '
+                'local-id "gw1.lab.example"; remote-id "site1.lab.example";')
+
+    @classmethod
+    def peer_auth(cls):
+        local = "auth = pubkey\n            certs = site1.pem\n            id = site1.lab.example"
+        remote = "auth = pubkey\n            cacerts = ca.pem\n            id = gw1.lab.example"
+        return local, remote, [(PKI / "site1.pem", "x509/site1.pem"),
+                               (PKI / "ca.pem", "x509ca/ca.pem"),
+                               (PKI / "site1.key", "private/site1.key")]
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(PKI, ignore_errors=True)
+
+    def test_1_hosts_talk_through_a_tunnel_authenticated_by_certificates_R128_h(self):
+        with Capture(INET1.ns, ifname="eth0") as cap:
+            r = self.ping(INNER1.ns, SITE_HOST)
+        self.assertEqual(r.rc, 0, f"{r}\n{self.peer_log()}")
+        lines = cap.lines("ip")
+        self.assertGreaterEqual(len([line for line in lines if "ESP(spi=" in line]), 6)
+        self.assertEqual(cap.count("icmp"), 0)
+        cap.cleanup()
+        # Each side proved itself with its certificate.
+        log = (self.dir / "peer" / "charon.log").read_text(errors="replace")
+        self.assertRegex(log, r"authentication of 'gw1\.lab\.example' with RSA.* successful")
+        sa = self.peer_swanctl("--list-sas", "--raw").out
+        self.assertIn("remote-id=gw1.lab.example", sa)
 
 
 # ---------------------------------------------------------------- two Qorgan gateways
@@ -534,7 +613,7 @@ class TwoQorganGateways(OwnDataplaneTestCase):
 
     @classmethod
     def spawn(cls, cmd, log_name, env=None):
-        return IpsecLab.spawn.__func__(cls, cmd, log_name, env)
+        return IpsecTunnel.spawn.__func__(cls, cmd, log_name, env)
 
     @classmethod
     def _net_up(cls):

@@ -332,6 +332,32 @@ TEST_F(IpsecPipeline, EspForNoSaOrFromAnotherHostIsDropped) {
     EXPECT_EQ(stats_of(0x1001).packets, 0u);
 }
 
+TEST_F(IpsecPipeline, AConfiguredTunnelCarriesNothingInTheClearBeforeItsSaExists) {
+    // R139-3: a peer is configured, a route to its subnet exists, qorgan-ike has installed
+    // nothing yet (or is not running): the tunnel's traffic is discarded both ways.
+    const std::string route = "routes { route 192.0.2.0/24 { via 203.0.113.10; } }\n";
+    const std::string peer = "ipsec { peer site1 { address 203.0.113.10; pre-shared-key "
+                             "\"0123456789abcdefghij\"; local-subnet 198.18.1.0/24; "
+                             "remote-subnet 192.0.2.0/24; } }\n";
+    auto out = udp("198.18.1.11", "192.0.2.10", 5000, 7, host_mac, port_mac(inner));
+    auto in = udp("192.0.2.10", "198.18.1.11", 7, 5000, peer_mac, port_mac(inet_iface));
+    // Without the peer the route carries it in the clear (the control).
+    ASSERT_NO_FATAL_FAILURE(publish(std::string(config_text) + route, "ipsec_pipeline.conf", 2));
+    send(inner, out);
+    EXPECT_EQ(sent(inet).size(), 1u);
+    ASSERT_NO_FATAL_FAILURE(
+        publish(std::string(config_text) + route + peer, "ipsec_pipeline.conf", 3));
+    send(inner, udp("198.18.1.11", "192.0.2.10", 5001, 7, host_mac, port_mac(inner)));
+    EXPECT_EQ(sent(inet).size(), 0u);
+    EXPECT_EQ(drops(DropReason::ipsec_no_sa), 1u);
+    send(inner, out); // the flow made before the peer was configured
+    EXPECT_EQ(sent(inet).size(), 0u);
+    EXPECT_EQ(drops(DropReason::ipsec_no_sa), 2u);
+    send(inet, in);
+    EXPECT_EQ(sent(inner).size(), 0u);
+    EXPECT_EQ(drops(DropReason::ipsec_clear_text), 1u);
+}
+
 TEST_F(IpsecPipeline, WithoutSasNothingChanges) {
     // No IPsec state: a UDP to 192.0.2.10 has no route, as before IPsec existed.
     auto frame = udp("198.18.1.11", "192.0.2.10", 5000, 7, host_mac, MacBytes{});
