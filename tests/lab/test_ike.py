@@ -18,19 +18,14 @@ from pathlib import Path
 
 from fake_ike_dataplane import FakeDataplane
 from labkit import BUILD_DIR, lab_address, run
+from stock_charon import CHARON, SWANCTL, StockCharon
 
 IKE_BIN = Path(os.environ.get("QORGAN_IKE", str(BUILD_DIR / "ike" / "qorgan-ike")))
-CHARON = "/usr/lib/ipsec/charon"
-SWANCTL = "/usr/sbin/swanctl"
-PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
 
 GW_NS, PEER_NS = "qk-gw", "qk-peer"
 GW_ADDR, PEER_ADDR = lab_address("203.0.113.1"), lab_address("203.0.113.10")
 GW_NET, PEER_NET = "198.18.1.0/24", "192.0.2.0/24"
 PSK = "qk-lab-secret-1"
-PEER_PLUGINS = ["random", "nonce", "openssl", "aes", "sha1", "sha2", "hmac", "gcm", "kdf", "x509",
-                "pem", "pkcs1", "pkcs8", "pubkey", "revocation", "constraints", "socket-default",
-                "kernel-libipsec", "kernel-netlink", "vici"]
 ESTABLISH_S = 40
 
 
@@ -233,45 +228,9 @@ class IkeLab(unittest.TestCase):
         return self.ike
 
     def start_peer(self, conn_text, secrets_text="", files=()):
-        """A stock charon in qk-peer with kernel-libipsec; its pid file and vici socket stay
-        in this test's folder (a private /run), so nothing clashes with another charon."""
-        peer = self.dir / "peer"
-        for sub in ("x509", "x509ca", "private", "run"):
-            (peer / sub).mkdir(parents=True, exist_ok=True)
-        for src, rel in files:
-            shutil.copy(src, peer / rel)
-        load = " ".join(p for p in PEER_PLUGINS if (PLUGIN_DIR / f"libstrongswan-{p}.so").exists())
-        (peer / "strongswan.conf").write_text(f"""charon {{
-    load = {load}
-    plugins {{
-        vici {{
-            socket = unix://{peer}/charon.vici
-        }}
-    }}
-    filelog {{
-        peer {{
-            path = {peer}/charon.log
-            default = 1
-            ike = 2
-            chd = 4
-            flush_line = yes
-        }}
-    }}
-}}
-""")
-        (peer / "swanctl.conf").write_text(f"connections {{\n{conn_text}}}\nsecrets {{\n{secrets_text}}}\n")
-        env = dict(os.environ, STRONGSWAN_CONF=str(peer / "strongswan.conf"))
-        script = (f"mount -t tmpfs -o mode=0755 qk-run /run && "
-                  f"exec {CHARON}")
-        self.spawn(["ip", "netns", "exec", PEER_NS, "unshare", "-m", "--propagation", "private",
-                    "sh", "-c", script], "peer-charon.out", env=env)
-        ok = wait_until(lambda: (peer / "charon.vici").exists(), 15)
-        self.assertTrue(ok, "the peer's charon did not open its vici socket:\n" + self.peer_log())
-        tries = []
-        r = wait_until(lambda: (lambda r: tries.append(r) or (r if r.rc == 0 else None))(
-            self.peer_swanctl("--load-all", "--noprompt", "--file", str(peer / "swanctl.conf"))), 10, 1)
-        self.assertTrue(r, "swanctl --load-all on the peer failed: " +
-                        (tries[-1].out[-1000:] + tries[-1].err[-1000:] if tries else ""))
+        """A stock charon in qk-peer (stock_charon.py), its keys logged at chd level 4."""
+        StockCharon(PEER_NS, self.dir / "peer", chd_keys=True).start(self.procs, conn_text,
+                                                                     secrets_text, files)
 
     def peer_swanctl(self, *args, timeout=15):
         return run([SWANCTL, *args, "--uri", f"unix://{self.dir}/peer/charon.vici"], timeout=timeout)

@@ -8,7 +8,6 @@
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -20,14 +19,9 @@ from pathlib import Path
 from labkit import (BUILD_DIR, DATAPLANE_BIN, INET1, INNER1, LAB_DIR, PYTHON, Capture,
                     ControlClient, OwnDataplaneTestCase, control, lab_address, ns, run,
                     write_config)
+from stock_charon import CHARON, SWANCTL, StockCharon, must, spawn, stop_all, wait_until
 
 IKE_BIN = Path(os.environ.get("QORGAN_IKE", str(BUILD_DIR / "ike" / "qorgan-ike")))
-CHARON = "/usr/lib/ipsec/charon"
-SWANCTL = "/usr/sbin/swanctl"
-PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
-PEER_PLUGINS = ["random", "nonce", "openssl", "aes", "sha1", "sha2", "hmac", "gcm", "kdf", "x509",
-                "pem", "pkcs1", "pkcs8", "pubkey", "revocation", "constraints", "socket-default",
-                "kernel-libipsec", "kernel-netlink", "vici"]
 SITE_NS = "qg-site1"
 SITE_HOST = lab_address("192.0.2.10")
 SITE_GW = lab_address("192.0.2.1")
@@ -72,21 +66,6 @@ ipsec {{
     }}
 }}
 """
-
-
-def must(r):
-    if r.rc != 0:
-        raise AssertionError(str(r))
-    return r
-
-
-def wait_until(predicate, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 def dp_sas():
@@ -145,18 +124,7 @@ class IpsecTunnel(OwnDataplaneTestCase):
 
     @classmethod
     def _cleanup(cls):
-        for p in reversed(cls.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(timeout=5)
-        cls.procs = []
+        stop_all(cls.procs)
         if Path("/run/netns", SITE_NS).exists():
             run(["ip", "netns", "del", SITE_NS])
         ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
@@ -186,43 +154,13 @@ class IpsecTunnel(OwnDataplaneTestCase):
 
     @classmethod
     def spawn(cls, cmd, log_name, env=None):
-        log = open(cls.dir / log_name, "ab")
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=env, start_new_session=True)
-        log.close()
-        cls.procs.append(p)
-        return p
+        return spawn(cls.procs, cls.dir, cmd, log_name, env)
 
     @classmethod
     def _start_peer(cls):
-        """A stock charon in qg-inet1 with kernel-libipsec; its pid file and vici socket stay in
-        this class's folder (a private /run)."""
-        peer = cls.dir / "peer"
-        for sub in ("x509", "x509ca", "private"):
-            (peer / sub).mkdir(parents=True, exist_ok=True)
+        """The stock charon in qg-inet1 (stock_charon.py) guarding 192.0.2.0/24."""
         auth_local, auth_remote, files = cls.peer_auth()
-        for src, rel in files:
-            shutil.copy(src, peer / rel)
-        load = " ".join(p for p in PEER_PLUGINS if (PLUGIN_DIR / f"libstrongswan-{p}.so").exists())
-        (peer / "strongswan.conf").write_text(f"""charon {{
-    load = {load}
-    plugins {{
-        vici {{
-            socket = unix://{peer}/charon.vici
-        }}
-    }}
-    filelog {{
-        peer {{
-            path = {peer}/charon.log
-            default = 1
-            ike = 2
-            flush_line = yes
-        }}
-    }}
-}}
-""")
-        (peer / "swanctl.conf").write_text(f"""connections {{
-    gw {{
+        conn = f"""    gw {{
         version = 2
         unique = replace
         local_addrs = {PEER_ADDR}
@@ -243,25 +181,14 @@ class IpsecTunnel(OwnDataplaneTestCase):
             }}
         }}
     }}
-}}
-secrets {{
-    ike-gw {{
+"""
+        secrets = f"""    ike-gw {{
         id-1 = {PEER_ADDR}
         id-2 = {GW_ADDR}
         secret = "{PSK}"
     }}
-}}
-""")
-        env = dict(os.environ, STRONGSWAN_CONF=str(peer / "strongswan.conf"))
-        cls.spawn(["ip", "netns", "exec", INET1.ns, "unshare", "-m", "--propagation", "private",
-                   "sh", "-c", f"mount -t tmpfs -o mode=0755 qg-run /run && exec {CHARON}"],
-                  "peer-charon.out", env=env)
-        if not wait_until(lambda: (peer / "charon.vici").exists(), 15):
-            raise AssertionError("the peer's charon did not open its vici socket:\n" + cls.peer_log())
-        ok = wait_until(lambda: cls.peer_swanctl("--load-all", "--noprompt", "--file",
-                                                 str(peer / "swanctl.conf")).rc == 0, 10, 1)
-        if not ok:
-            raise AssertionError("swanctl --load-all on the peer failed:\n" + cls.peer_log())
+"""
+        cls.peer = StockCharon(INET1.ns, cls.dir / "peer").start(cls.procs, conn, secrets, files)
 
     @classmethod
     def _start_ike(cls):
@@ -272,7 +199,7 @@ secrets {{
 
     @classmethod
     def peer_swanctl(cls, *args, timeout=15):
-        return run([SWANCTL, *args, "--uri", f"unix://{cls.dir}/peer/charon.vici"], timeout=timeout)
+        return cls.peer.swanctl(*args, timeout=timeout)
 
     @classmethod
     def peer_log(cls):
@@ -570,12 +497,18 @@ class TwoQorganGateways(OwnDataplaneTestCase):
         try:
             cls._net_up()
             cls._start_gw2()
-            cls.spawn(["ip", "netns", "exec", "qg-gw", str(IKE_BIN), "--control-socket",
-                       str(LAB_DIR / "dataplane.sock"), "--run-dir", str(cls.dir / "ike1"),
-                       "--log", str(cls.dir / "ike1.log")], "ike1.out")
+            # gw2 answers (start-action none): it has its peer loaded before gw1 initiates,
+            # since charon does not try again after a NO_PROPOSAL_CHOSEN.
             cls.spawn(["ip", "netns", "exec", GW2_NS, str(IKE_BIN), "--control-socket",
                        str(GW2_SOCKET), "--run-dir", str(cls.dir / "ike2"),
                        "--log", str(cls.dir / "ike2.log")], "ike2.out")
+            loaded = lambda: "loaded 1 peer(s)" in (cls.dir / "ike2.log").read_text(errors="replace") \
+                if (cls.dir / "ike2.log").exists() else False
+            if not wait_until(loaded, 20, 0.2):
+                raise AssertionError("gw2's qorgan-ike did not load its peer:\n" + cls.logs())
+            cls.spawn(["ip", "netns", "exec", "qg-gw", str(IKE_BIN), "--control-socket",
+                       str(LAB_DIR / "dataplane.sock"), "--run-dir", str(cls.dir / "ike1"),
+                       "--log", str(cls.dir / "ike1.log")], "ike1.out")
             both = lambda: all({s["dir"] for s in sas} >= {"in", "out"}
                                for sas in (dp_sas(), cls.gw2_sas()))
             if not wait_until(both, ESTABLISH_S, 1):
@@ -591,18 +524,7 @@ class TwoQorganGateways(OwnDataplaneTestCase):
 
     @classmethod
     def _cleanup(cls):
-        for p in reversed(cls.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(timeout=5)
-        cls.procs = []
+        stop_all(cls.procs)
         for name in (GW2_NS, SITE2_NS):
             if Path("/run/netns", name).exists():
                 run(["ip", "netns", "del", name])
@@ -613,7 +535,7 @@ class TwoQorganGateways(OwnDataplaneTestCase):
 
     @classmethod
     def spawn(cls, cmd, log_name, env=None):
-        return IpsecTunnel.spawn.__func__(cls, cmd, log_name, env)
+        return spawn(cls.procs, cls.dir, cmd, log_name, env)
 
     @classmethod
     def _net_up(cls):
