@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,6 +69,30 @@ Result<const Word *> scalar(const Node &n, const std::string &path, const std::s
     if (auto s = check_shape(n, path, form, 2, false, false); !s)
         return s.error();
     return &n.words[1];
+}
+
+// One word of a closed set and what it stands for.
+template <typename T>
+struct Choice {
+    const char *word;
+    T value;
+};
+
+// `key word;` whose word is one of `choices`: out gets its value; any other word is refused
+// as "'<word>'<refused>; expected <expected>".
+template <typename T>
+Status choice_leaf(const Node &n, const std::string &path, const std::string &form,
+                   std::initializer_list<Choice<T>> choices, const std::string &refused,
+                   const std::string &expected, T &out) {
+    auto w = scalar(n, path, form);
+    if (!w)
+        return w.error();
+    for (const Choice<T> &c : choices)
+        if ((*w)->text == c.word) {
+            out = c.value;
+            return Ok{};
+        }
+    return fail((*w)->where, path, quoted((*w)->text) + refused, expected);
 }
 
 // The values of `key value;` or `key [ v1 v2 ];`.
@@ -571,20 +596,15 @@ private:
                 ifc.mtu = uint16_t(*v);
                 mtu_word = *w;
             } else if (key == "urpf") {
-                auto w = scalar(c, p, "urpf strict|loose|off;");
-                if (!w)
-                    return w.error();
-                const std::string &v = (*w)->text;
-                if (v == "strict")
-                    ifc.urpf = Urpf::strict;
-                else if (v == "loose")
-                    ifc.urpf = Urpf::loose;
-                else if (v == "off")
-                    ifc.urpf = Urpf::off;
-                else
-                    return fail((*w)->where, p, quoted(v) + " is not a uRPF mode",
-                                "strict (the route back to the source leaves by this "
-                                "interface), loose (some route leads back) or off");
+                if (auto s = choice_leaf<Urpf>(
+                        c, p, "urpf strict|loose|off;",
+                        {{"strict", Urpf::strict}, {"loose", Urpf::loose}, {"off", Urpf::off}},
+                        " is not a uRPF mode",
+                        "strict (the route back to the source leaves by this interface), loose "
+                        "(some route leads back) or off",
+                        ifc.urpf);
+                    !s)
+                    return s;
             } else if (key == "disable") {
                 if (auto s = check_shape(c, p, "disable;", 1, false, false); !s)
                     return s;
@@ -653,20 +673,14 @@ private:
                 return unknown(c, path, {"loop"});
             if (auto s = once.note(key, c, p); !s)
                 return s;
-            auto w = scalar(c, p, "loop inner|outer|internet|shielded;");
-            if (!w)
-                return w.error();
-            const std::string &v = (*w)->text;
-            if (v == "inner")
-                z.loop = Loop::inner;
-            else if (v == "outer")
-                z.loop = Loop::outer;
-            else if (v == "internet")
-                z.loop = Loop::internet;
-            else if (v == "shielded")
-                z.loop = Loop::shielded;
-            else
-                return fail((*w)->where, p, quoted(v) + " is not a loop", loops);
+            if (auto s = choice_leaf<Loop>(c, p, "loop inner|outer|internet|shielded;",
+                                           {{"inner", Loop::inner},
+                                            {"outer", Loop::outer},
+                                            {"internet", Loop::internet},
+                                            {"shielded", Loop::shielded}},
+                                           " is not a loop", loops, z.loop);
+                !s)
+                return s;
         }
         if (!once.has("loop"))
             return fail(n.where, path, "missing 'loop'", "'loop " + loops + ";'");
@@ -819,19 +833,14 @@ private:
                 r.icmp_code = uint8_t(*v);
                 code_node = &c;
             } else if (key == "action") {
-                auto w = scalar(c, p, "action accept|drop|reject;");
-                if (!w)
-                    return w.error();
-                const std::string &v = (*w)->text;
-                if (v == "accept")
-                    r.action = Action::accept;
-                else if (v == "drop")
-                    r.action = Action::drop;
-                else if (v == "reject")
-                    r.action = Action::reject;
-                else
-                    return fail((*w)->where, p, quoted(v) + " is not an action",
-                                "accept, drop or reject");
+                if (auto s = choice_leaf<Action>(c, p, "action accept|drop|reject;",
+                                                 {{"accept", Action::accept},
+                                                  {"drop", Action::drop},
+                                                  {"reject", Action::reject}},
+                                                 " is not an action", "accept, drop or reject",
+                                                 r.action);
+                    !s)
+                    return s;
             } else if (key == "log") {
                 if (auto s = check_shape(c, p, "log;", 1, false, false); !s)
                     return s;
@@ -1200,17 +1209,13 @@ private:
                                     " ports, e.g. 1024-65535");
                 r.ports = *range;
             } else if (key == "mapping") {
-                auto w = scalar(c, p, "mapping endpoint-independent|endpoint-dependent;");
-                if (!w)
-                    return w.error();
-                const std::string &v = (*w)->text;
-                if (v == "endpoint-independent")
-                    r.endpoint_independent = true;
-                else if (v == "endpoint-dependent")
-                    r.endpoint_independent = false;
-                else
-                    return fail((*w)->where, p, quoted(v) + " is not a mapping",
-                                "endpoint-independent or endpoint-dependent");
+                if (auto s = choice_leaf<bool>(
+                        c, p, "mapping endpoint-independent|endpoint-dependent;",
+                        {{"endpoint-independent", true}, {"endpoint-dependent", false}},
+                        " is not a mapping", "endpoint-independent or endpoint-dependent",
+                        r.endpoint_independent);
+                    !s)
+                    return s;
             } else if (key == "max-per-source") {
                 if (auto s = number_leaf(c, p, {"max-per-source", &r.max_per_source, 0, 1000000});
                     !s)
@@ -1243,18 +1248,12 @@ private:
             if (key == "interface") {
                 s = nat_interface(c, p, d.interface, interface_at);
             } else if (key == "protocol") {
-                auto w = scalar(c, p, "protocol tcp|udp;");
-                if (!w)
-                    return w.error();
-                const std::string &v = (*w)->text;
-                if (v == "tcp")
-                    d.protocol = proto_tcp;
-                else if (v == "udp")
-                    d.protocol = proto_udp;
-                else
-                    return fail((*w)->where, p,
-                                quoted(v) + " cannot be forwarded: destination NAT needs ports",
-                                "tcp or udp");
+                if (auto st = choice_leaf<uint8_t>(
+                        c, p, "protocol tcp|udp;", {{"tcp", proto_tcp}, {"udp", proto_udp}},
+                        " cannot be forwarded: destination NAT needs ports", "tcp or udp",
+                        d.protocol);
+                    !st)
+                    return st;
             } else if (key == "address") {
                 Address a;
                 if (auto st = nat_address(c, p, a); !st)
@@ -1607,15 +1606,11 @@ private:
             } else if (key == "inspected-flows") {
                 s = number_leaf(c, p, {"inspected-flows", &cat.inspected_flows, 256, 1048576});
             } else if (key == "reset") {
-                auto w = scalar(c, p, "reset on|off;");
-                if (!w)
-                    return w.error();
-                const std::string &v = (*w)->text;
-                if (v != "on" && v != "off")
-                    return fail((*w)->where, p, quoted(v) + " is not on or off",
-                                "on (a blocked TCP flow gets a RST each way) or off (its "
-                                "packets are dropped silently)");
-                cat.reset = v == "on";
+                s = choice_leaf<bool>(c, p, "reset on|off;", {{"on", true}, {"off", false}},
+                                      " is not on or off",
+                                      "on (a blocked TCP flow gets a RST each way) or off (its "
+                                      "packets are dropped silently)",
+                                      cat.reset);
             } else {
                 if (auto st = check_shape(c, p, malicious_form, 1, false, true); !st)
                     return st;
@@ -1763,14 +1758,11 @@ private:
             if (auto s = once.note(key, c, p); !s)
                 return s;
             if (key == "protocol") {
-                auto w = scalar(c, p, "protocol tcp|udp;");
-                if (!w)
-                    return w.error();
-                const std::string &t = (*w)->text;
-                if (t != "tcp" && t != "udp")
-                    return fail((*w)->where, p, quoted(t) + " is not a VPN channel protocol",
-                                "tcp or udp");
-                v.protocol = t == "tcp" ? proto_tcp : proto_udp;
+                if (auto s = choice_leaf<uint8_t>(
+                        c, p, "protocol tcp|udp;", {{"tcp", proto_tcp}, {"udp", proto_udp}},
+                        " is not a VPN channel protocol", "tcp or udp", v.protocol);
+                    !s)
+                    return s;
             } else if (key == "source" || key == "destination") {
                 auto w = scalar(c, p, key + " <address>;");
                 if (!w)
@@ -2238,20 +2230,15 @@ private:
             } else if (key == "dpd") {
                 s = number_leaf(c, p, {"dpd", &dpd, 0, 3600});
             } else if (key == "start-action") {
-                auto w = scalar(c, p, "start-action start|trap|none;");
-                if (!w)
-                    return w.error();
-                const std::string &v = (*w)->text;
-                if (v == "start")
-                    peer.start = IpsecStart::start;
-                else if (v == "trap")
-                    peer.start = IpsecStart::trap;
-                else if (v == "none")
-                    peer.start = IpsecStart::none;
-                else
-                    return fail((*w)->where, p, quoted(v) + " is not a start action",
-                                "start (negotiate at once), trap (when traffic needs the "
-                                "tunnel) or none (the peer starts it)");
+                s = choice_leaf<IpsecStart>(
+                    c, p, "start-action start|trap|none;",
+                    {{"start", IpsecStart::start},
+                     {"trap", IpsecStart::trap},
+                     {"none", IpsecStart::none}},
+                    " is not a start action",
+                    "start (negotiate at once), trap (when traffic needs the tunnel) or none "
+                    "(the peer starts it)",
+                    peer.start);
             } else if (key == "encapsulation") {
                 s = check_shape(c, p, "encapsulation;", 1, false, false);
                 peer.encap = true;
