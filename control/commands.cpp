@@ -134,20 +134,6 @@ std::vector<config::Candidate> candidates_of(const CommandHelp (&list)[N],
     return out;
 }
 
-std::string num(const Json &j, const char *key) {
-    if (!j.contains(key) || j[key].is_null())
-        return "-";
-    if (j[key].is_string())
-        return j[key].get<std::string>();
-    return j[key].dump();
-}
-
-// A string field, or "" when it is missing or not a string.
-std::string text_of(const Json &j, const char *key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // The App column of `show sessions` (R134-1): "application/category", " (blocked)" after a
 // block, "-" while DPI is still looking or from a dataplane that does not classify.
 std::string application_of(const Json &session) {

@@ -20,19 +20,6 @@ namespace {
 constexpr auto fail = &Reply::failure;
 constexpr auto say = &Reply::success;
 
-// A number from a JSON reply, or "-".
-std::string count(const Json &j, const char *key) {
-    auto it = j.find(key);
-    if (it == j.end() || !it->is_number())
-        return "-";
-    return it->dump();
-}
-
-std::string text(const Json &j, const char *key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string seconds(const std::optional<int64_t> &s) {
     return s ? std::to_string(*s) + " s" : std::string("-");
 }
@@ -112,7 +99,7 @@ std::string ike_block(const IkeSaInfo &ike) {
 std::string sa_table(const std::vector<const Json *> &sas) {
     std::vector<std::vector<std::string>> rows;
     for (const Json *sa : sas) {
-        std::string spi = text(*sa, "spi_hex");
+        std::string spi = text_of(*sa, "spi_hex");
         if (spi.empty() && sa->contains("spi") && (*sa)["spi"].is_number_unsigned()) {
             char buf[16];
             std::snprintf(buf, sizeof(buf), "0x%08x", (*sa)["spi"].get<unsigned>());
@@ -122,9 +109,9 @@ std::string sa_table(const std::vector<const Json *> &sas) {
         auto it = sa->find("idle_ms");
         if (it != sa->end() && it->is_number_unsigned())
             idle = std::to_string(it->get<uint64_t>() / 1000);
-        rows.push_back({spi, text(*sa, "dir"), text(*sa, "cipher"), count(*sa, "bytes"),
-                        count(*sa, "packets"), count(*sa, "replay_drops"),
-                        count(*sa, "auth_failures"), count(*sa, "age_s"), idle});
+        rows.push_back({spi, text_of(*sa, "dir"), text_of(*sa, "cipher"), num(*sa, "bytes"),
+                        num(*sa, "packets"), num(*sa, "replay_drops"), num(*sa, "auth_failures"),
+                        num(*sa, "age_s"), idle});
     }
     return table({"SPI", "Dir", "Cipher", "Bytes", "Packets", "Replay drops", "ICV failures",
                   "Age s", "Idle s"},
@@ -243,7 +230,7 @@ Reply Commands::show_ipsec_sa(const std::vector<std::string> &w) {
     else if (sas_reply.contains("sas") && sas_reply["sas"].is_array())
         for (const Json &sa : sas_reply["sas"])
             if (sa.is_object())
-                sas_of[text(sa, "peer")].push_back(&sa);
+                sas_of[text_of(sa, "peer")].push_back(&sa);
     if (dp && !ike_unknown.empty())
         notes += "the dataplane's SAs below are those it holds now\n";
 
@@ -294,8 +281,8 @@ Reply Commands::show_ipsec_statistics() {
     if (!r)
         return fail("dataplane: " + r.error().message);
     const Json &j = r.value();
-    std::string out = "SAs: " + count(j, "sas_in") + " inbound, " + count(j, "sas_out") +
-                      " outbound, at most " + count(j, "max_sas") + "; " + count(j, "policies") +
+    std::string out = "SAs: " + num(j, "sas_in") + " inbound, " + num(j, "sas_out") +
+                      " outbound, at most " + num(j, "max_sas") + "; " + num(j, "policies") +
                       " policies\n\n";
     static const std::pair<const char *, const char *> counters[] = {
         {"sas_added", "SAs added"},
@@ -315,7 +302,7 @@ Reply Commands::show_ipsec_statistics() {
     const Json c = j.value("counters", Json::object());
     std::vector<std::vector<std::string>> rows;
     for (const auto &[key, label] : counters)
-        rows.push_back({label, count(c, key)});
+        rows.push_back({label, num(c, key)});
     out += table({"Counter", "Total"}, rows);
     out += "ESP packets to other drops: summed over the SAs held now.\n\n";
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The show commands' tables: left-aligned columns, two spaces apart, a header line first.
+// The show commands' tables: left-aligned columns, two spaces apart, a header line first;
+// and the cells they take from the dataplane's JSON replies.
 #pragma once
+
+#include "common/framing.h"
 
 #include <algorithm>
 #include <sstream>
@@ -31,6 +34,21 @@ inline std::string table(const std::vector<std::string> &head,
     for (const auto &r : rows)
         line(r);
     return o.str();
+}
+
+// A field as a cell: a string as it is, a number as written, "-" when missing or null.
+inline std::string num(const Json &j, const char *key) {
+    if (!j.contains(key) || j[key].is_null())
+        return "-";
+    if (j[key].is_string())
+        return j[key].get<std::string>();
+    return j[key].dump();
+}
+
+// A string field, or "" when it is missing or not a string.
+inline std::string text_of(const Json &j, const char *key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 } // namespace qorgan::control
