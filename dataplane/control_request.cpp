@@ -2,6 +2,8 @@
 // Parsing and checking control-socket requests; see control_request.h.
 #include "dataplane/control_request.h"
 
+#include "dataplane/request_fields.h"
+
 #include <arpa/inet.h>
 
 #include <array>
@@ -70,17 +72,6 @@ std::string expected_ops() {
     for (const auto &o : op_names)
         s += (s.empty() ? "" : ", ") + std::string(o.name);
     return s;
-}
-
-// An unsigned integer in [low, high], or nothing.
-std::optional<uint64_t> integer_in(const Json &v, uint64_t low, uint64_t high) {
-    // Parsed text gives unsigned numbers; a Json built in C++ from an int is signed.
-    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
-        return std::nullopt;
-    uint64_t n = v.get<uint64_t>();
-    if (n < low || n > high)
-        return std::nullopt;
-    return n;
 }
 
 bool is_hex64(const std::string &s) {

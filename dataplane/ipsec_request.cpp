@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "config/schema.h"
+#include "dataplane/request_fields.h"
 
 #include <algorithm>
 #include <cstring>
@@ -16,15 +17,6 @@ namespace {
 
 Error bad(const std::string &what) {
     return Error{{}, what};
-}
-
-std::optional<uint64_t> unsigned_in(const Json &v, uint64_t high) {
-    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
-        return std::nullopt;
-    uint64_t n = v.get<uint64_t>();
-    if (n > high)
-        return std::nullopt;
-    return n;
 }
 
 const Json *field(const Json &msg, const char *key) {
@@ -40,7 +32,7 @@ Result<uint64_t> number_field(const Json &msg, const char *key, uint64_t high, b
             return bad(std::string("needs \"") + key + "\", an integer 0-" + std::to_string(high));
         return fallback;
     }
-    auto n = unsigned_in(*v, high);
+    auto n = integer_in(*v, 0, high);
     if (!n)
         return bad(std::string("\"") + key + "\" must be an integer 0-" + std::to_string(high));
     return *n;
@@ -281,13 +273,8 @@ Status parse_policy(const Json &msg, bool add, PolicySpec &p) {
 } // namespace
 
 void SaSpec::wipe() {
-    // A volatile pointer keeps the compiler from dropping stores to memory about to die.
-    volatile uint8_t *e = enc_key.data();
-    for (std::size_t i = 0; i < enc_key.size(); i++)
-        e[i] = 0;
-    volatile uint8_t *k = integ_key.data();
-    for (std::size_t i = 0; i < integ_key.size(); i++)
-        k[i] = 0;
+    explicit_bzero(enc_key.data(), enc_key.size()); // not dropped as a dead store
+    explicit_bzero(integ_key.data(), integ_key.size());
 }
 
 const char *esp_cipher_name(EspCipher c) {

@@ -40,4 +40,9 @@ struct PacketMeta {
     uint32_t dst[4] = {};
 };
 
+// 4 or 6: the address family of an IPv4 or IPv6 packet's metadata.
+inline uint8_t family_of(const PacketMeta &m) {
+    return m.l3 == L3Kind::ipv6 ? 6 : 4;
+}
+
 } // namespace qorgan::dp

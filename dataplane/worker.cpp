@@ -45,10 +45,6 @@ unsigned half_open_index_of(const uint32_t dst[4], uint8_t family) {
     return (h ^ h >> 15) % 4096;
 }
 
-uint8_t family_of(const PacketMeta &m) {
-    return m.l3 == L3Kind::ipv6 ? 6 : 4;
-}
-
 bool is_echo_request(const PacketMeta &m) {
     return (m.l3 == L3Kind::ipv4 && m.proto == config::proto_icmp && m.icmp_type == 8) ||
            (m.l3 == L3Kind::ipv6 && m.proto == config::proto_icmpv6 && m.icmp_type == 128);
@@ -72,7 +68,7 @@ bool is_ike(const PacketMeta &m, const uint8_t *frame) {
 
 // Whether a packet comes from a configured IPsec peer's address.
 bool from_ipsec_peer(const config::Config &conf, const PacketMeta &meta) {
-    const uint8_t family = meta.l3 == L3Kind::ipv6 ? 6 : 4;
+    const uint8_t family = family_of(meta);
     for (const config::IpsecPeer &p : conf.ipsec.peers)
         if (p.address.family == family &&
             std::memcmp(p.address.bytes.data(), meta.src, family == 6 ? 16 : 4) == 0)

@@ -19,10 +19,6 @@ namespace qorgan::dp {
 
 namespace {
 
-uint8_t family_of_meta(const PacketMeta &m) {
-    return m.l3 == L3Kind::ipv6 ? 6 : 4;
-}
-
 const uint8_t *bytes_of(const uint32_t a[4]) {
     return reinterpret_cast<const uint8_t *>(a);
 }
@@ -40,13 +36,13 @@ const IpsecTable::OutPolicy *Worker::ipsec_policy(const PacketMeta &meta) const 
     const IpsecTable *t = ipsec_table();
     if (!t || (meta.l3 != L3Kind::ipv4 && meta.l3 != L3Kind::ipv6))
         return nullptr;
-    return t->match_out(family_of_meta(meta), bytes_of(meta.src), bytes_of(meta.dst), meta.proto);
+    return t->match_out(family_of(meta), bytes_of(meta.src), bytes_of(meta.dst), meta.proto);
 }
 
 bool Worker::configured_tunnel(const Snapshot &s, const PacketMeta &meta, bool outbound) {
     if (s.conf.ipsec.peers.empty() || (meta.l3 != L3Kind::ipv4 && meta.l3 != L3Kind::ipv6))
         return false;
-    const uint8_t family = family_of_meta(meta);
+    const uint8_t family = family_of(meta);
     auto any = [&](const std::vector<config::Prefix> &nets, const uint32_t *addr) {
         for (const config::Prefix &p : nets)
             if (config::prefix_contains(p, family, bytes_of(addr)))
@@ -72,7 +68,7 @@ bool Worker::esp_in(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64
     // takes them.
     if (!t || !esp::parse_esp(frame + meta.l3_offset, meta.l3_end - meta.l3_offset, e))
         return false;
-    const uint8_t family = family_of_meta(meta);
+    const uint8_t family = family_of(meta);
     const IpsecTable::InSa *sa = t->find_sa(e.spi, family, bytes_of(meta.dst));
     if (!sa) {
         drop(m, DropReason::ipsec_unknown_spi);
@@ -117,7 +113,7 @@ bool Worker::esp_in(const Snapshot &s, const IfaceState &in, rte_mbuf *m, uint64
     }
     // The inner packet must be traffic this SA's policy carries (RFC 4301 5.2: the inbound
     // selector check), else a peer could inject anything through its tunnel.
-    if (!t->allowed_in(sa->reqid, family_of_meta(inner), bytes_of(inner.src), bytes_of(inner.dst),
+    if (!t->allowed_in(sa->reqid, family_of(inner), bytes_of(inner.src), bytes_of(inner.dst),
                        inner.proto)) {
         drop(m, DropReason::ipsec_policy_mismatch);
         return true;
