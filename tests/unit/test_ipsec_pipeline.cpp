@@ -53,6 +53,7 @@ policy {
 
 RingPorts suite;
 std::unique_ptr<esp::Engine> engine;
+rte_mempool *jumbo_pool = nullptr; // reassembled datagrams
 
 // The two keys of the tunnel: peer -> gateway (SPI 0x1001) and gateway -> peer (0x2001).
 void fill_key(uint8_t *k, uint8_t seed) {
@@ -111,6 +112,10 @@ protected:
     static void SetUpTestSuite() {
         if (!suite.pool)
             open_ring_ports(suite, "ips", config_text, "ips_");
+        if (!jumbo_pool)
+            jumbo_pool = rte_pktmbuf_pool_create("ips_jumbo", 63, 0, mbuf_priv_size,
+                                                 16384 + RTE_PKTMBUF_HEADROOM, 0);
+        ASSERT_NE(jumbo_pool, nullptr);
         std::string error;
         engine = esp::Engine::create(2, 32, error);
         ASSERT_NE(engine, nullptr) << error;
@@ -126,6 +131,7 @@ protected:
         WorkerEnv env = worker_env(suite);
         env.ipsec = &table;
         env.esp = engine.get();
+        env.jumbo_pool = jumbo_pool;
         make_worker(env);
         learn(inner, 4, "198.18.1.11", host_dp_mac);
         learn(inet, 4, "203.0.113.10", peer_dp_mac);
@@ -356,6 +362,22 @@ TEST_F(IpsecPipeline, AConfiguredTunnelCarriesNothingInTheClearBeforeItsSaExists
     send(inet, in);
     EXPECT_EQ(sent(inner).size(), 0u);
     EXPECT_EQ(drops(DropReason::ipsec_clear_text), 1u);
+}
+
+TEST_F(IpsecPipeline, FragmentedEspIsReassembledThenOpenedAndFragmentedClearTextRefused) {
+    // An ESP datagram in two fragments is reassembled before it is decrypted; a clear-text
+    // datagram from the tunnel's remote subnet in two fragments is still refused (R139-3).
+    ASSERT_NO_FATAL_FAILURE(tunnel());
+    auto esp_frame =
+        seal(udp("192.0.2.10", "198.18.1.11", 7, 5000, peer_mac, MacBytes{}), peer_seal);
+    for (const auto &f : fragment(esp_frame, {64}, 77))
+        send(inet, f);
+    ASSERT_EQ(sent(inner).size(), 1u) << nonzero_drops();
+    auto clear = udp("192.0.2.10", "198.18.1.11", 7, 5001, peer_mac, port_mac(inet_iface));
+    for (const auto &f : fragment(clear, {64}, 78))
+        send(inet, f);
+    EXPECT_EQ(sent(inner).size(), 0u);
+    EXPECT_EQ(drops(DropReason::ipsec_clear_text), 1u) << nonzero_drops();
 }
 
 TEST_F(IpsecPipeline, WithoutSasNothingChanges) {
