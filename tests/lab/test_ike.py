@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fake_ike_dataplane import FakeDataplane
 from labkit import BUILD_DIR, lab_address, run
-from stock_charon import CHARON, SWANCTL, StockCharon
+from stock_charon import CHARON, SWANCTL, StockCharon, must, wait_until
 
 IKE_BIN = Path(os.environ.get("QORGAN_IKE", str(BUILD_DIR / "ike" / "qorgan-ike")))
 
@@ -27,22 +27,6 @@ GW_ADDR, PEER_ADDR = lab_address("203.0.113.1"), lab_address("203.0.113.10")
 GW_NET, PEER_NET = "198.18.1.0/24", "192.0.2.0/24"
 PSK = "qk-lab-secret-1"
 ESTABLISH_S = 40
-
-
-def must(r):
-    if r.rc != 0:
-        raise AssertionError(str(r))
-    return r
-
-
-def wait_until(predicate, timeout, step=0.5):
-    """predicate() until it returns something true or timeout seconds pass; returns that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 def gw_peer(**changes):

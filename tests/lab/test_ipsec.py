@@ -79,12 +79,67 @@ def drops():
     return control({"op": "drops"})["drops"]
 
 
-class IpsecTunnel(OwnDataplaneTestCase):
+def fresh_namespace(name):
+    """Network namespace `name`, new (an old one of that name is removed), lo up."""
+    if Path("/run/netns", name).exists():
+        run(["ip", "netns", "del", name])
+    must(run(["ip", "netns", "add", name]))
+    must(run(["ip", "-n", name, "link", "set", "lo", "up"]))
+
+
+class IpsecLabCase(OwnDataplaneTestCase):
+    """Its own dataplane (OwnDataplaneTestCase), a folder, the processes it starts and the
+    namespaces it makes (NAMESPACES); bring_up() builds the rest. Everything goes at the end,
+    also when bring_up() fails; qg-inet1, which routes for these tests, stops forwarding."""
+
+    NAMESPACES = ()
+    procs = []
+
+    @classmethod
+    def bring_up(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        for path in (IKE_BIN, CHARON, SWANCTL):
+            if not Path(path).exists():
+                raise AssertionError(f"{path} is missing: build qorgan-ike, run scripts/setup")
+        super().setUpClass()
+        cls.dir = Path(tempfile.mkdtemp(prefix=f"qorgan-{cls.__name__}-"))
+        os.chmod(cls.dir, 0o700)
+        cls.procs = []
+        try:
+            cls.bring_up()
+        except BaseException:
+            cls._cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._cleanup()
+
+    @classmethod
+    def _cleanup(cls):
+        stop_all(cls.procs)
+        for name in cls.NAMESPACES:
+            if Path("/run/netns", name).exists():
+                run(["ip", "netns", "del", name])
+        ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+        if not os.environ.get("QORGAN_IPSEC_KEEP"):
+            shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
+
+    @classmethod
+    def spawn(cls, cmd, log_name, env=None):
+        return spawn(cls.procs, cls.dir, cmd, log_name, env)
+
+
+class IpsecTunnel(IpsecLabCase):
     """One tunnel for the class: qorgan-ike initiates it (start-action start). Subclasses
     choose the authentication: gateway_auth() (config statements) and peer_auth() (the stock
     peer's local and remote sections, and the credential files it loads)."""
 
-    procs = []
+    NAMESPACES = (SITE_NS,)
 
     @classmethod
     def gateway_auth(cls):
@@ -101,46 +156,18 @@ class IpsecTunnel(OwnDataplaneTestCase):
         return write_config(f"test-ipsec-{cls.__name__}.conf", gateway_config(cls.gateway_auth()))
 
     @classmethod
-    def setUpClass(cls):
-        for path in (IKE_BIN, CHARON, SWANCTL):
-            if not Path(path).exists():
-                raise AssertionError(f"{path} is missing: build qorgan-ike, run scripts/setup")
-        super().setUpClass()
-        cls.dir = Path(tempfile.mkdtemp(prefix="qorgan-ipsec-lab-"))
-        os.chmod(cls.dir, 0o700)
-        cls.procs = []
-        try:
-            cls._site_up()
-            cls._start_peer()
-            cls._start_ike()
-            cls._wait_established()
-        except BaseException:
-            cls._cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls):
-        stop_all(cls.procs)
-        if Path("/run/netns", SITE_NS).exists():
-            run(["ip", "netns", "del", SITE_NS])
-        ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-        if not os.environ.get("QORGAN_IPSEC_KEEP"):
-            shutil.rmtree(cls.dir, ignore_errors=True)
-        super().tearDownClass()
+    def bring_up(cls):
+        cls._site_up()
+        cls._start_peer()
+        cls._start_ike()
+        cls._wait_established()
 
     # ------------------------------------------------------------ the other side
 
     @classmethod
     def _site_up(cls):
         """qg-site1 (192.0.2.10) behind qg-inet1 (192.0.2.1), which forwards."""
-        if Path("/run/netns", SITE_NS).exists():
-            run(["ip", "netns", "del", SITE_NS])
-        must(run(["ip", "netns", "add", SITE_NS]))
-        must(run(["ip", "-n", SITE_NS, "link", "set", "lo", "up"]))
+        fresh_namespace(SITE_NS)
         must(run(["ip", "link", "add", "site-gw", "netns", INET1.ns, "type", "veth", "peer",
                   "name", "eth0", "netns", SITE_NS]))
         must(run(["ip", "-n", INET1.ns, "addr", "add", f"{SITE_GW}/24", "dev", "site-gw"]))
@@ -151,10 +178,6 @@ class IpsecTunnel(OwnDataplaneTestCase):
         for n, dev in ((SITE_NS, "eth0"), (INET1.ns, "site-gw")):
             run(["ip", "netns", "exec", n, "ethtool", "-K", dev, "tx", "off"])
         must(ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"))
-
-    @classmethod
-    def spawn(cls, cmd, log_name, env=None):
-        return spawn(cls.procs, cls.dir, cmd, log_name, env)
 
     @classmethod
     def _start_peer(cls):
@@ -481,69 +504,41 @@ ipsec {{
 """
 
 
-class TwoQorganGateways(OwnDataplaneTestCase):
+class TwoQorganGateways(IpsecLabCase):
     """The lab's gateway and a second Qorgan (its own dataplane and qorgan-ike) form a tunnel."""
+
+    NAMESPACES = (GW2_NS, SITE2_NS)
 
     @classmethod
     def own_config(cls):
         return write_config("test-ipsec-gw1.conf", GW1_CONFIG)
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.dir = Path(tempfile.mkdtemp(prefix="qorgan-ipsec-2gw-"))
-        os.chmod(cls.dir, 0o700)
-        cls.procs = []
-        try:
-            cls._net_up()
-            cls._start_gw2()
-            # gw2 answers (start-action none): it has its peer loaded before gw1 initiates,
-            # since charon does not try again after a NO_PROPOSAL_CHOSEN.
-            cls.spawn(["ip", "netns", "exec", GW2_NS, str(IKE_BIN), "--control-socket",
-                       str(GW2_SOCKET), "--run-dir", str(cls.dir / "ike2"),
-                       "--log", str(cls.dir / "ike2.log")], "ike2.out")
-            loaded = lambda: "loaded 1 peer(s)" in (cls.dir / "ike2.log").read_text(errors="replace") \
-                if (cls.dir / "ike2.log").exists() else False
-            if not wait_until(loaded, 20, 0.2):
-                raise AssertionError("gw2's qorgan-ike did not load its peer:\n" + cls.logs())
-            cls.spawn(["ip", "netns", "exec", "qg-gw", str(IKE_BIN), "--control-socket",
-                       str(LAB_DIR / "dataplane.sock"), "--run-dir", str(cls.dir / "ike1"),
-                       "--log", str(cls.dir / "ike1.log")], "ike1.out")
-            both = lambda: all({s["dir"] for s in sas} >= {"in", "out"}
-                               for sas in (dp_sas(), cls.gw2_sas()))
-            if not wait_until(both, ESTABLISH_S, 1):
-                raise AssertionError(f"no tunnel between the gateways: {dp_sas()} {cls.gw2_sas()}\n"
-                                     + cls.logs())
-        except BaseException:
-            cls._cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._cleanup()
-
-    @classmethod
-    def _cleanup(cls):
-        stop_all(cls.procs)
-        for name in (GW2_NS, SITE2_NS):
-            if Path("/run/netns", name).exists():
-                run(["ip", "netns", "del", name])
-        ns(INET1.ns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-        if not os.environ.get("QORGAN_IPSEC_KEEP"):
-            shutil.rmtree(cls.dir, ignore_errors=True)
-        super().tearDownClass()
-
-    @classmethod
-    def spawn(cls, cmd, log_name, env=None):
-        return spawn(cls.procs, cls.dir, cmd, log_name, env)
+    def bring_up(cls):
+        cls._net_up()
+        cls._start_gw2()
+        # gw2 answers (start-action none): it has its peer loaded before gw1 initiates,
+        # since charon does not try again after a NO_PROPOSAL_CHOSEN.
+        cls.spawn(["ip", "netns", "exec", GW2_NS, str(IKE_BIN), "--control-socket",
+                   str(GW2_SOCKET), "--run-dir", str(cls.dir / "ike2"),
+                   "--log", str(cls.dir / "ike2.log")], "ike2.out")
+        loaded = lambda: "loaded 1 peer(s)" in (cls.dir / "ike2.log").read_text(errors="replace") \
+            if (cls.dir / "ike2.log").exists() else False
+        if not wait_until(loaded, 20, 0.2):
+            raise AssertionError("gw2's qorgan-ike did not load its peer:\n" + cls.logs())
+        cls.spawn(["ip", "netns", "exec", "qg-gw", str(IKE_BIN), "--control-socket",
+                   str(LAB_DIR / "dataplane.sock"), "--run-dir", str(cls.dir / "ike1"),
+                   "--log", str(cls.dir / "ike1.log")], "ike1.out")
+        both = lambda: all({s["dir"] for s in sas} >= {"in", "out"}
+                           for sas in (dp_sas(), cls.gw2_sas()))
+        if not wait_until(both, ESTABLISH_S, 1):
+            raise AssertionError(f"no tunnel between the gateways: {dp_sas()} {cls.gw2_sas()}\n"
+                                 + cls.logs())
 
     @classmethod
     def _net_up(cls):
         for name in (GW2_NS, SITE2_NS):
-            if Path("/run/netns", name).exists():
-                run(["ip", "netns", "del", name])
-            must(run(["ip", "netns", "add", name]))
-            must(run(["ip", "-n", name, "link", "set", "lo", "up"]))
+            fresh_namespace(name)
         must(run(["ip", "link", "add", "dp2-wan", "netns", GW2_NS, "type", "veth", "peer",
                   "name", "gw2-wan", "netns", INET1.ns]))
         must(run(["ip", "link", "add", "dp2-lan", "netns", GW2_NS, "type", "veth", "peer",
