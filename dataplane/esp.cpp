@@ -583,6 +583,31 @@ void Engine::reap(QueuePair &q) {
     q.stale -= got;
 }
 
+// Gives mb[0..k) crypto ops from the queue pair's free stack (what finds none is freed and
+// counted) and lets rte_ipsec prepare them; what it refuses is freed, their number in
+// `refused` for the caller to count. Returns how many are prepared, at the front of mb in
+// order, side[] following; ops[i] is mb[i]'s op.
+unsigned Engine::prepare(QueuePair &q, Sa &sa, Slot &c, rte_mbuf **mb, unsigned k, uint32_t *side,
+                         rte_crypto_op **&ops, unsigned &refused) {
+    const unsigned nops = std::min(k, q.n_free);
+    if (nops < k) {
+        q.no_op.add(k - nops);
+        c.other.add(k - nops);
+        free_range(mb, nops, k);
+        k = nops;
+    }
+    if (k == 0)
+        return 0;
+    ops = q.free_ops + q.n_free - k;
+    rte_mbuf *before[burst];
+    std::memcpy(before, mb, k * sizeof(rte_mbuf *));
+    const unsigned p = rte_ipsec_pkt_crypto_prepare(&sa.ss, mb, ops, uint16_t(k));
+    refused = k - p;
+    free_range(mb, p, k);
+    realign(before, mb, k, p, side);
+    return p;
+}
+
 // Runs mb[0..n) through the device; op i (prepared for mb[i]) is ops[i], on the queue
 // pair's free stack. Keeps those that came back successful at the front, in order, and
 // returns how many; frees and counts the rest; side[] follows the packets.
@@ -729,23 +754,12 @@ unsigned Engine::outbound_burst(QueuePair &q, Sa &sa, Slot &c, rte_mbuf **mb, un
         mb[k++] = m;
     }
     // Ops for them: what the queue pair has free (a timed-out burst may hold some).
-    unsigned nops = std::min(k, q.n_free);
-    if (nops < k) {
-        q.no_op.add(k - nops);
-        c.other.add(k - nops);
-        free_range(mb, nops, k);
-        k = nops;
-    }
-    if (k == 0)
+    rte_crypto_op **ops = nullptr;
+    unsigned refused = 0;
+    const unsigned p = prepare(q, sa, c, mb, k, len, ops, refused);
+    c.other.add(refused); // the SQN space is exhausted (non-ESN), or no room after all
+    if (p == 0)
         return 0;
-    rte_crypto_op **ops = q.free_ops + q.n_free - k;
-    rte_mbuf *before[burst];
-    std::memcpy(before, mb, k * sizeof(rte_mbuf *));
-    const unsigned p = rte_ipsec_pkt_crypto_prepare(&sa.ss, mb, ops, uint16_t(k));
-    // Refused: the SQN space is exhausted (non-ESN), or no room after all.
-    c.other.add(k - p);
-    free_range(mb, p, k);
-    realign(before, mb, k, p, len);
     for (unsigned i = 0; i < p; i++) {
         // The trailer's next header: 4 or 41 by the inner packet (rte_ipsec wrote its SA's
         // one). Still plaintext here: the device encrypts it next.
@@ -756,6 +770,7 @@ unsigned Engine::outbound_burst(QueuePair &q, Sa &sa, Slot &c, rte_mbuf **mb, un
             std::memset(rte_crypto_op_ctod_offset(ops[i], uint8_t *, iv_offset), 0, 16);
     }
     const unsigned good = run_crypto(q, c, ops, mb, p, len);
+    rte_mbuf *before[burst];
     std::memcpy(before, mb, good * sizeof(rte_mbuf *));
     const unsigned done = rte_ipsec_pkt_process(&sa.ss, mb, uint16_t(good));
     c.other.add(good - done);
@@ -831,22 +846,12 @@ unsigned Engine::inbound_burst(QueuePair &q, Sa &sa, Slot &c, rte_mbuf **mb, uns
         }
         mb[k++] = m;
     }
-    unsigned nops = std::min(k, q.n_free);
-    if (nops < k) {
-        q.no_op.add(k - nops);
-        c.other.add(k - nops);
-        free_range(mb, nops, k);
-        k = nops;
-    }
-    if (k == 0)
+    rte_crypto_op **ops = nullptr;
+    unsigned refused = 0;
+    const unsigned p = prepare(q, sa, c, mb, k, side, ops, refused);
+    c.replay.add(refused); // the only check left to prepare(): the replay window
+    if (p == 0)
         return 0;
-    rte_crypto_op **ops = q.free_ops + q.n_free - k;
-    rte_mbuf *before[burst];
-    std::memcpy(before, mb, k * sizeof(rte_mbuf *));
-    const unsigned p = rte_ipsec_pkt_crypto_prepare(&sa.ss, mb, ops, uint16_t(k));
-    c.replay.add(k - p); // the only check left to prepare(): the window
-    free_range(mb, p, k);
-    realign(before, mb, k, p, side);
     const unsigned good = run_crypto(q, c, ops, mb, p, side);
     // Authentic now. The trailer (RFC 4303 2.4-2.6): padding 1, 2, 3, ...; next header 4
     // or 41 and the inner packet's version agreeing; then rte_ipsec's SA's own next header

@@ -126,6 +126,8 @@ private:
                             rte_mbuf **out);
     unsigned inbound_burst(QueuePair &q, Sa &sa, Slot &c, rte_mbuf **in, unsigned n,
                            rte_mbuf **out);
+    unsigned prepare(QueuePair &q, Sa &sa, Slot &c, rte_mbuf **mb, unsigned k, uint32_t *side,
+                     rte_crypto_op **&ops, unsigned &refused);
     unsigned run_crypto(QueuePair &q, Slot &c, rte_crypto_op **ops, rte_mbuf **mb, unsigned n,
                         uint32_t *side);
     void reap(QueuePair &q);
