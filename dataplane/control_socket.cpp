@@ -202,7 +202,9 @@ Json ControlService::handle(const Request &req) {
     case ControlOp::ipsec_del_policy:
     case ControlOp::ipsec_sas:
     case ControlOp::ipsec:
-        return ipsec_handle(req, _env.ipsec, snap().conf, _revision, steady_ms());
+        return ipsec_handle(
+            req, _env.ipsec, snap().conf, _revision, steady_ms(),
+            [this](const config::Address &peer) { return snap().source_towards(peer); });
     case ControlOp::exception:
         return exception();
     }

@@ -85,29 +85,6 @@ config::Address host_address(uint8_t family, const void *bytes) {
     return a;
 }
 
-// The gateway's address on the interface the snapshot reaches `p` by, if it has one.
-std::optional<config::Address> source_for(const Snapshot &s, const config::Prefix &p) {
-    uint16_t hop = 0;
-    if (p.family == 4) {
-        uint32_t dst;
-        std::memcpy(&dst, p.bytes.data(), 4);
-        hop = s.routes->lookup4(dst);
-    } else {
-        hop = s.routes->lookup6(p.bytes.data());
-    }
-    const NextHop &nh = s.routes->next_hop(hop);
-    if (nh.kind != NextHopKind::connected && nh.kind != NextHopKind::gateway)
-        return std::nullopt;
-    const IfaceState *out = s.iface_by_port(nh.port);
-    if (!out)
-        return std::nullopt;
-    if (p.family == 4 && out->has4)
-        return host_address(4, &out->addr4);
-    if (p.family == 6 && out->has6)
-        return host_address(6, out->addr6);
-    return std::nullopt;
-}
-
 template <typename T>
 bool contains(const std::vector<T> &v, const T &x) {
     return std::find(v.begin(), v.end(), x) != v.end();
@@ -152,7 +129,7 @@ Result<Ok> ExceptionTun::sync_routes(const Snapshot &s,
     std::vector<Route> want;
     for (const auto &given : prefixes) {
         config::Prefix p = config::network_of(given); // the kernel refuses host bits
-        Route r{p, source_for(s, p)};
+        Route r{p, s.source_towards(p)};
         if (r.src && !contains(_addresses, *r.src))
             r.src.reset(); // the kernel refuses a source the device does not hold
         bool dup = false;

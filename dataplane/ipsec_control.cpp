@@ -23,29 +23,6 @@ std::vector<std::string> prefixes(const std::vector<config::Prefix> &ps) {
     return out;
 }
 
-const config::Prefix *first_address(const config::Interface &i, uint8_t family) {
-    for (const config::Prefix &p : i.addresses)
-        if (p.family == family)
-            return &p;
-    return nullptr;
-}
-
-const config::Interface *interface_named(const config::Config &conf, const std::string &name) {
-    for (const config::Interface &i : conf.interfaces)
-        if (i.name == name)
-            return &i;
-    return nullptr;
-}
-
-// The interface whose subnet holds `a`, or nullptr.
-const config::Interface *connected(const config::Config &conf, const config::Address &a) {
-    for (const config::Interface &i : conf.interfaces)
-        for (const config::Prefix &p : i.addresses)
-            if (config::prefix_contains(p, a.family, a.bytes.data()))
-                return &i;
-    return nullptr;
-}
-
 Json sa_json(const SaView &v, uint64_t now_ms) {
     const SaSpec &s = *v.spec;
     Json encap = nullptr;
@@ -79,37 +56,20 @@ Json sa_json(const SaView &v, uint64_t now_ms) {
 
 } // namespace
 
-config::Address local_address_towards(const config::Config &conf, const config::Address &peer) {
-    const config::Interface *out = connected(conf, peer);
-    if (!out) {
-        const config::Route *best = nullptr;
-        for (const config::Route &r : conf.routes)
-            if (config::prefix_contains(r.prefix, peer.family, peer.bytes.data()) &&
-                (!best || r.prefix.length > best->prefix.length))
-                best = &r;
-        if (best)
-            out = !best->interface.empty() ? interface_named(conf, best->interface)
-                  : best->via              ? connected(conf, *best->via)
-                                           : nullptr;
-    }
-    const config::Prefix *a = out ? first_address(*out, peer.family) : nullptr;
-    if (!a)
-        return config::Address{0};
-    config::Address host = *a;
-    host.length = a->family == 6 ? 128 : 32;
-    return host;
-}
-
-Json ipsec_peers_json(const config::Config &conf, uint32_t revision) {
+Json ipsec_peers_json(const config::Config &conf, uint32_t revision,
+                      const LocalAddress &local_for) {
     Json peers = Json::array();
     for (const config::IpsecPeer &p : conf.ipsec.peers) {
-        config::Address local =
-            p.local_address.family != 0 ? p.local_address : local_address_towards(conf, p.address);
+        std::optional<config::Address> local;
+        if (p.local_address.family != 0)
+            local = p.local_address;
+        else if (local_for)
+            local = local_for(p.address);
         bool psk = p.auth == config::IpsecAuth::psk;
         peers.push_back(Json{
             {"name", p.name},
             {"address", config::format_address(p.address)},
-            {"local_address", local.family ? config::format_address(local) : ""},
+            {"local_address", local ? config::format_address(*local) : ""},
             {"local_id", p.local_id},
             {"remote_id", p.remote_id},
             {"auth", psk ? "psk" : "certificate"},
@@ -134,9 +94,9 @@ Json ipsec_peers_json(const config::Config &conf, uint32_t revision) {
 }
 
 Json ipsec_handle(const Request &req, IpsecState *ipsec, const config::Config &conf,
-                  uint32_t revision, uint64_t now_ms) {
+                  uint32_t revision, uint64_t now_ms, const LocalAddress &local_for) {
     if (req.op == ControlOp::ipsec_peers)
-        return ipsec_peers_json(conf, revision);
+        return ipsec_peers_json(conf, revision, local_for);
     if (!ipsec)
         return fail("IPsec is not available: the dataplane runs without a crypto device");
     const IpsecRequest &r = req.ipsec;

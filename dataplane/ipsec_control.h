@@ -9,18 +9,21 @@
 #include "dataplane/ipsec_state.h"
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 namespace qorgan::dp {
 
-// The gateway's address towards `peer` by the configuration's connected subnets and static
-// routes (longest prefix), or family 0 when no interface leads there.
-config::Address local_address_towards(const config::Config &conf, const config::Address &peer);
+// The gateway's address towards a peer (the running snapshot's Snapshot::source_towards),
+// or nothing when no interface leads there.
+using LocalAddress = std::function<std::optional<config::Address>(const config::Address &peer)>;
 
-// The peers of the running configuration as qorgan-ike reads them (secrets included).
-Json ipsec_peers_json(const config::Config &conf, uint32_t revision);
+// The peers of the running configuration as qorgan-ike reads them (secrets included); a
+// peer without a local-address gets local_for's.
+Json ipsec_peers_json(const config::Config &conf, uint32_t revision, const LocalAddress &local_for);
 
 // Answers one ipsec op; `ipsec` may be null when the dataplane runs without ESP.
 Json ipsec_handle(const Request &req, IpsecState *ipsec, const config::Config &conf,
-                  uint32_t revision, uint64_t now_ms);
+                  uint32_t revision, uint64_t now_ms, const LocalAddress &local_for = {});
 
 } // namespace qorgan::dp

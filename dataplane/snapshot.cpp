@@ -11,6 +11,30 @@
 
 namespace qorgan::dp {
 
+std::optional<config::Address> Snapshot::source_towards(const config::Prefix &dst) const {
+    uint16_t hop = 0;
+    if (dst.family == 4) {
+        uint32_t a;
+        std::memcpy(&a, dst.bytes.data(), 4);
+        hop = routes->lookup4(a);
+    } else {
+        hop = routes->lookup6(dst.bytes.data());
+    }
+    const NextHop &nh = routes->next_hop(hop);
+    if (nh.kind != NextHopKind::connected && nh.kind != NextHopKind::gateway)
+        return std::nullopt;
+    const IfaceState *out = iface_by_port(nh.port);
+    if (!out || (dst.family == 4 ? !out->has4 : !out->has6))
+        return std::nullopt;
+    config::Address a;
+    a.family = dst.family;
+    a.length = dst.family == 4 ? 32 : 128;
+    std::memcpy(a.bytes.data(),
+                dst.family == 4 ? static_cast<const void *>(&out->addr4) : out->addr6,
+                dst.family == 4 ? 4 : 16);
+    return a;
+}
+
 bool Snapshot::owns(const PacketMeta &m, const uint32_t addr[4]) const {
     if (m.l3 == L3Kind::ipv4) {
         for (uint32_t a : own4)

@@ -70,6 +70,9 @@ struct Snapshot {
     // Whether addr (m's family) is one of them.
     bool owns(const PacketMeta &m, const uint32_t addr[4]) const;
     bool owns_source(const PacketMeta &m) const { return owns(m, m.src); }
+    // The gateway's address on the interface this snapshot's routes reach `dst` by (the first
+    // address of dst's family), if there is one: the source its own packets to dst take.
+    std::optional<config::Address> source_towards(const config::Prefix &dst) const;
     std::vector<std::unique_ptr<RuleCounter[]>> rule_counters; // one array per worker
 
     const IfaceState *iface_by_port(uint16_t port) const {

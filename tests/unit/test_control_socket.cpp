@@ -332,6 +332,30 @@ TEST_F(Control, ApplyPublishesANewSnapshotWhileTheWorkerRuns) {
     EXPECT_EQ(counters.drops[static_cast<unsigned>(DropReason::default_deny)].get(), 1u);
 }
 
+TEST_F(Control, IpsecPeersTakeTheirLocalAddressFromTheRunningRoutes) {
+    // near: connected (inet0); far: by the static route via 203.0.113.254; lost: no route,
+    // so charon picks (docs/IPSEC.md, qorgan-ike's local_addrs).
+    std::string text = config_text() +
+                       "ipsec {\n"
+                       "    peer near { address 203.0.113.10; pre-shared-key "
+                       "\"0123456789abcdefghij\"; local-subnet 198.18.1.0/24; remote-subnet "
+                       "198.51.100.0/26; }\n"
+                       "    peer far { address 192.0.2.20; pre-shared-key "
+                       "\"0123456789abcdefghij\"; local-subnet 198.18.1.0/24; remote-subnet "
+                       "198.51.100.64/26; }\n"
+                       "    peer lost { address 198.51.100.200; pre-shared-key "
+                       "\"0123456789abcdefghij\"; local-subnet 198.18.1.0/24; remote-subnet "
+                       "198.51.100.128/26; }\n"
+                       "}\n";
+    ASSERT_EQ(call(apply_request(text, 3))["ok"], true);
+    Json r = call(Json{{"op", "ipsec-peers"}});
+    ASSERT_EQ(r["peers"].size(), 3u) << r.dump();
+    EXPECT_EQ(r["revision"], 3);
+    EXPECT_EQ(r["peers"][0]["local_address"], "203.0.113.1") << "connected";
+    EXPECT_EQ(r["peers"][1]["local_address"], "203.0.113.1") << "by the static route";
+    EXPECT_EQ(r["peers"][2]["local_address"], "") << "no route: charon picks";
+}
+
 TEST_F(Control, RefusedAppliesChangeNothing) {
     start_worker();
     std::string text = config_text();

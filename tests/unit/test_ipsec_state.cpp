@@ -321,6 +321,9 @@ TEST(IpsecControl, SasAndStatisticsReportTheBackendsCounters) {
 }
 
 TEST(IpsecControl, PeersComeFromTheRunningConfigWithTheirLocalAddress) {
+    // The local address of a peer without one is the running snapshot's route towards it
+    // (Snapshot::source_towards; tested on real routes in Control.IpsecPeersTakeTheirLocal...),
+    // here a stand-in that knows the first two peers.
     auto conf = config::load_text(
         "interfaces {\n"
         "    inner0 { device \"net_null0\"; address 198.18.1.1/24; zone inner; }\n"
@@ -335,15 +338,24 @@ TEST(IpsecControl, PeersComeFromTheRunningConfigWithTheirLocalAddress) {
         "local-subnet 198.18.1.0/24; remote-subnet 192.0.2.128/25; start-action trap; }\n"
         "    peer lost { address 192.0.2.200; pre-shared-key \"0123456789abcdefghij\"; "
         "local-subnet 198.18.1.0/24; remote-subnet 192.0.2.0/25; }\n"
+        "    peer own { address 192.0.2.201; local-address 198.18.1.1; pre-shared-key "
+        "\"0123456789abcdefghij\"; local-subnet 198.18.1.0/24; remote-subnet 192.0.2.0/26; }\n"
         "}\n",
         "t.conf");
     ASSERT_TRUE(conf) << conf.error().to_string();
-    Json r = ipsec_handle(req(R"({"op":"ipsec-peers"})"), nullptr, *conf, 12, 0);
+    LocalAddress routes = [](const config::Address &peer) -> std::optional<config::Address> {
+        std::string a = config::format_address(peer);
+        if (a == "203.0.113.10" || a == "198.51.100.20" || a == "192.0.2.201")
+            return config::parse_prefix("203.0.113.1");
+        return std::nullopt;
+    };
+    Json r = ipsec_handle(req(R"({"op":"ipsec-peers"})"), nullptr, *conf, 12, 0, routes);
     EXPECT_EQ(r["revision"], 12);
-    ASSERT_EQ(r["peers"].size(), 3u);
+    ASSERT_EQ(r["peers"].size(), 4u);
     EXPECT_EQ(r["peers"][0]["local_address"], "203.0.113.1") << "connected";
     EXPECT_EQ(r["peers"][1]["local_address"], "203.0.113.1") << "by the static route";
     EXPECT_EQ(r["peers"][2]["local_address"], "") << "no route: charon picks";
+    EXPECT_EQ(r["peers"][3]["local_address"], "198.18.1.1") << "configured: not the route's";
     EXPECT_EQ(r["peers"][0]["psk"], "0123456789abcdefghij");
     EXPECT_EQ(r["peers"][1]["start_action"], "trap");
     EXPECT_EQ(r["peers"][0]["esp_proposals"], Json::array({"aes256gcm16"}));
